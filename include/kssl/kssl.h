@@ -1,0 +1,354 @@
+/*
+ * kssl — TLS handshakes in OpenSSL, record encryption in the Linux kernel.
+ *
+ * A kssl_conn runs the TLS handshake with OpenSSL in userspace. When the
+ * handshake is done, kssl derives the record keys itself and installs them
+ * into kernel TLS (TCP_ULP "tls", SOL_TLS TLS_TX / TLS_RX), one direction at
+ * a time. From then on plain write(2), sendfile(2) and splice(2) on the socket
+ * produce TLS records, and read(2) returns plaintext. Where the kernel cannot
+ * take a direction, the same calls keep working through OpenSSL and
+ * kssl_conn_offload() says why.
+ *
+ * Error convention (used by every call in this header):
+ *   - calls that return int return 0 (or a documented non-negative value) on
+ *     success and a negative KSSL_E_* code on failure;
+ *   - I/O calls return ssize_t: the number of bytes moved (>= 0), or a
+ *     negative KSSL_E_* code;
+ *   - calls that return a pointer return NULL on failure.
+ * After any failure kssl_last_error() gives a one-line message that names the
+ * cause (OpenSSL reason, errno text, TLS alert, or offload reason). The
+ * message is per thread and valid until the next kssl call on that thread.
+ *
+ * Threads: a kssl_ctx may be shared by many threads once it is configured
+ * (configure it before creating connections). A kssl_conn belongs to one
+ * thread at a time.
+ */
+#ifndef KSSL_KSSL_H
+#define KSSL_KSSL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KSSL_VERSION_STRING "0.1.0"
+
+/* ---- errors ------------------------------------------------------------ */
+
+enum kssl_error {
+	KSSL_OK = 0,
+	KSSL_E_WANT_READ = -1,   /* non-blocking: wait until the fd is readable */
+	KSSL_E_WANT_WRITE = -2,  /* non-blocking: wait until the fd is writable */
+	KSSL_E_SYSCALL = -3,     /* a system call failed; message has errno text */
+	KSSL_E_TLS = -4,         /* TLS protocol error (bad record, bad MAC, ...) */
+	KSSL_E_CERT = -5,        /* certificate verification failed */
+	KSSL_E_ALERT = -6,       /* the peer sent a fatal alert */
+	KSSL_E_EOF = -7,         /* peer closed without close_notify */
+	KSSL_E_INVAL = -8,       /* bad argument or call in the wrong state */
+	KSSL_E_NOMEM = -9,       /* out of memory */
+	KSSL_E_FILE = -10,       /* bad key/cert/CA file or data */
+	KSSL_E_SHORT_FILE = -11, /* kssl_sendfile: file ended before count */
+	KSSL_E_REKEY = -12,      /* TLS 1.3 KeyUpdate the kernel cannot follow */
+	KSSL_E_CLOSED = -13,     /* connection already failed or shut down */
+};
+
+/*
+ * kssl_last_error returns the message of the last failure on this thread
+ * ("" if none). The string is owned by kssl.
+ */
+const char *kssl_last_error(void);
+
+/* kssl_error_name returns "KSSL_E_TLS" etc. for a code (static string). */
+const char *kssl_error_name(int code);
+
+/* ---- contexts ---------------------------------------------------------- */
+
+typedef struct kssl_ctx kssl_ctx;
+typedef struct kssl_conn kssl_conn;
+
+enum kssl_role {
+	KSSL_CLIENT = 0,
+	KSSL_SERVER = 1,
+};
+
+enum kssl_verify {
+	KSSL_VERIFY_NONE = 0,     /* do not check the peer's certificate */
+	KSSL_VERIFY_OPTIONAL = 1, /* check it if the peer sends one */
+	KSSL_VERIFY_REQUIRED = 2, /* the peer must send a valid certificate */
+};
+
+enum kssl_tls_version {
+	KSSL_TLS1_2 = 0x0303,
+	KSSL_TLS1_3 = 0x0304,
+};
+
+enum kssl_format {
+	KSSL_FORMAT_PEM = 0,
+	KSSL_FORMAT_DER = 1,
+};
+
+/*
+ * kssl_ctx_new creates a context with the secure defaults of CPython's
+ * ssl.create_default_context(): clients verify the peer certificate against
+ * the system CAs and check the host name; servers do not ask for client
+ * certificates; TLS >= 1.2; no compression; no renegotiation. If the
+ * SSLKEYLOGFILE environment variable is set, secrets are appended to that
+ * file (as CPython does); otherwise no secret is ever written anywhere.
+ * Returns NULL on failure. Free with kssl_ctx_free.
+ */
+kssl_ctx *kssl_ctx_new(enum kssl_role role);
+
+/* kssl_ctx_free drops one reference; NULL is ignored. */
+void kssl_ctx_free(kssl_ctx *ctx);
+
+/* kssl_ctx_up_ref adds a reference (for sharing between owners). */
+void kssl_ctx_up_ref(kssl_ctx *ctx);
+
+enum kssl_role kssl_ctx_role(const kssl_ctx *ctx);
+
+/*
+ * Password callback for encrypted private keys: writes at most size bytes of
+ * the password into buf and returns its length, or -1 to fail.
+ */
+typedef int (*kssl_password_cb)(char *buf, int size, void *arg);
+void kssl_ctx_set_password_cb(kssl_ctx *ctx, kssl_password_cb cb, void *arg);
+
+/*
+ * Certificate chain and private key. From files: the chain file holds the
+ * leaf first (PEM may hold the key too, then key_path may be NULL). From
+ * memory: PEM text or DER bytes as `format` says (DER: one certificate, the
+ * leaf; extra chain certificates via kssl_ctx_add_chain_cert_mem). The key
+ * must match the certificate or KSSL_E_FILE is returned.
+ */
+int kssl_ctx_use_cert_file(kssl_ctx *ctx, const char *chain_path,
+			   const char *key_path);
+int kssl_ctx_use_cert_mem(kssl_ctx *ctx, const void *cert, size_t cert_len,
+			  const void *key, size_t key_len,
+			  enum kssl_format format);
+int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
+				enum kssl_format format);
+
+/*
+ * Trust anchors for verifying the peer. cafile: PEM bundle; capath: hashed
+ * directory (c_rehash); mem: PEM text (one or more certificates) or DER bytes
+ * (one or more concatenated certificates). kssl_ctx_load_default_cas loads
+ * the system default store (also done by kssl_ctx_new for clients).
+ */
+int kssl_ctx_load_ca_file(kssl_ctx *ctx, const char *cafile);
+int kssl_ctx_load_ca_dir(kssl_ctx *ctx, const char *capath);
+int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
+			 enum kssl_format format);
+int kssl_ctx_load_default_cas(kssl_ctx *ctx);
+
+void kssl_ctx_set_verify(kssl_ctx *ctx, enum kssl_verify mode);
+enum kssl_verify kssl_ctx_get_verify(const kssl_ctx *ctx);
+/* Clients: check the certificate names the server_name given to the conn. */
+void kssl_ctx_set_check_hostname(kssl_ctx *ctx, int on);
+int kssl_ctx_get_check_hostname(const kssl_ctx *ctx);
+
+/* Version range, KSSL_TLS1_2 or KSSL_TLS1_3 (0 = no limit on that side). */
+int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version, int max_version);
+
+/* OpenSSL cipher string (TLS 1.2) and ciphersuite list (TLS 1.3). */
+int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *tls12_list);
+int kssl_ctx_set_ciphersuites(kssl_ctx *ctx, const char *tls13_list);
+
+/*
+ * ALPN, as protocol names in preference order. Clients offer them; servers
+ * pick their first protocol that the client also offers (none in common:
+ * the handshake goes on without ALPN, as CPython does).
+ */
+int kssl_ctx_set_alpn(kssl_ctx *ctx, const char *const *protos, size_t n);
+
+/*
+ * Server name indication for servers: cb is called with the name the client
+ * sent (NULL if none) and may switch the connection to another context with
+ * kssl_conn_set_ctx. Return 0 to go on, or a TLS alert number (e.g. 112,
+ * unrecognized_name) to abort the handshake with that alert.
+ */
+typedef int (*kssl_sni_cb)(kssl_conn *conn, const char *server_name,
+			   void *arg);
+void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg);
+
+/*
+ * Session resumption. Servers issue `n` TLS 1.3 tickets per handshake
+ * (default 2; 0 turns tickets off and TLS 1.2 tickets with it). Clients keep
+ * sessions only when kssl_ctx_set_client_sessions(ctx, 1) was called:
+ * then the kernel takes the receive direction only once the server's
+ * tickets have been read by OpenSSL (see docs/design.md, "Tickets").
+ */
+int kssl_ctx_set_num_tickets(kssl_ctx *ctx, size_t n);
+void kssl_ctx_set_client_sessions(kssl_ctx *ctx, int on);
+
+/* Append TLS secrets in NSS key log format to path (for Wireshark). */
+int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path);
+
+/* Which directions kssl may move into the kernel. */
+enum kssl_offload_mode {
+	KSSL_OFFLOAD_BOTH = 0, /* default */
+	KSSL_OFFLOAD_TX = 1,   /* transmit only, receive stays in OpenSSL */
+	KSSL_OFFLOAD_RX = 2,   /* receive only */
+	KSSL_OFFLOAD_NONE = 3, /* everything in OpenSSL */
+};
+void kssl_ctx_set_offload(kssl_ctx *ctx, enum kssl_offload_mode mode);
+
+/*
+ * kssl_ctx_ssl_ctx exposes the underlying OpenSSL SSL_CTX (a `SSL_CTX *`) for
+ * settings this API does not cover. Do not enable SSL_OP_ENABLE_KTLS or
+ * change the keylog/message callbacks: kssl owns them.
+ */
+void *kssl_ctx_ssl_ctx(kssl_ctx *ctx);
+
+/* ---- connections ------------------------------------------------------- */
+
+/*
+ * kssl_conn_new makes a connection on a connected TCP socket `fd`. The fd
+ * stays owned by the caller (kssl never closes it) and may be blocking or
+ * non-blocking. The conn holds a reference on ctx.
+ */
+kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd);
+
+/* kssl_conn_free frees the conn (no close_notify is sent); NULL ignored. */
+void kssl_conn_free(kssl_conn *conn);
+
+/* Clients: SNI and the name checked against the certificate. */
+int kssl_conn_set_hostname(kssl_conn *conn, const char *name);
+
+/* Servers, from the SNI callback: continue with another context. */
+int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx);
+
+/* Per-connection override of kssl_ctx_set_offload (before the handshake). */
+void kssl_conn_set_offload(kssl_conn *conn, enum kssl_offload_mode mode);
+
+/* Opaque data for the caller. */
+void kssl_conn_set_data(kssl_conn *conn, void *data);
+void *kssl_conn_get_data(const kssl_conn *conn);
+
+int kssl_conn_fd(const kssl_conn *conn);
+
+/*
+ * kssl_handshake runs (or continues) the handshake. Returns 0 when it is
+ * done and the offload decision has been made, KSSL_E_WANT_READ/WRITE on a
+ * non-blocking socket, or an error. Calling it again after success is a
+ * no-op returning 0.
+ */
+int kssl_handshake(kssl_conn *conn);
+
+/*
+ * kssl_read reads plaintext. Returns the number of bytes (> 0), 0 when the
+ * peer sent close_notify, KSSL_E_WANT_READ, KSSL_E_EOF when the transport
+ * closed without close_notify, KSSL_E_ALERT when the peer sent a fatal
+ * alert (named in the message), KSSL_E_TLS on a bad record (in the kernel or
+ * in OpenSSL), or KSSL_E_REKEY when the peer re-keys and the kernel cannot.
+ * After an error other than WANT_* the connection is failed.
+ */
+ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
+
+/*
+ * kssl_write writes plaintext; returns the number of bytes taken (may be
+ * short on a non-blocking socket with kernel TX), KSSL_E_WANT_WRITE, or an
+ * error. With userspace TX, after KSSL_E_WANT_WRITE call again with the same
+ * buffer and length (OpenSSL's rule).
+ */
+ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
+
+/*
+ * kssl_sendfile sends `count` bytes of file_fd starting at `offset` (the
+ * file position is not used or changed). With kernel TX the data goes
+ * file -> kernel TLS without entering this process; otherwise it is read
+ * and encrypted by OpenSSL. *sent (may be NULL) receives the bytes sent by
+ * this call in every case. Returns 0 when all `count` bytes went out,
+ * KSSL_E_WANT_WRITE (non-blocking; call again with offset += *sent),
+ * KSSL_E_SHORT_FILE when the file ended first (it shrank or count was past
+ * EOF: the peer got *sent bytes, no more, and no padding), or an error.
+ */
+int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
+		  size_t *sent);
+
+/*
+ * kssl_shutdown sends close_notify (once). Returns 1 if the peer's
+ * close_notify was already received, 0 if not (read until kssl_read returns
+ * 0 to wait for it), KSSL_E_WANT_WRITE, or an error.
+ */
+int kssl_shutdown(kssl_conn *conn);
+
+/* Bytes of plaintext kssl can return without reading the socket. */
+size_t kssl_pending(const kssl_conn *conn);
+
+/* ---- connection state -------------------------------------------------- */
+
+enum kssl_dir {
+	KSSL_DIR_TX = 0,
+	KSSL_DIR_RX = 1,
+};
+
+enum kssl_offload_state {
+	KSSL_OFFLOAD_PENDING = 0, /* decision not made yet (handshake running,
+				     or RX waits for the server's tickets) */
+	KSSL_OFFLOAD_KERNEL = 1,  /* records of this direction are kernel TLS */
+	KSSL_OFFLOAD_USER = 2,    /* records of this direction are OpenSSL's */
+};
+
+/*
+ * kssl_conn_offload tells where a direction's records are processed. When
+ * the answer is not KSSL_OFFLOAD_KERNEL and reason is not NULL, *reason is a
+ * static or conn-owned string naming why (e.g. "kernel has no tls ULP
+ * (CONFIG_TLS): setsockopt TCP_ULP: No such file or directory").
+ */
+enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
+					  enum kssl_dir dir,
+					  const char **reason);
+
+/* Negotiated version (KSSL_TLS1_2/3), 0 before the handshake. */
+int kssl_conn_version(const kssl_conn *conn);
+/* Negotiated cipher in IANA and OpenSSL naming (NULL before handshake). */
+const char *kssl_conn_cipher(const kssl_conn *conn);
+const char *kssl_conn_cipher_openssl(const kssl_conn *conn);
+/* ALPN protocol selected (NULL if none); *len gets its length. */
+const char *kssl_conn_alpn(const kssl_conn *conn, size_t *len);
+/* Server: the SNI name the client sent (NULL if none). */
+const char *kssl_conn_server_name(const kssl_conn *conn);
+/* 1 if this handshake resumed a session. */
+int kssl_conn_session_reused(const kssl_conn *conn);
+
+/*
+ * The peer's certificate as DER. Returns the length and points *der at
+ * conn-owned memory, or 0 if the peer sent none.
+ */
+size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der);
+/* X.509 verification result of the peer certificate (0 = ok, X509_V_*). */
+long kssl_conn_verify_result(const kssl_conn *conn);
+
+/*
+ * Client sessions, serialized (DER of an SSL_SESSION). get: the session to
+ * resume later (available after the server's tickets were read; may be
+ * KSSL_E_INVAL if none yet); *out is malloc'd, free it with free().
+ * set: resume it in the next kssl_handshake.
+ */
+int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len);
+int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len);
+
+/*
+ * kssl_conn_ssl exposes the OpenSSL `SSL *` while it exists. kssl frees it
+ * once both directions are in the kernel (its buffers and keys are no
+ * longer needed); then this returns NULL.
+ */
+void *kssl_conn_ssl(kssl_conn *conn);
+
+/* ---- kernel capabilities ----------------------------------------------- */
+
+/*
+ * kssl_kernel_has_tls returns 1 if the running kernel offers the "tls" TCP
+ * ULP (reads /proc/sys/net/ipv4/tcp_available_ulp, falling back to trying
+ * it on a socket), 0 if not.
+ */
+int kssl_kernel_has_tls(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KSSL_KSSL_H */

@@ -1,0 +1,218 @@
+/* Certificates, private keys and trust anchors for a kssl_ctx. */
+#include <limits.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "internal.h"
+
+static int pem_pw_thunk(char *buf, int size, int rwflag, void *arg)
+{
+	kssl_ctx *ctx = arg;
+
+	(void)rwflag;
+	if (!ctx->pw_cb)
+		return -1;
+	return ctx->pw_cb(buf, size, ctx->pw_arg);
+}
+
+void kssl_ctx_set_password_cb(kssl_ctx *ctx, kssl_password_cb cb, void *arg)
+{
+	ctx->pw_cb = cb;
+	ctx->pw_arg = arg;
+	SSL_CTX_set_default_passwd_cb(ctx->ssl_ctx, cb ? pem_pw_thunk : NULL);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx->ssl_ctx, cb ? ctx : NULL);
+}
+
+int kssl_ctx_use_cert_file(kssl_ctx *ctx, const char *chain_path,
+			   const char *key_path)
+{
+	if (!chain_path)
+		return ks_err(KSSL_E_INVAL, "kssl_ctx_use_cert_file: no certificate file");
+	if (!key_path)
+		key_path = chain_path;
+	if (!SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, chain_path))
+		return ks_err_ssl(KSSL_E_FILE, "cannot load certificate chain %s",
+				  chain_path);
+	if (!SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, key_path,
+					 SSL_FILETYPE_PEM))
+		return ks_err_ssl(KSSL_E_FILE, "cannot load private key %s",
+				  key_path);
+	if (!SSL_CTX_check_private_key(ctx->ssl_ctx))
+		return ks_err_ssl(KSSL_E_FILE,
+				  "private key %s does not match certificate %s",
+				  key_path, chain_path);
+	return 0;
+}
+
+static int len_ok(size_t len)
+{
+	return len > 0 && len <= INT_MAX;
+}
+
+/* Reads one certificate; *p advances past it (DER) or the BIO does (PEM). */
+static X509 *read_cert(BIO *bio, const unsigned char **p, long len,
+		       enum kssl_format format)
+{
+	if (format == KSSL_FORMAT_DER)
+		return d2i_X509(NULL, p, len);
+	return PEM_read_bio_X509(bio, NULL, NULL, NULL);
+}
+
+int kssl_ctx_use_cert_mem(kssl_ctx *ctx, const void *cert, size_t cert_len,
+			  const void *key, size_t key_len,
+			  enum kssl_format format)
+{
+	const unsigned char *p = cert;
+	BIO *bio;
+	X509 *x;
+	EVP_PKEY *pkey = NULL;
+	int rc = KSSL_E_FILE;
+
+	if (!cert || !len_ok(cert_len) || !key || !len_ok(key_len))
+		return ks_err(KSSL_E_INVAL, "kssl_ctx_use_cert_mem: empty certificate or key");
+	bio = BIO_new_mem_buf(cert, (int)cert_len);
+	if (!bio)
+		return ks_err_ssl(KSSL_E_NOMEM, "BIO_new_mem_buf");
+	x = read_cert(bio, &p, (long)cert_len, format);
+	if (!x) {
+		ks_err_ssl(KSSL_E_FILE, "invalid certificate data");
+		goto out;
+	}
+	if (!SSL_CTX_use_certificate(ctx->ssl_ctx, x)) {
+		ks_err_ssl(KSSL_E_FILE, "cannot use certificate");
+		goto out;
+	}
+	/* PEM: the rest of the text is the chain. */
+	if (format == KSSL_FORMAT_PEM) {
+		X509 *extra;
+
+		SSL_CTX_clear_chain_certs(ctx->ssl_ctx);
+		while ((extra = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+			if (!SSL_CTX_add0_chain_cert(ctx->ssl_ctx, extra)) {
+				X509_free(extra);
+				ks_err_ssl(KSSL_E_FILE, "cannot add chain certificate");
+				goto out;
+			}
+		}
+		ERR_clear_error(); /* the loop ends on "no start line" */
+	}
+	BIO_free(bio);
+	bio = BIO_new_mem_buf(key, (int)key_len);
+	if (!bio) {
+		ks_err_ssl(KSSL_E_NOMEM, "BIO_new_mem_buf");
+		goto out;
+	}
+	if (format == KSSL_FORMAT_DER) {
+		p = key;
+		pkey = d2i_AutoPrivateKey(NULL, &p, (long)key_len);
+	} else {
+		pkey = PEM_read_bio_PrivateKey(bio, NULL, pem_pw_thunk, ctx);
+	}
+	if (!pkey) {
+		ks_err_ssl(KSSL_E_FILE, "invalid private key data");
+		goto out;
+	}
+	if (!SSL_CTX_use_PrivateKey(ctx->ssl_ctx, pkey) ||
+	    !SSL_CTX_check_private_key(ctx->ssl_ctx)) {
+		ks_err_ssl(KSSL_E_FILE, "private key does not match certificate");
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_PKEY_free(pkey);
+	X509_free(x);
+	BIO_free(bio);
+	return rc;
+}
+
+int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
+				enum kssl_format format)
+{
+	const unsigned char *p = cert;
+	BIO *bio;
+	X509 *x;
+
+	if (!cert || !len_ok(len))
+		return ks_err(KSSL_E_INVAL, "kssl_ctx_add_chain_cert_mem: empty certificate");
+	bio = BIO_new_mem_buf(cert, (int)len);
+	if (!bio)
+		return ks_err_ssl(KSSL_E_NOMEM, "BIO_new_mem_buf");
+	x = read_cert(bio, &p, (long)len, format);
+	BIO_free(bio);
+	if (!x)
+		return ks_err_ssl(KSSL_E_FILE, "invalid chain certificate data");
+	if (!SSL_CTX_add0_chain_cert(ctx->ssl_ctx, x)) {
+		X509_free(x);
+		return ks_err_ssl(KSSL_E_FILE, "cannot add chain certificate");
+	}
+	return 0;
+}
+
+int kssl_ctx_load_ca_file(kssl_ctx *ctx, const char *cafile)
+{
+	if (!cafile || !SSL_CTX_load_verify_locations(ctx->ssl_ctx, cafile, NULL))
+		return ks_err_ssl(KSSL_E_FILE, "cannot load CA file %s",
+				  cafile ? cafile : "(null)");
+	return 0;
+}
+
+int kssl_ctx_load_ca_dir(kssl_ctx *ctx, const char *capath)
+{
+	if (!capath || !SSL_CTX_load_verify_locations(ctx->ssl_ctx, NULL, capath))
+		return ks_err_ssl(KSSL_E_FILE, "cannot load CA directory %s",
+				  capath ? capath : "(null)");
+	return 0;
+}
+
+int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
+			 enum kssl_format format)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx->ssl_ctx);
+	const unsigned char *p = data, *end = p + len;
+	BIO *bio = NULL;
+	int n = 0;
+
+	if (!data || !len_ok(len))
+		return ks_err(KSSL_E_INVAL, "kssl_ctx_load_ca_mem: no data");
+	if (format == KSSL_FORMAT_PEM) {
+		bio = BIO_new_mem_buf(data, (int)len);
+		if (!bio)
+			return ks_err_ssl(KSSL_E_NOMEM, "BIO_new_mem_buf");
+	}
+	for (;;) {
+		X509 *x;
+
+		if (format == KSSL_FORMAT_DER && p >= end)
+			break;
+		x = read_cert(bio, &p, (long)(end - p), format);
+		if (!x)
+			break;
+		if (!X509_STORE_add_cert(store, x)) {
+			unsigned long e = ERR_peek_last_error();
+
+			/* The same CA twice is fine, as in CPython. */
+			if (ERR_GET_REASON(e) != X509_R_CERT_ALREADY_IN_HASH_TABLE) {
+				X509_free(x);
+				BIO_free(bio);
+				return ks_err_ssl(KSSL_E_FILE, "cannot add CA certificate");
+			}
+			ERR_clear_error();
+		}
+		X509_free(x);
+		n++;
+	}
+	BIO_free(bio);
+	if (n == 0 || (format == KSSL_FORMAT_DER && p != end))
+		return ks_err_ssl(KSSL_E_FILE, "invalid CA certificate data");
+	ERR_clear_error();
+	return 0;
+}
+
+int kssl_ctx_load_default_cas(kssl_ctx *ctx)
+{
+	if (!SSL_CTX_set_default_verify_paths(ctx->ssl_ctx))
+		return ks_err_ssl(KSSL_E_FILE, "cannot load the system CA store");
+	return 0;
+}

@@ -1,0 +1,220 @@
+/* kssl_conn: life cycle and what can be asked of a connection. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "internal.h"
+
+kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
+{
+	kssl_conn *conn;
+	BIO *bio;
+
+	if (!ctx || fd < 0) {
+		ks_err(KSSL_E_INVAL, "kssl_conn_new: need a context and a socket");
+		return NULL;
+	}
+	conn = calloc(1, sizeof(*conn));
+	if (!conn) {
+		ks_err(KSSL_E_NOMEM, "kssl_conn_new: out of memory");
+		return NULL;
+	}
+	conn->fd = fd;
+	conn->sf_fd = -1;
+	conn->offload = ctx->offload;
+	conn->ssl = SSL_new(ctx->ssl_ctx);
+	bio = conn->ssl ? ks_bio_new(conn) : NULL;
+	if (!bio) {
+		ks_err_ssl(KSSL_E_NOMEM, "kssl_conn_new: SSL_new");
+		SSL_free(conn->ssl);
+		free(conn);
+		return NULL;
+	}
+	SSL_set_bio(conn->ssl, bio, bio);
+	kssl_ctx_up_ref(ctx);
+	conn->ctx = ctx;
+	ks_conn_install_callbacks(conn);
+	if (ctx->role == KSSL_CLIENT)
+		SSL_set_connect_state(conn->ssl);
+	else
+		SSL_set_accept_state(conn->ssl);
+	return conn;
+}
+
+void kssl_conn_free(kssl_conn *conn)
+{
+	if (!conn)
+		return;
+	if (conn->ssl) {
+		/* Not a failure of the session: keep it resumable if cached. */
+		if (!conn->failed)
+			SSL_set_shutdown(conn->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+		SSL_free(conn->ssl);
+	}
+	SSL_SESSION_free(conn->session);
+	kssl_ctx_free(conn->ctx);
+	free(conn->info.server_name);
+	OPENSSL_free(conn->info.peer_der);
+	free(conn->sf_buf);
+	OPENSSL_cleanse(conn, sizeof(*conn)); /* secrets, control bytes */
+	free(conn);
+}
+
+int kssl_conn_set_hostname(kssl_conn *conn, const char *name)
+{
+	char *copy;
+
+	if (conn->ctx->role != KSSL_CLIENT)
+		return ks_err(KSSL_E_INVAL, "kssl_conn_set_hostname: server connections have no host name");
+	if (!name || !*name || strlen(name) > 253)
+		return ks_err(KSSL_E_INVAL, "kssl_conn_set_hostname: empty or too long");
+	if (conn->handshake_done || !SSL_in_before(conn->ssl))
+		return ks_err(KSSL_E_INVAL, "kssl_conn_set_hostname: handshake already started");
+	copy = strdup(name);
+	if (!copy)
+		return ks_err(KSSL_E_NOMEM, "out of memory");
+	free(conn->info.server_name);
+	conn->info.server_name = copy;
+	return 0;
+}
+
+int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx)
+{
+	if (!conn->ssl || conn->handshake_done || ctx->role != conn->ctx->role)
+		return ks_err(KSSL_E_INVAL, "kssl_conn_set_ctx: only during the handshake, same role");
+	if (!SSL_set_SSL_CTX(conn->ssl, ctx->ssl_ctx))
+		return ks_err_ssl(KSSL_E_INVAL, "SSL_set_SSL_CTX");
+	kssl_ctx_up_ref(ctx);
+	kssl_ctx_free(conn->ctx);
+	conn->ctx = ctx;
+	return 0;
+}
+
+void kssl_conn_set_offload(kssl_conn *conn, enum kssl_offload_mode mode)
+{
+	if (!conn->handshake_done)
+		conn->offload = mode;
+}
+
+void kssl_conn_set_data(kssl_conn *conn, void *data)
+{
+	conn->data = data;
+}
+
+void *kssl_conn_get_data(const kssl_conn *conn)
+{
+	return conn->data;
+}
+
+int kssl_conn_fd(const kssl_conn *conn)
+{
+	return conn->fd;
+}
+
+void *kssl_conn_ssl(kssl_conn *conn)
+{
+	return conn->ssl;
+}
+
+enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
+					  enum kssl_dir dir,
+					  const char **reason)
+{
+	const struct ks_dir *d = dir == KSSL_DIR_TX ? &conn->tx : &conn->rx;
+
+	if (reason)
+		*reason = d->state == KSSL_OFFLOAD_KERNEL ? NULL :
+			  d->reason ? d->reason : "handshake not finished";
+	return d->state;
+}
+
+int kssl_conn_version(const kssl_conn *conn)
+{
+	return conn->handshake_done ? conn->info.version : 0;
+}
+
+const char *kssl_conn_cipher(const kssl_conn *conn)
+{
+	return conn->handshake_done ? conn->info.cipher : NULL;
+}
+
+const char *kssl_conn_cipher_openssl(const kssl_conn *conn)
+{
+	return conn->handshake_done ? conn->info.cipher_openssl : NULL;
+}
+
+const char *kssl_conn_alpn(const kssl_conn *conn, size_t *len)
+{
+	if (len)
+		*len = conn->info.alpn_len;
+	return conn->info.alpn_len ? (const char *)conn->info.alpn : NULL;
+}
+
+const char *kssl_conn_server_name(const kssl_conn *conn)
+{
+	return conn->info.server_name;
+}
+
+int kssl_conn_session_reused(const kssl_conn *conn)
+{
+	return conn->info.session_reused;
+}
+
+size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der)
+{
+	*der = conn->info.peer_der;
+	return conn->info.peer_der_len;
+}
+
+long kssl_conn_verify_result(const kssl_conn *conn)
+{
+	return conn->info.verify_result;
+}
+
+int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len)
+{
+	SSL_SESSION *s = conn->ssl ? SSL_get1_session(conn->ssl) : NULL;
+	unsigned char *buf, *p;
+	int n;
+
+	if (!s && conn->session) {
+		s = conn->session;
+		SSL_SESSION_up_ref(s);
+	}
+	if (!s || !SSL_SESSION_is_resumable(s)) {
+		SSL_SESSION_free(s);
+		return ks_err(KSSL_E_INVAL, "no resumable session (yet): for TLS 1.3 it comes with the server's tickets, after the first read");
+	}
+	n = i2d_SSL_SESSION(s, NULL);
+	buf = n > 0 ? malloc((size_t)n) : NULL;
+	if (!buf) {
+		SSL_SESSION_free(s);
+		return ks_err(KSSL_E_NOMEM, "kssl_conn_get_session: out of memory");
+	}
+	p = buf;
+	i2d_SSL_SESSION(s, &p);
+	SSL_SESSION_free(s);
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	SSL_SESSION *s;
+	int ok;
+
+	if (!conn->ssl || !SSL_in_before(conn->ssl) || conn->ctx->role != KSSL_CLIENT)
+		return ks_err(KSSL_E_INVAL, "kssl_conn_set_session: clients only, before the handshake");
+	s = d2i_SSL_SESSION(NULL, &p, (long)len);
+	if (!s)
+		return ks_err_ssl(KSSL_E_INVAL, "kssl_conn_set_session: bad session data");
+	ok = SSL_set_session(conn->ssl, s);
+	SSL_SESSION_free(s);
+	if (!ok)
+		return ks_err_ssl(KSSL_E_INVAL, "SSL_set_session");
+	return 0;
+}

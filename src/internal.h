@@ -1,0 +1,137 @@
+/*
+ * Private definitions shared by src/ and ktls/. Not installed.
+ *
+ * Symbol naming: public calls are kssl_*; internal ones are ks_* (src/) and
+ * ktls_* (ktls/). The shared library exports kssl_* only (kssl.map).
+ */
+#ifndef KSSL_INTERNAL_H
+#define KSSL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <openssl/ssl.h>
+
+#include "kssl/kssl.h"
+
+#define KS_MAX_SECRET 64
+#define KS_MAX_ALPN 256
+#define KS_CTRL_MAX (16384 + 4)
+
+struct kssl_ctx {
+	SSL_CTX *ssl_ctx;
+	enum kssl_role role;
+	int refs; /* atomic */
+	enum kssl_verify verify;
+	int check_hostname;
+	enum kssl_offload_mode offload;
+	int client_sessions;
+	kssl_password_cb pw_cb;
+	void *pw_arg;
+	kssl_sni_cb sni_cb;
+	void *sni_arg;
+	unsigned char alpn[KS_MAX_ALPN]; /* wire format */
+	size_t alpn_len;
+	FILE *keylog; /* only when asked for */
+	pthread_mutex_t keylog_lock;
+};
+
+/* What we learn about a connection at handshake end; outlives the SSL. */
+struct ks_info {
+	int version;
+	int session_reused;
+	long verify_result;
+	char cipher[96];
+	char cipher_openssl[64];
+	unsigned char alpn[256];
+	size_t alpn_len;
+	char *server_name;
+	unsigned char *peer_der;
+	size_t peer_der_len;
+};
+
+/* One direction of the record layer. */
+struct ks_dir {
+	enum kssl_offload_state state;
+	const char *reason;      /* static text, or points into reason_buf */
+	char reason_buf[160];
+	uint64_t records;        /* records under the current key (seq no.) */
+	unsigned char secret[KS_MAX_SECRET]; /* TLS 1.3 traffic secret */
+	size_t secret_len;
+};
+
+struct kssl_conn {
+	kssl_ctx *ctx;
+	SSL *ssl;                /* NULL once both directions are offloaded */
+	int fd;
+	enum kssl_offload_mode offload;
+	void *data;
+	int handshake_done;
+	int failed;              /* KSSL_E_* that broke the connection, or 0 */
+	char failed_msg[512];
+	int tx_closed;           /* we sent close_notify */
+	int rx_closed;           /* peer's close_notify seen */
+	int ulp_attached;
+	int rx_deferred;         /* client waits for tickets before RX switch */
+	int rx_keyupdate_seen;   /* OpenSSL re-keyed RX: kernel cannot take it */
+	struct ks_dir tx, rx;
+	struct ks_info info;
+	SSL_SESSION *session;    /* kept after SSL_free for client sessions */
+
+	/* kernel RX: partial control records (alert / handshake bytes) */
+	unsigned char ctrl[KS_CTRL_MAX];
+	size_t ctrl_len;
+	unsigned char alert[2];
+	size_t alert_len;
+
+	/* userspace sendfile: a chunk SSL_write must be retried with */
+	unsigned char *sf_buf;
+	size_t sf_len;
+	off_t sf_off;
+	int sf_fd;
+};
+
+/* ---- errors (src/error.c) --------------------------------------------- */
+
+/* Set the thread's message and return code. */
+int ks_err(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* As ks_err, appending ": <strerror(errno_val)>". */
+int ks_err_errno(int code, int errno_val, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* As ks_err, appending OpenSSL's queued reason (and clearing the queue). */
+int ks_err_ssl(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Mark the connection failed with the current message; returns code. */
+int ks_fail(kssl_conn *conn, int code);
+/* Map an SSL_get_error result after a failed SSL_* call to KSSL_E_*. */
+int ks_ssl_result(kssl_conn *conn, int ret, const char *what);
+/* Name of a TLS alert description ("bad_record_mac"). */
+const char *ks_alert_name(int desc);
+
+/* ---- handshake and offload (src/handshake.c, src/offload.c) ------------ */
+
+int ks_conn_install_callbacks(kssl_conn *conn);
+void ks_keylog_cb(const SSL *ssl, const char *line);
+void ks_offload_after_handshake(kssl_conn *conn);
+/* Try the deferred RX switch; returns 1 if RX is now in the kernel. */
+int ks_offload_rx_now(kssl_conn *conn);
+void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void ks_conn_release_ssl(kssl_conn *conn);
+
+/* ---- BIO over the fd (src/bio.c) --------------------------------------- */
+
+BIO *ks_bio_new(kssl_conn *conn);
+
+/* ---- the SIGPIPE guard (src/sigpipe.c) --------------------------------- */
+
+struct ks_sigpipe {
+	int blocked;
+	int was_pending;
+};
+void ks_sigpipe_block(struct ks_sigpipe *g);
+void ks_sigpipe_restore(struct ks_sigpipe *g);
+
+#endif /* KSSL_INTERNAL_H */

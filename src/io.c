@@ -1,0 +1,381 @@
+/*
+ * Reading and writing: each call goes to the kernel or to OpenSSL depending
+ * on where that direction's records are.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "../ktls/ktls.h"
+#include "internal.h"
+#include "sys.h"
+
+enum {
+	HS_HELLO_REQUEST = 0,
+	HS_NEW_SESSION_TICKET = 4,
+	HS_KEY_UPDATE = 24,
+	AL_WARNING = 1,
+	AL_FATAL = 2,
+};
+
+static int check_usable(kssl_conn *conn)
+{
+	if (conn->failed)
+		return ks_err(KSSL_E_CLOSED, "connection failed earlier: %s",
+			      conn->failed_msg);
+	if (!conn->handshake_done)
+		return kssl_handshake(conn);
+	return 0;
+}
+
+/* Best effort: tell the peer why we give up, through kernel TX. */
+static void send_alert(kssl_conn *conn, int level, int desc)
+{
+	unsigned char a[2] = { (unsigned char)level, (unsigned char)desc };
+
+	if (conn->tx.state == KSSL_OFFLOAD_KERNEL && !conn->tx_closed)
+		ktls_send_record(conn->fd, KTLS_CT_ALERT, a, 2);
+}
+
+static int fail_alert(kssl_conn *conn, int code, int desc, const char *msg)
+{
+	send_alert(conn, AL_FATAL, desc);
+	return ks_fail(conn, ks_err(code, "%s", msg));
+}
+
+/* One complete post-handshake message from a kernel RX handshake record. */
+static int handle_hs_message(kssl_conn *conn, const unsigned char *m)
+{
+	switch (m[0]) {
+	case HS_NEW_SESSION_TICKET:
+		if (conn->ctx->role == KSSL_CLIENT)
+			return 0; /* OpenSSL cannot take it now; see design.md */
+		break;
+	case HS_KEY_UPDATE:
+		/*
+		 * Linux re-keys kTLS only from 6.14, and kssl does not keep
+		 * traffic secrets after install. Going on would decrypt with
+		 * the old key: stop here, loudly.
+		 */
+		return fail_alert(conn, KSSL_E_REKEY, 10,
+			"peer sent a TLS 1.3 KeyUpdate; re-keying kernel TLS is not supported (needs Linux 6.14 and is not implemented in kssl): connection closed");
+	case HS_HELLO_REQUEST:
+		send_alert(conn, AL_WARNING, 100); /* no_renegotiation */
+		return 0;
+	}
+	return fail_alert(conn, KSSL_E_TLS, 10, m[0] == 13 ?
+			  "unexpected post-handshake CertificateRequest (post-handshake auth is not supported)" :
+			  "unexpected post-handshake message");
+}
+
+/*
+ * The kernel returns control records like data, possibly split over
+ * several reads when the caller's buffer is small. Alerts (2 bytes) and
+ * handshake messages (4-byte header + body) are reassembled here by their
+ * own framing, so record boundaries do not matter.
+ * Returns 0 to go on reading, 1 on close_notify, or an error.
+ */
+static int handle_control(kssl_conn *conn, uint8_t type,
+			  const unsigned char *p, size_t n)
+{
+	if (type == KTLS_CT_ALERT) {
+		while (n--) {
+			conn->alert[conn->alert_len++] = *p++;
+			if (conn->alert_len < 2)
+				continue;
+			conn->alert_len = 0;
+			if (conn->alert[1] == 0) {
+				conn->rx_closed = 1;
+				return 1;
+			}
+			if (conn->alert[1] == 90 && conn->alert[0] == AL_WARNING)
+				continue; /* user_canceled: close_notify follows */
+			return ks_fail(conn, ks_err(KSSL_E_ALERT,
+				"peer sent fatal alert %s (%d)",
+				ks_alert_name(conn->alert[1]), conn->alert[1]));
+		}
+		return 0;
+	}
+	if (type != KTLS_CT_HANDSHAKE)
+		return fail_alert(conn, KSSL_E_TLS, 10,
+				  "unexpected TLS record type after the handshake");
+	if (n > sizeof(conn->ctrl) - conn->ctrl_len)
+		return fail_alert(conn, KSSL_E_TLS, 22,
+				  "post-handshake message too large");
+	memcpy(conn->ctrl + conn->ctrl_len, p, n);
+	conn->ctrl_len += n;
+	while (conn->ctrl_len >= 4) {
+		size_t mlen = 4 + ((size_t)conn->ctrl[1] << 16 |
+				   (size_t)conn->ctrl[2] << 8 | conn->ctrl[3]);
+		int r;
+
+		if (mlen > sizeof(conn->ctrl))
+			return fail_alert(conn, KSSL_E_TLS, 22,
+					  "post-handshake message too large");
+		if (conn->ctrl_len < mlen)
+			break;
+		r = handle_hs_message(conn, conn->ctrl);
+		if (r < 0)
+			return r;
+		memmove(conn->ctrl, conn->ctrl + mlen, conn->ctrl_len - mlen);
+		conn->ctrl_len -= mlen;
+	}
+	return 0;
+}
+
+static ssize_t kernel_read_error(kssl_conn *conn, int err)
+{
+	switch (err) {
+	case EAGAIN:
+		return KSSL_E_WANT_READ;
+	case EBADMSG:
+		/* The record did not authenticate: wrong key, wrong sequence
+		 * number, or tampering. Never hand out such bytes. */
+		return fail_alert(conn, KSSL_E_TLS, 20,
+			"kernel TLS: record authentication failed (bad_record_mac)");
+	case EMSGSIZE:
+		return fail_alert(conn, KSSL_E_TLS, 22,
+			"kernel TLS: record too large (record_overflow)");
+	case EINVAL:
+		return fail_alert(conn, KSSL_E_TLS, 50,
+			"kernel TLS: malformed record (bad header or version)");
+	case ECONNRESET:
+	case EPIPE:
+		return ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL, err,
+					"peer reset the connection"));
+	}
+	return ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL, err, "kernel TLS receive"));
+}
+
+static ssize_t kernel_read(kssl_conn *conn, void *buf, size_t len)
+{
+	for (;;) {
+		uint8_t type;
+		ssize_t n = ktls_recv(conn->fd, buf, len, 0, &type);
+		int r;
+
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			return kernel_read_error(conn, (int)-n);
+		if (n == 0)
+			return ks_fail(conn, ks_err(KSSL_E_EOF,
+				"peer closed the connection without close_notify"));
+		if (type == KTLS_CT_APPLICATION_DATA)
+			return n;
+		r = handle_control(conn, type, buf, (size_t)n);
+		if (r < 0)
+			return r;
+		if (r == 1)
+			return 0;
+	}
+}
+
+ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len)
+{
+	int r = check_usable(conn);
+	int n;
+
+	if (r < 0)
+		return r;
+	if (len == 0)
+		return ks_err(KSSL_E_INVAL, "kssl_read: zero-length buffer");
+	if (conn->rx_closed)
+		return 0;
+	if (conn->rx.state == KSSL_OFFLOAD_KERNEL)
+		return kernel_read(conn, buf, len);
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_read(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (n <= 0)
+		return ks_ssl_result(conn, n, "TLS read");
+	/*
+	 * Deferred RX (TLS 1.3 client keeping sessions): application data
+	 * means the server's tickets, sent before it, are in OpenSSL now.
+	 */
+	if (conn->rx_deferred && !SSL_has_pending(conn->ssl))
+		ks_offload_rx_now(conn);
+	return n;
+}
+
+ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len)
+{
+	int r = check_usable(conn);
+	ssize_t n;
+
+	if (r < 0)
+		return r;
+	if (conn->tx_closed)
+		return ks_err(KSSL_E_CLOSED, "kssl_write after kssl_shutdown");
+	if (len == 0)
+		return 0;
+	if (conn->tx.state == KSSL_OFFLOAD_KERNEL) {
+		do {
+			n = ks_sys->send(conn->fd, buf, len, MSG_NOSIGNAL);
+		} while (n < 0 && errno == EINTR);
+		if (n >= 0)
+			return n;
+		if (errno == EAGAIN)
+			return KSSL_E_WANT_WRITE;
+		return ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL, errno,
+						  "kernel TLS send"));
+	}
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_write(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (r <= 0)
+		return ks_ssl_result(conn, r, "TLS write");
+	return r;
+}
+
+static int short_file(size_t sent, size_t count)
+{
+	return ks_err(KSSL_E_SHORT_FILE,
+		      "file ended after %zu of %zu bytes (truncated while sending, or count past EOF)",
+		      sent, count);
+}
+
+static int kernel_sendfile(kssl_conn *conn, int file_fd, off_t offset,
+			   size_t count, size_t *sent)
+{
+	struct ks_sigpipe guard;
+	off_t off = offset;
+	int rc = 0;
+
+	ks_sigpipe_block(&guard);
+	while (*sent < count) {
+		size_t chunk = count - *sent;
+		ssize_t n;
+
+		if (chunk > 0x7ffff000)
+			chunk = 0x7ffff000; /* sendfile's own per-call limit */
+		n = ks_sys->sendfile(conn->fd, file_fd, &off, chunk);
+		if (n > 0) {
+			*sent += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			rc = short_file(*sent, count);
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			rc = KSSL_E_WANT_WRITE;
+			break;
+		}
+		rc = ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL, errno,
+				"sendfile to kernel TLS socket"));
+		break;
+	}
+	ks_sigpipe_restore(&guard);
+	return rc;
+}
+
+#define KS_SF_CHUNK 16384 /* one full TLS record per SSL_write */
+
+static int user_sendfile(kssl_conn *conn, int file_fd, off_t offset,
+			 size_t count, size_t *sent)
+{
+	if (conn->sf_len && (conn->sf_fd != file_fd || conn->sf_off != offset))
+		return ks_err(KSSL_E_INVAL,
+			      "kssl_sendfile: after KSSL_E_WANT_WRITE, call again with the same file and offset + sent");
+	if (!conn->sf_buf && !(conn->sf_buf = malloc(KS_SF_CHUNK)))
+		return ks_err(KSSL_E_NOMEM, "kssl_sendfile: out of memory");
+	while (*sent < count) {
+		int w;
+
+		if (!conn->sf_len) {
+			size_t want = count - *sent;
+			ssize_t n;
+
+			if (want > KS_SF_CHUNK)
+				want = KS_SF_CHUNK;
+			n = ks_sys->pread(file_fd, conn->sf_buf, want,
+					  offset + (off_t)*sent);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return ks_err_errno(KSSL_E_SYSCALL, errno,
+						    "kssl_sendfile: reading the file");
+			if (n == 0)
+				return short_file(*sent, count);
+			conn->sf_len = (size_t)n;
+			conn->sf_fd = file_fd;
+		}
+		conn->sf_off = offset + (off_t)*sent;
+		ERR_clear_error();
+		errno = 0;
+		w = SSL_write(conn->ssl, conn->sf_buf, (int)conn->sf_len);
+		if (w <= 0)
+			return ks_ssl_result(conn, w, "TLS write (sendfile)");
+		*sent += (size_t)w;
+		conn->sf_len = 0;
+	}
+	return 0;
+}
+
+int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
+		  size_t *sent)
+{
+	size_t dummy;
+	int r;
+
+	if (!sent)
+		sent = &dummy;
+	*sent = 0;
+	r = check_usable(conn);
+	if (r < 0)
+		return r;
+	if (conn->tx_closed)
+		return ks_err(KSSL_E_CLOSED, "kssl_sendfile after kssl_shutdown");
+	if (offset < 0)
+		return ks_err(KSSL_E_INVAL, "kssl_sendfile: negative offset");
+	if (count == 0)
+		return 0;
+	if (conn->tx.state == KSSL_OFFLOAD_KERNEL)
+		return kernel_sendfile(conn, file_fd, offset, count, sent);
+	return user_sendfile(conn, file_fd, offset, count, sent);
+}
+
+int kssl_shutdown(kssl_conn *conn)
+{
+	static const unsigned char close_notify[2] = { AL_WARNING, 0 };
+	int r;
+
+	if (conn->failed)
+		return ks_err(KSSL_E_CLOSED, "connection failed earlier: %s",
+			      conn->failed_msg);
+	if (!conn->handshake_done)
+		return ks_err(KSSL_E_INVAL, "kssl_shutdown before the handshake finished");
+	if (!conn->tx_closed) {
+		if (conn->tx.state == KSSL_OFFLOAD_KERNEL) {
+			r = ktls_send_record(conn->fd, KTLS_CT_ALERT,
+					     close_notify, 2);
+			if (r == -EAGAIN)
+				return KSSL_E_WANT_WRITE;
+			if (r < 0)
+				return ks_err_errno(KSSL_E_SYSCALL, -r,
+						    "sending close_notify");
+		} else {
+			ERR_clear_error();
+			errno = 0;
+			r = SSL_shutdown(conn->ssl);
+			if (r < 0)
+				return ks_ssl_result(conn, r, "TLS shutdown");
+			if (r == 1)
+				conn->rx_closed = 1;
+		}
+		conn->tx_closed = 1;
+	}
+	return conn->rx_closed ? 1 : 0;
+}
+
+size_t kssl_pending(const kssl_conn *conn)
+{
+	if (!conn->ssl || conn->rx.state == KSSL_OFFLOAD_KERNEL)
+		return 0;
+	return (size_t)SSL_pending(conn->ssl);
+}

@@ -1,0 +1,188 @@
+/*
+ * The switch from OpenSSL's record layer to the kernel's, per direction.
+ *
+ * Invariant: once ktls_install() succeeds for a direction, that direction's
+ * records belong to the kernel for the rest of the connection; OpenSSL's
+ * state for it is stale and must never be used again. Everything after the
+ * setsockopt is therefore infallible bookkeeping.
+ *
+ * RX has one more rule: the kernel only sees bytes still in the socket, so
+ * the switch happens only when OpenSSL holds no unread record or plaintext
+ * (SSL_has_pending() == 0). kssl never turns on read-ahead, so after the
+ * handshake OpenSSL has read exactly up to a record boundary.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "../ktls/ktls.h"
+#include "internal.h"
+
+void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->reason_buf, sizeof(d->reason_buf), fmt, ap);
+	va_end(ap);
+	d->reason = d->reason_buf;
+	d->state = KSSL_OFFLOAD_USER;
+	OPENSSL_cleanse(d->secret, sizeof(d->secret));
+	d->secret_len = 0;
+}
+
+static int wanted(const kssl_conn *conn, enum kssl_dir dir)
+{
+	switch (conn->offload) {
+	case KSSL_OFFLOAD_BOTH: return 1;
+	case KSSL_OFFLOAD_TX: return dir == KSSL_DIR_TX;
+	case KSSL_OFFLOAD_RX: return dir == KSSL_DIR_RX;
+	default: return 0;
+	}
+}
+
+/* Why neither direction can move, or NULL if they may. */
+static const char *connection_blocker(kssl_conn *conn, char *buf, size_t len)
+{
+	const SSL_CIPHER *c = SSL_get_current_cipher(conn->ssl);
+	const char *why = NULL;
+	int v = SSL_version(conn->ssl);
+
+	if (v != TLS1_2_VERSION && v != TLS1_3_VERSION)
+		return "only TLS 1.2 and 1.3 can be offloaded";
+	if (SSL_get_current_compression(conn->ssl))
+		return "TLS compression is on; kernel TLS has none";
+	if (!c || !ktls_cipher_type(c, &why)) {
+		snprintf(buf, len, "%s: %s", c ? SSL_CIPHER_standard_name(c) : "?",
+			 why ? why : "no cipher");
+		return buf;
+	}
+	return NULL;
+}
+
+static void install_failed(struct ks_dir *d, const char *opt, int err,
+			   const kssl_conn *conn)
+{
+	ks_dir_user(d, "setsockopt %s for %s %s: %s%s", opt,
+		    conn->info.version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2",
+		    conn->info.cipher, strerror(err),
+		    err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP ?
+		    " (this kernel does not support that cipher)" : "");
+}
+
+static int switch_dir(kssl_conn *conn, struct ks_dir *d, int optname)
+{
+	struct ktls_crypto ci;
+	const char *why = "key derivation failed";
+	int is_tx = optname == TLS_TX, rc;
+
+	if (ktls_derive(conn->ssl, is_tx, d->secret, d->secret_len, d->records,
+			&ci, &why) < 0) {
+		OPENSSL_cleanse(&ci, sizeof(ci));
+		ks_dir_user(d, "%s", why);
+		return -1;
+	}
+	rc = ktls_install(conn->fd, optname, &ci);
+	if (rc < 0) {
+		install_failed(d, is_tx ? "TLS_TX" : "TLS_RX", -rc, conn);
+		return -1;
+	}
+	/* Point of no return for this direction (see the file comment). */
+	d->state = KSSL_OFFLOAD_KERNEL;
+	d->reason = NULL;
+	OPENSSL_cleanse(d->secret, sizeof(d->secret));
+	d->secret_len = 0;
+	return 0;
+}
+
+void ks_conn_release_ssl(kssl_conn *conn)
+{
+	if (!conn->ssl)
+		return;
+	if (conn->ctx->client_sessions && !conn->session)
+		conn->session = SSL_get1_session(conn->ssl);
+	/*
+	 * Both directions are the kernel's: OpenSSL's buffers and keys are
+	 * dead weight (and key material). Marking the shutdown as done keeps
+	 * a cached session resumable; SSL_free writes nothing.
+	 */
+	SSL_set_shutdown(conn->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(conn->ssl);
+	conn->ssl = NULL;
+}
+
+int ks_offload_rx_now(kssl_conn *conn)
+{
+	if (conn->rx.state != KSSL_OFFLOAD_PENDING)
+		return conn->rx.state == KSSL_OFFLOAD_KERNEL;
+	if (conn->rx_keyupdate_seen) {
+		ks_dir_user(&conn->rx, "peer sent KeyUpdate before the receive switch");
+		return 0;
+	}
+	if (SSL_has_pending(conn->ssl)) {
+		conn->rx_deferred = 1; /* retried once the caller drained it */
+		return 0;
+	}
+	if (switch_dir(conn, &conn->rx, TLS_RX) < 0)
+		return 0;
+	conn->rx_deferred = 0;
+	if (conn->info.version == TLS1_3_VERSION)
+		(void)ktls_rx_expect_no_pad(conn->fd); /* optional speed-up */
+	if (conn->tx.state == KSSL_OFFLOAD_KERNEL)
+		ks_conn_release_ssl(conn);
+	return 1;
+}
+
+void ks_offload_after_handshake(kssl_conn *conn)
+{
+	char buf[160];
+	const char *block = connection_blocker(conn, buf, sizeof(buf));
+	int want_tx = wanted(conn, KSSL_DIR_TX), want_rx = wanted(conn, KSSL_DIR_RX);
+	int rc;
+
+	if (!want_tx)
+		ks_dir_user(&conn->tx, "transmit offload turned off by the application");
+	if (!want_rx)
+		ks_dir_user(&conn->rx, "receive offload turned off by the application");
+	if (!want_tx && !want_rx)
+		return;
+	if (block) {
+		if (want_tx)
+			ks_dir_user(&conn->tx, "%s", block);
+		if (want_rx)
+			ks_dir_user(&conn->rx, "%s", block);
+		return;
+	}
+	rc = ktls_attach_ulp(conn->fd);
+	if (rc < 0) {
+		const char *what = rc == -ENOENT ?
+			"kernel has no tls ULP (CONFIG_TLS)" : "cannot attach the tls ULP";
+
+		if (want_tx)
+			ks_dir_user(&conn->tx, "%s: setsockopt TCP_ULP: %s", what, strerror(-rc));
+		if (want_rx)
+			ks_dir_user(&conn->rx, "%s: setsockopt TCP_ULP: %s", what, strerror(-rc));
+		return;
+	}
+	conn->ulp_attached = 1;
+	if (want_tx)
+		switch_dir(conn, &conn->tx, TLS_TX);
+	if (!want_rx)
+		return;
+	/*
+	 * A TLS 1.3 client that keeps sessions waits for the server's
+	 * tickets: they come after the handshake, and once RX is in the
+	 * kernel OpenSSL 3.0 has no way to take them in. Servers send
+	 * tickets before data, so the first application record read in
+	 * userspace marks the switch point (src/io.c).
+	 */
+	if (conn->ctx->role == KSSL_CLIENT && conn->ctx->client_sessions &&
+	    conn->info.version == TLS1_3_VERSION) {
+		conn->rx_deferred = 1;
+		conn->rx.reason = "waiting for the server's session tickets";
+		return;
+	}
+	ks_offload_rx_now(conn);
+}
