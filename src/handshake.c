@@ -7,9 +7,9 @@
  *  - the number of records each direction has already used under the
  *    current keys, i.e. the next sequence number. OpenSSL has no getter, so
  *    we count record headers (SSL3_RT_HEADER in the message callback) and
- *    reset the count where the keys change: after our/their ChangeCipherSpec
- *    in TLS 1.2 (the Finished record is number 0 under the new keys), after
- *    our/their Finished in TLS 1.3 (a TLS 1.3 server then writes each
+ *    reset the count at each direction's Finished message: in TLS 1.2 the
+ *    Finished record is number 0 under the new keys, in TLS 1.3 it is the
+ *    last one under the handshake keys (a TLS 1.3 server then writes each
  *    NewSessionTicket in its own record inside SSL_accept, so its TX starts
  *    at the number of tickets, not 0).
  */
@@ -40,14 +40,17 @@ static void msg_cb(int write_p, int version, int content_type,
 	case SSL3_RT_HEADER:
 		d->records++;
 		break;
-	case SSL3_RT_CHANGE_CIPHER_SPEC:
-		d->records = 0;
-		break;
 	case SSL3_RT_HANDSHAKE:
 		if (len < 1)
 			break;
-		if (p[0] == HS_FINISHED && SSL_version(conn->ssl) == TLS1_3_VERSION)
-			d->records = 0;
+		/*
+		 * Finished is the last record under the old keys in TLS 1.3
+		 * and the first (number 0) under the new ones in TLS 1.2.
+		 * Counting from Finished, not ChangeCipherSpec, because
+		 * OpenSSL 3.0 reports only a *written* CCS to this callback.
+		 */
+		if (p[0] == HS_FINISHED)
+			d->records = SSL_version(conn->ssl) == TLS1_3_VERSION ? 0 : 1;
 		if (p[0] == HS_KEY_UPDATE && !write_p)
 			conn->rx_keyupdate_seen = 1;
 		break;
