@@ -1,0 +1,20 @@
+/* Opening request paths strictly beneath the served root. */
+#ifndef KSSL_CLI_FSROOT_H
+#define KSSL_CLI_FSROOT_H
+
+#include "http.h"
+
+/*
+ * fsroot_open opens rel (a decoded request path, leading '/' allowed)
+ * beneath the directory root_fd, read-only. Symlinks are followed only while
+ * they stay beneath the root (openat2 RESOLVE_BENEATH; on kernels without
+ * openat2, a realpath prefix check). Returns an fd, or -(HTTP status):
+ * -404 missing, -403 escaping/forbidden.
+ */
+int fsroot_open(int root_fd, const char *root_real, const char *rel);
+
+/* Append an HTML listing of the open directory dir_fd (url_path is the
+ * request path, ending in '/') to b. Names are HTML-escaped. */
+int fsroot_listing(int dir_fd, const char *url_path, struct http_buf *b);
+
+#endif
