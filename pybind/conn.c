@@ -1,0 +1,727 @@
+/*
+ * _kssl.Conn: one kssl_conn on the fd of a Python socket. It offers what
+ * ssl.SSLSocket expects of its `_sslobj` (do_handshake, read, write,
+ * pending, shutdown, ...), so the stdlib's SSLSocket methods run on top of
+ * it unchanged; kssl/_socket.py adds the Python-level parts.
+ *
+ * Blocking rules mirror the stdlib's: the socket's timeout decides.
+ * None = the fd is blocking and kssl blocks; 0 = KSSL_E_WANT_* become
+ * SSLWantReadError/SSLWantWriteError; > 0 = poll() until the deadline,
+ * then TimeoutError. The GIL is released around every kssl call and every
+ * wait. A per-connection lock keeps kssl calls on one conn serialized
+ * (kssl.h: a conn belongs to one thread at a time), since Python code
+ * commonly reads in one thread and writes in another.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#include "module.h"
+
+#include <structmember.h>
+
+enum op { OP_HANDSHAKE, OP_READ, OP_WRITE, OP_SENDFILE, OP_SHUTDOWN };
+
+struct call {
+	enum op op;
+	char *buf;
+	size_t len;     /* read/write: bytes wanted; sendfile: bytes left */
+	size_t done;    /* write/sendfile: bytes moved so far */
+	int file_fd;
+	off_t off;
+	int file_ended; /* sendfile: KSSL_E_SHORT_FILE */
+	int wait_in;    /* read on a blocking fd: poll without the lock */
+	int eintr;
+	ssize_t r;
+	char msg[512];
+};
+
+int ks_ssl_ex_index = -1;
+
+/* ---- handshake snapshot -------------------------------------------------- */
+
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+	KsConn *self = SSL_get_ex_data(ssl, ks_ssl_ex_index);
+	struct ks_hs_snapshot *hs;
+	STACK_OF(SSL_CIPHER) *ours, *theirs;
+
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_DONE) || !self || self->hs.done)
+		return;
+	hs = &self->hs;
+	hs->done = 1;
+	hs->cipher = SSL_get_current_cipher(ssl);
+	/* tls-unique (RFC 5929): the first Finished of the handshake. */
+	if (SSL_session_reused(ssl) ^ !self->server_side)
+		hs->finished_len = SSL_get_finished(ssl, hs->finished, sizeof(hs->finished));
+	else
+		hs->finished_len = SSL_get_peer_finished(ssl, hs->finished, sizeof(hs->finished));
+	if (hs->finished_len > sizeof(hs->finished))
+		hs->finished_len = 0;
+	/* shared_ciphers(): for servers, ours that the client offered; for
+	 * clients (OpenSSL keeps no peer list there) our own list, which is
+	 * what the stdlib returns too. */
+	hs->n_shared = -1;
+	ours = SSL_get_ciphers(ssl);
+	theirs = self->server_side ? SSL_get_client_ciphers(ssl) : NULL;
+	if (!ours || (self->server_side && !theirs))
+		return;
+	hs->n_shared = 0;
+	for (int i = 0; i < sk_SSL_CIPHER_num(ours) && hs->n_shared < KS_MAX_SHARED; i++) {
+		const SSL_CIPHER *c = sk_SSL_CIPHER_value(ours, i);
+
+		if (!theirs || sk_SSL_CIPHER_find(theirs, c) >= 0)
+			hs->shared[hs->n_shared++] = c;
+	}
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+static PyObject *conn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "native", "sock", "server_side",
+				  "server_hostname", NULL };
+	KsContext *native;
+	PyObject *sock, *fdobj;
+	int server_side;
+	const char *hostname = NULL;
+	KsConn *self;
+	SSL *ssl;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!Opz", kwlist,
+					 &KsContext_Type, &native, &sock,
+					 &server_side, &hostname))
+		return NULL;
+	if (server_side != (kssl_ctx_role(native->ctx) == KSSL_SERVER)) {
+		PyErr_SetString(PyExc_ValueError, "Conn: role differs from the context's");
+		return NULL;
+	}
+	fdobj = PyObject_CallMethod(sock, "fileno", NULL);
+	if (!fdobj)
+		return NULL;
+	self = (KsConn *)type->tp_alloc(type, 0);
+	if (!self) {
+		Py_DECREF(fdobj);
+		return NULL;
+	}
+	self->fd = PyLong_AsLong(fdobj);
+	Py_DECREF(fdobj);
+	if (self->fd < 0) {
+		Py_DECREF(self);
+		return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_OSError, "socket is closed");
+	}
+	self->server_side = server_side;
+	self->lock = PyThread_allocate_lock();
+	self->sock_ref = PyWeakref_NewRef(sock, NULL);
+	if (!self->lock || !self->sock_ref) {
+		Py_DECREF(self);
+		return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+	}
+	self->conn = kssl_conn_new(native->ctx, self->fd);
+	if (!self->conn) {
+		Py_DECREF(self);
+		return ks_raise_ctx(KSSL_E_NOMEM);
+	}
+	Py_INCREF(native);
+	self->native = native;
+	kssl_conn_set_data(self->conn, self);
+	ssl = kssl_conn_ssl(self->conn);
+	SSL_set_ex_data(ssl, ks_ssl_ex_index, self);
+	SSL_set_info_callback(ssl, info_cb);
+	if (hostname && !server_side) {
+		int r = kssl_conn_set_hostname(self->conn, hostname);
+
+		if (r < 0) {
+			Py_DECREF(self);
+			return ks_raise_ctx(r);
+		}
+	}
+	return (PyObject *)self;
+}
+
+static void conn_dealloc(KsConn *self)
+{
+	PyObject_GC_UnTrack(self);
+	if (self->weakreflist)
+		PyObject_ClearWeakRefs((PyObject *)self);
+	kssl_conn_free(self->conn);
+	if (self->lock)
+		PyThread_free_lock(self->lock);
+	Py_XDECREF(self->native);
+	Py_XDECREF(self->sock_ref);
+	Py_CLEAR(self->dict);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int conn_traverse(KsConn *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->dict);
+	return 0;
+}
+
+static int conn_clear(KsConn *self)
+{
+	Py_CLEAR(self->dict);
+	return 0;
+}
+
+/* ---- the I/O loop ------------------------------------------------------- */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int sock_timeout(KsConn *self, double *timeout)
+{
+	PyObject *sock = PyWeakref_GetObject(self->sock_ref), *t;
+
+	if (!sock)
+		return -1;
+	if (sock == Py_None) {
+		PyErr_SetString(ks_cls.ssl_error, "Underlying socket connection gone");
+		return -1;
+	}
+	Py_INCREF(sock);
+	t = PyObject_CallMethod(sock, "gettimeout", NULL);
+	Py_DECREF(sock);
+	if (!t)
+		return -1;
+	*timeout = t == Py_None ? -1.0 : PyFloat_AsDouble(t);
+	Py_DECREF(t);
+	return PyErr_Occurred() ? -1 : 0;
+}
+
+static int rx_has_buffered(KsConn *self)
+{
+	SSL *ssl = kssl_conn_ssl(self->conn);
+
+	return kssl_pending(self->conn) > 0 || (ssl && SSL_has_pending(ssl));
+}
+
+/* Runs with the GIL released. */
+static void call_locked(KsConn *self, struct call *c)
+{
+	size_t sent = 0;
+
+	c->eintr = 0;
+	if (c->wait_in) {
+		int buffered;
+
+		PyThread_acquire_lock(self->lock, WAIT_LOCK);
+		buffered = rx_has_buffered(self);
+		PyThread_release_lock(self->lock);
+		if (!buffered) {
+			struct pollfd p = { .fd = self->fd, .events = POLLIN };
+
+			if (poll(&p, 1, -1) < 0 && errno == EINTR) {
+				c->eintr = 1;
+				return;
+			}
+		}
+	}
+	PyThread_acquire_lock(self->lock, WAIT_LOCK);
+	switch (c->op) {
+	case OP_HANDSHAKE:
+		c->r = kssl_handshake(self->conn);
+		break;
+	case OP_READ:
+		c->r = kssl_read(self->conn, c->buf, c->len);
+		break;
+	case OP_WRITE:
+		c->r = kssl_write(self->conn, c->buf + c->done, c->len - c->done);
+		if (c->r > 0)
+			c->done += (size_t)c->r;
+		break;
+	case OP_SENDFILE:
+		c->r = kssl_sendfile(self->conn, c->file_fd, c->off, c->len, &sent);
+		c->off += (off_t)sent;
+		c->len -= sent;
+		c->done += sent;
+		if (c->r == KSSL_E_SHORT_FILE) {
+			c->file_ended = 1;
+			c->r = 0;
+		}
+		break;
+	case OP_SHUTDOWN:
+		c->r = kssl_shutdown(self->conn);
+		break;
+	}
+	if (c->r < 0)
+		snprintf(c->msg, sizeof(c->msg), "%s", kssl_last_error());
+	PyThread_release_lock(self->lock);
+}
+
+static const char *op_name(enum op op)
+{
+	switch (op) {
+	case OP_HANDSHAKE: return "handshake";
+	case OP_READ: return "read";
+	case OP_SHUTDOWN: return "shutdown";
+	default: return "write";
+	}
+}
+
+/* Returns 0 with c->r >= 0, or -1 with a Python exception set. */
+static int run(KsConn *self, struct call *c)
+{
+	double timeout, deadline = 0;
+
+	if (sock_timeout(self, &timeout) < 0)
+		return -1;
+	if (timeout > 0)
+		deadline = now() + timeout;
+	c->wait_in = c->op == OP_READ && timeout < 0;
+	for (;;) {
+		struct pollfd p = { .fd = self->fd };
+		int ms = -1, pr;
+
+		Py_BEGIN_ALLOW_THREADS
+		call_locked(self, c);
+		Py_END_ALLOW_THREADS
+		if (c->eintr) {
+			if (PyErr_CheckSignals() < 0)
+				return -1;
+			continue;
+		}
+		if (c->r >= 0) {
+			int more = (c->op == OP_WRITE && c->done < c->len) ||
+				   (c->op == OP_SENDFILE && c->len > 0 && !c->file_ended);
+
+			if (!more)
+				return 0;
+			if (timeout == 0 && c->op == OP_WRITE)
+				return 0; /* partial write, as send() may */
+			continue;
+		}
+		if (c->r == KSSL_E_EOF && c->op == OP_READ && self->ignore_eof) {
+			/* As OpenSSL's SSL_OP_IGNORE_UNEXPECTED_EOF (the stdlib
+			 * sets it): a transport EOF reads as end of data. */
+			self->eof_seen = 1;
+			c->r = 0;
+			return 0;
+		}
+		if (c->r != KSSL_E_WANT_READ && c->r != KSSL_E_WANT_WRITE) {
+			ks_raise(self, (int)c->r, c->msg);
+			return -1;
+		}
+		if (timeout == 0) {
+			if (c->done > 0) {
+				c->r = 0;
+				return 0;
+			}
+			ks_raise(self, (int)c->r, c->msg);
+			return -1;
+		}
+		if (timeout > 0) {
+			double left = deadline - now();
+
+			if (left <= 0)
+				goto timed_out;
+			ms = (int)(left * 1000.0) + 1;
+		}
+		p.events = c->r == KSSL_E_WANT_READ ? POLLIN : POLLOUT;
+		Py_BEGIN_ALLOW_THREADS
+		pr = poll(&p, 1, ms);
+		Py_END_ALLOW_THREADS
+		if (pr < 0 && errno == EINTR) {
+			if (PyErr_CheckSignals() < 0)
+				return -1;
+			continue;
+		}
+		if (pr < 0) {
+			PyErr_SetFromErrno(PyExc_OSError);
+			return -1;
+		}
+		if (pr == 0)
+			goto timed_out;
+	}
+timed_out:
+	PyErr_Format(PyExc_TimeoutError, "The %s operation timed out", op_name(c->op));
+	return -1;
+}
+
+/* ---- _sslobj methods ------------------------------------------------- */
+
+static PyObject *conn_do_handshake(KsConn *self, PyObject *unused)
+{
+	struct call c = { .op = OP_HANDSHAKE };
+
+	(void)unused;
+	if (run(self, &c) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *conn_read(KsConn *self, PyObject *args)
+{
+	Py_ssize_t len = 1024;
+	Py_buffer buf = { 0 };
+	PyObject *out = NULL;
+	struct call c = { .op = OP_READ };
+
+	if (!PyArg_ParseTuple(args, "|nw*:read", &len, &buf))
+		return NULL;
+	if (buf.buf) {
+		if (len <= 0 || len > buf.len)
+			len = buf.len;
+		c.buf = buf.buf;
+	} else {
+		if (len < 0) {
+			PyErr_SetString(PyExc_ValueError, "size should not be negative");
+			return NULL;
+		}
+		out = PyBytes_FromStringAndSize(NULL, len);
+		if (!out)
+			return NULL;
+		c.buf = PyBytes_AS_STRING(out);
+	}
+	c.len = (size_t)len;
+	if (self->eof_seen)
+		len = 0;
+	if (len > 0 && run(self, &c) < 0) {
+		Py_XDECREF(out);
+		if (buf.buf)
+			PyBuffer_Release(&buf);
+		return NULL;
+	}
+	if (len == 0)
+		c.r = 0;
+	if (buf.buf) {
+		PyBuffer_Release(&buf);
+		return PyLong_FromSsize_t(c.r);
+	}
+	if (c.r != len)
+		_PyBytes_Resize(&out, c.r);
+	return out;
+}
+
+static PyObject *conn_write(KsConn *self, PyObject *arg)
+{
+	Py_buffer buf;
+	struct call c = { .op = OP_WRITE };
+	int r;
+
+	if (PyObject_GetBuffer(arg, &buf, PyBUF_SIMPLE) < 0)
+		return NULL;
+	if (buf.len == 0) {
+		PyBuffer_Release(&buf);
+		return PyLong_FromLong(0);
+	}
+	c.buf = buf.buf;
+	c.len = (size_t)buf.len;
+	r = run(self, &c);
+	PyBuffer_Release(&buf);
+	return r < 0 ? NULL : PyLong_FromSize_t(c.done);
+}
+
+static PyObject *conn_sendfile(KsConn *self, PyObject *args)
+{
+	int fd;
+	long long off;
+	Py_ssize_t count;
+	struct call c = { .op = OP_SENDFILE };
+
+	if (!PyArg_ParseTuple(args, "iLn:sendfile", &fd, &off, &count))
+		return NULL;
+	if (off < 0 || count < 0) {
+		PyErr_SetString(PyExc_ValueError, "negative offset or count");
+		return NULL;
+	}
+	c.file_fd = fd;
+	c.off = (off_t)off;
+	c.len = (size_t)count;
+	if (count > 0 && run(self, &c) < 0)
+		return NULL;
+	return PyLong_FromSize_t(c.done);
+}
+
+static PyObject *conn_pending(KsConn *self, PyObject *unused)
+{
+	size_t n;
+
+	(void)unused;
+	Py_BEGIN_ALLOW_THREADS
+	PyThread_acquire_lock(self->lock, WAIT_LOCK);
+	n = kssl_pending(self->conn);
+	PyThread_release_lock(self->lock);
+	Py_END_ALLOW_THREADS
+	return PyLong_FromSize_t(n);
+}
+
+/*
+ * Send close_notify and wait for the peer's, as the stdlib's unwrap does.
+ * Returns 1 if both directions stayed in userspace (the socket can carry
+ * plaintext again), 0 if kernel TLS state remains on it.
+ */
+static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
+{
+	struct call c = { .op = OP_SHUTDOWN };
+	char sink[4096];
+
+	(void)unused;
+	if (run(self, &c) < 0)
+		return NULL;
+	while (c.r == 0) {
+		struct call rd = { .op = OP_READ, .buf = sink, .len = sizeof(sink) };
+
+		if (run(self, &rd) < 0)
+			return NULL;
+		if (rd.r == 0)
+			break;
+	}
+	return PyBool_FromLong(kssl_conn_offload(self->conn, KSSL_DIR_TX, NULL) != KSSL_OFFLOAD_KERNEL &&
+			       kssl_conn_offload(self->conn, KSSL_DIR_RX, NULL) != KSSL_OFFLOAD_KERNEL);
+}
+
+/* ---- connection state ----------------------------------------------- */
+
+static PyObject *cipher_tuple(const SSL_CIPHER *c)
+{
+	return Py_BuildValue("(ssi)", SSL_CIPHER_get_name(c),
+			     SSL_CIPHER_get_version(c), SSL_CIPHER_get_bits(c, NULL));
+}
+
+static PyObject *conn_cipher(KsConn *self, PyObject *unused)
+{
+	(void)unused;
+	if (!kssl_conn_version(self->conn) || !self->hs.cipher)
+		Py_RETURN_NONE;
+	return cipher_tuple(self->hs.cipher);
+}
+
+static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
+{
+	PyObject *list;
+
+	(void)unused;
+	if (!kssl_conn_version(self->conn) || self->hs.n_shared < 0)
+		Py_RETURN_NONE;
+	list = PyList_New(self->hs.n_shared);
+	for (int i = 0; list && i < self->hs.n_shared; i++) {
+		PyObject *t = cipher_tuple(self->hs.shared[i]);
+
+		if (!t) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, i, t);
+	}
+	return list;
+}
+
+static PyObject *conn_version(KsConn *self, PyObject *unused)
+{
+	(void)unused;
+	switch (kssl_conn_version(self->conn)) {
+	case KSSL_TLS1_3: return PyUnicode_FromString("TLSv1.3");
+	case KSSL_TLS1_2: return PyUnicode_FromString("TLSv1.2");
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *conn_alpn(KsConn *self, PyObject *unused)
+{
+	size_t len;
+	const char *p = kssl_conn_alpn(self->conn, &len);
+
+	(void)unused;
+	if (!p)
+		Py_RETURN_NONE;
+	return PyUnicode_DecodeASCII(p, (Py_ssize_t)len, "strict");
+}
+
+static PyObject *conn_compression(KsConn *self, PyObject *unused)
+{
+	(void)self;
+	(void)unused;
+	Py_RETURN_NONE;
+}
+
+static PyObject *conn_channel_binding(KsConn *self, PyObject *args)
+{
+	const char *type = "tls-unique";
+
+	if (!PyArg_ParseTuple(args, "|s:get_channel_binding", &type))
+		return NULL;
+	if (strcmp(type, "tls-unique") != 0)
+		return PyErr_Format(PyExc_ValueError,
+				    "'%s' channel binding type not implemented", type);
+	if (!self->hs.done || self->hs.finished_len == 0)
+		Py_RETURN_NONE;
+	return PyBytes_FromStringAndSize((const char *)self->hs.finished,
+					 (Py_ssize_t)self->hs.finished_len);
+}
+
+static PyObject *conn_peer_der(KsConn *self, PyObject *unused)
+{
+	const uint8_t *der;
+	size_t n;
+
+	(void)unused;
+	if (!kssl_conn_version(self->conn)) {
+		PyErr_SetString(PyExc_ValueError, "handshake not done yet");
+		return NULL;
+	}
+	n = kssl_conn_peer_cert_der(self->conn, &der);
+	if (n == 0)
+		Py_RETURN_NONE;
+	return PyBytes_FromStringAndSize((const char *)der, (Py_ssize_t)n);
+}
+
+static const char *state_name(enum kssl_offload_state s)
+{
+	switch (s) {
+	case KSSL_OFFLOAD_KERNEL: return "kernel";
+	case KSSL_OFFLOAD_USER: return "user";
+	default: return "pending";
+	}
+}
+
+static PyObject *conn_offload(KsConn *self, PyObject *unused)
+{
+	const char *tx_reason, *rx_reason;
+	char txr[256] = "", rxr[256] = "";
+	enum kssl_offload_state tx, rx;
+
+	(void)unused;
+	Py_BEGIN_ALLOW_THREADS
+	PyThread_acquire_lock(self->lock, WAIT_LOCK);
+	tx = kssl_conn_offload(self->conn, KSSL_DIR_TX, &tx_reason);
+	rx = kssl_conn_offload(self->conn, KSSL_DIR_RX, &rx_reason);
+	if (tx_reason)
+		snprintf(txr, sizeof(txr), "%s", tx_reason);
+	if (rx_reason)
+		snprintf(rxr, sizeof(rxr), "%s", rx_reason);
+	PyThread_release_lock(self->lock);
+	Py_END_ALLOW_THREADS
+	return Py_BuildValue("(sszz)", state_name(tx), state_name(rx),
+			     tx_reason ? txr : NULL, rx_reason ? rxr : NULL);
+}
+
+/* Only from the SNI callback, which runs inside do_handshake on this
+ * thread with the conn lock held: so no locking here. */
+static PyObject *conn_set_native(KsConn *self, PyObject *arg)
+{
+	KsContext *ctx;
+	int r;
+
+	if (!PyObject_TypeCheck(arg, &KsContext_Type))
+		return PyErr_Format(PyExc_TypeError, "expected a _kssl.Context");
+	ctx = (KsContext *)arg;
+	r = kssl_conn_set_ctx(self->conn, ctx->ctx);
+	if (r < 0)
+		return ks_raise_ctx(r);
+	Py_INCREF(ctx);
+	Py_SETREF(self->native, ctx);
+	Py_RETURN_NONE;
+}
+
+int ks_sni_thunk(kssl_conn *kc, const char *name, void *arg)
+{
+	KsConn *self = kssl_conn_get_data(kc);
+	PyGILState_STATE g;
+	PyObject *r;
+	long alert = 0;
+
+	(void)arg;
+	if (!self)
+		return 0;
+	g = PyGILState_Ensure();
+	r = PyObject_CallMethod((PyObject *)self, "_sni", "z", name);
+	if (!r) {
+		PyErr_WriteUnraisable((PyObject *)self);
+		alert = 80; /* internal_error, as the stdlib does */
+	} else {
+		alert = r == Py_None ? 0 : PyLong_AsLong(r);
+		if (alert == -1 && PyErr_Occurred()) {
+			PyErr_WriteUnraisable((PyObject *)self);
+			alert = 80;
+		}
+		Py_DECREF(r);
+	}
+	PyGILState_Release(g);
+	return (int)alert;
+}
+
+static PyObject *conn_get_session_reused(KsConn *self, void *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(kssl_conn_session_reused(self->conn));
+}
+
+static PyObject *conn_get_server_side(KsConn *self, void *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(self->server_side);
+}
+
+static PyObject *conn_get_handshake_done(KsConn *self, void *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(kssl_conn_version(self->conn) != 0);
+}
+
+static PyObject *conn_get_native(KsConn *self, void *unused)
+{
+	(void)unused;
+	return Py_NewRef((PyObject *)self->native);
+}
+
+static PyMethodDef conn_methods[] = {
+	{ "do_handshake", (PyCFunction)conn_do_handshake, METH_NOARGS, NULL },
+	{ "read", (PyCFunction)conn_read, METH_VARARGS, "read(len=1024, buffer=None)" },
+	{ "write", (PyCFunction)conn_write, METH_O, NULL },
+	{ "sendfile", (PyCFunction)conn_sendfile, METH_VARARGS,
+	  "sendfile(fd, offset, count) -> bytes sent (stops early at end of file)" },
+	{ "pending", (PyCFunction)conn_pending, METH_NOARGS, NULL },
+	{ "_close_notify", (PyCFunction)conn_close_notify, METH_NOARGS, NULL },
+	{ "cipher", (PyCFunction)conn_cipher, METH_NOARGS, NULL },
+	{ "shared_ciphers", (PyCFunction)conn_shared_ciphers, METH_NOARGS, NULL },
+	{ "version", (PyCFunction)conn_version, METH_NOARGS, NULL },
+	{ "selected_alpn_protocol", (PyCFunction)conn_alpn, METH_NOARGS, NULL },
+	{ "compression", (PyCFunction)conn_compression, METH_NOARGS, NULL },
+	{ "get_channel_binding", (PyCFunction)conn_channel_binding, METH_VARARGS, NULL },
+	{ "_peer_der", (PyCFunction)conn_peer_der, METH_NOARGS, NULL },
+	{ "_offload", (PyCFunction)conn_offload, METH_NOARGS, NULL },
+	{ "_set_native", (PyCFunction)conn_set_native, METH_O, NULL },
+	{ NULL, NULL, 0, NULL },
+};
+
+static PyMemberDef conn_members[] = {
+	{ "_ignore_eof", T_INT, offsetof(KsConn, ignore_eof), 0, NULL },
+	{ NULL, 0, 0, 0, NULL },
+};
+
+static PyGetSetDef conn_getset[] = {
+	{ "session_reused", (getter)conn_get_session_reused, NULL, NULL, NULL },
+	{ "server_side", (getter)conn_get_server_side, NULL, NULL, NULL },
+	{ "_handshake_done", (getter)conn_get_handshake_done, NULL, NULL, NULL },
+	{ "_native", (getter)conn_get_native, NULL, NULL, NULL },
+	{ "__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+PyTypeObject KsConn_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "kssl._kssl.Conn",
+	.tp_doc = "Conn(native, sock, server_side, server_hostname): a kssl_conn on sock's fd.",
+	.tp_basicsize = sizeof(KsConn),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.tp_new = conn_new,
+	.tp_dealloc = (destructor)conn_dealloc,
+	.tp_traverse = (traverseproc)conn_traverse,
+	.tp_clear = (inquiry)conn_clear,
+	.tp_methods = conn_methods,
+	.tp_getset = conn_getset,
+	.tp_members = conn_members,
+	.tp_dictoffset = offsetof(KsConn, dict),
+	.tp_weaklistoffset = offsetof(KsConn, weakreflist),
+};

@@ -1,0 +1,294 @@
+/*
+ * _kssl.Context: a kssl_ctx configured from the settings the Python
+ * SSLContext recorded. The Python side configures it fully before the
+ * first connection and never changes it afterwards (it builds a new one
+ * when a setting changes), which is what makes sharing it between threads
+ * safe (see kssl.h, "Threads").
+ */
+#include <string.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "module.h"
+
+#define CTX_CHECK(r) do { if ((r) < 0) return ks_raise_ctx(r); } while (0)
+
+static PyObject *ctx_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "server_side", NULL };
+	int server = 0;
+	KsContext *self;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "p", kwlist, &server))
+		return NULL;
+	self = (KsContext *)type->tp_alloc(type, 0);
+	if (!self)
+		return NULL;
+	self->ctx = kssl_ctx_new(server ? KSSL_SERVER : KSSL_CLIENT);
+	if (!self->ctx) {
+		Py_DECREF(self);
+		return ks_raise_ctx(KSSL_E_NOMEM);
+	}
+	return (PyObject *)self;
+}
+
+static void ctx_dealloc(KsContext *self)
+{
+	kssl_ctx_free(self->ctx);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static SSL_CTX *raw(KsContext *self)
+{
+	return kssl_ctx_ssl_ctx(self->ctx);
+}
+
+struct pw { const char *buf; Py_ssize_t len; };
+
+static int pw_cb(char *buf, int size, void *arg)
+{
+	struct pw *p = arg;
+
+	if (!p->buf || p->len > size)
+		return -1;
+	memcpy(buf, p->buf, (size_t)p->len);
+	return (int)p->len;
+}
+
+static PyObject *ctx_use_cert_file(KsContext *self, PyObject *args)
+{
+	PyObject *cert, *key = Py_None, *cert_b = NULL, *key_b = NULL;
+	struct pw pw = { NULL, 0 };
+	int r;
+
+	if (!PyArg_ParseTuple(args, "O&|Oz#", PyUnicode_FSConverter, &cert,
+			      &key, &pw.buf, &pw.len))
+		return NULL;
+	cert_b = cert;
+	if (key != Py_None && !PyUnicode_FSConverter(key, &key_b)) {
+		Py_DECREF(cert_b);
+		return NULL;
+	}
+	kssl_ctx_set_password_cb(self->ctx, pw_cb, &pw);
+	r = kssl_ctx_use_cert_file(self->ctx, PyBytes_AS_STRING(cert_b),
+				   key_b ? PyBytes_AS_STRING(key_b) : NULL);
+	kssl_ctx_set_password_cb(self->ctx, NULL, NULL);
+	Py_DECREF(cert_b);
+	Py_XDECREF(key_b);
+	CTX_CHECK(r);
+	Py_RETURN_NONE;
+}
+
+static PyObject *path_call(KsContext *self, PyObject *arg,
+			   int (*fn)(kssl_ctx *, const char *))
+{
+	PyObject *b;
+	int r;
+
+	if (!PyUnicode_FSConverter(arg, &b))
+		return NULL;
+	r = fn(self->ctx, PyBytes_AS_STRING(b));
+	Py_DECREF(b);
+	CTX_CHECK(r);
+	Py_RETURN_NONE;
+}
+
+static PyObject *ctx_load_ca_file(KsContext *self, PyObject *arg)
+{
+	return path_call(self, arg, kssl_ctx_load_ca_file);
+}
+
+static PyObject *ctx_load_ca_dir(KsContext *self, PyObject *arg)
+{
+	return path_call(self, arg, kssl_ctx_load_ca_dir);
+}
+
+static PyObject *ctx_set_keylog_file(KsContext *self, PyObject *arg)
+{
+	return path_call(self, arg, kssl_ctx_set_keylog_file);
+}
+
+static PyObject *ctx_load_ca_mem(KsContext *self, PyObject *args)
+{
+	Py_buffer data;
+	int der, r;
+
+	if (!PyArg_ParseTuple(args, "y*p", &data, &der))
+		return NULL;
+	r = kssl_ctx_load_ca_mem(self->ctx, data.buf, (size_t)data.len,
+				 der ? KSSL_FORMAT_DER : KSSL_FORMAT_PEM);
+	PyBuffer_Release(&data);
+	CTX_CHECK(r);
+	Py_RETURN_NONE;
+}
+
+static PyObject *ctx_load_default_cas(KsContext *self, PyObject *unused)
+{
+	(void)unused;
+	CTX_CHECK(kssl_ctx_load_default_cas(self->ctx));
+	Py_RETURN_NONE;
+}
+
+/* kssl_ctx_new loads the system CAs for clients; ssl.SSLContext starts
+ * with an empty store, and the Python side replays what was loaded. */
+static PyObject *ctx_clear_cas(KsContext *self, PyObject *unused)
+{
+	X509_STORE *st = X509_STORE_new();
+
+	(void)unused;
+	if (!st)
+		return PyErr_NoMemory();
+	SSL_CTX_set_cert_store(raw(self), st);
+	Py_RETURN_NONE;
+}
+
+static PyObject *ctx_set_verify(KsContext *self, PyObject *args)
+{
+	int mode, check, flags, hostflags;
+	X509_VERIFY_PARAM *param = SSL_CTX_get0_param(raw(self));
+
+	if (!PyArg_ParseTuple(args, "ipii", &mode, &check, &flags, &hostflags))
+		return NULL;
+	if (mode < KSSL_VERIFY_NONE || mode > KSSL_VERIFY_REQUIRED) {
+		PyErr_SetString(PyExc_ValueError, "invalid verify mode");
+		return NULL;
+	}
+	kssl_ctx_set_verify(self->ctx, (enum kssl_verify)mode);
+	kssl_ctx_set_check_hostname(self->ctx, check);
+	X509_VERIFY_PARAM_clear_flags(param, ~0UL);
+	X509_VERIFY_PARAM_set_flags(param, (unsigned long)flags);
+	X509_VERIFY_PARAM_set_hostflags(param, (unsigned int)hostflags);
+	Py_RETURN_NONE;
+}
+
+static PyObject *ctx_set_versions(KsContext *self, PyObject *args)
+{
+	int lo, hi;
+
+	if (!PyArg_ParseTuple(args, "ii", &lo, &hi))
+		return NULL;
+	CTX_CHECK(kssl_ctx_set_versions(self->ctx, lo, hi));
+	Py_RETURN_NONE;
+}
+
+static PyObject *ctx_set_ciphers(KsContext *self, PyObject *args)
+{
+	const char *list;
+	int level;
+
+	if (!PyArg_ParseTuple(args, "si", &list, &level))
+		return NULL;
+	if (level >= 0)
+		SSL_CTX_set_security_level(raw(self), level);
+	CTX_CHECK(kssl_ctx_set_ciphers(self->ctx, list));
+	Py_RETURN_NONE;
+}
+
+static PyObject *ctx_set_alpn(KsContext *self, PyObject *arg)
+{
+	PyObject *seq = PySequence_Fast(arg, "ALPN protocols must be a sequence of str");
+	const char *names[64];
+	Py_ssize_t n;
+	int r;
+
+	if (!seq)
+		return NULL;
+	n = PySequence_Fast_GET_SIZE(seq);
+	if (n > 64) {
+		Py_DECREF(seq);
+		PyErr_SetString(PyExc_ValueError, "too many ALPN protocols");
+		return NULL;
+	}
+	for (Py_ssize_t i = 0; i < n; i++) {
+		names[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
+		if (!names[i]) {
+			Py_DECREF(seq);
+			return NULL;
+		}
+	}
+	r = kssl_ctx_set_alpn(self->ctx, names, (size_t)n);
+	Py_DECREF(seq);
+	CTX_CHECK(r);
+	Py_RETURN_NONE;
+}
+
+static PyObject *ctx_set_num_tickets(KsContext *self, PyObject *arg)
+{
+	Py_ssize_t n = PyLong_AsSsize_t(arg);
+
+	if (n < 0)
+		return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "negative");
+	CTX_CHECK(kssl_ctx_set_num_tickets(self->ctx, (size_t)n));
+	Py_RETURN_NONE;
+}
+
+static PyObject *ctx_set_offload(KsContext *self, PyObject *arg)
+{
+	long m = PyLong_AsLong(arg);
+
+	if (m < KSSL_OFFLOAD_BOTH || m > KSSL_OFFLOAD_NONE)
+		return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "invalid offload mode");
+	kssl_ctx_set_offload(self->ctx, (enum kssl_offload_mode)m);
+	Py_RETURN_NONE;
+}
+
+/* ssl.Options bits, minus the one that would let OpenSSL itself drive
+ * kernel TLS behind kssl's back. */
+static PyObject *ctx_set_options(KsContext *self, PyObject *arg)
+{
+	uint64_t opts = PyLong_AsUnsignedLongLong(arg);
+
+	if (PyErr_Occurred())
+		return NULL;
+	SSL_CTX_set_options(raw(self), opts & ~(uint64_t)SSL_OP_ENABLE_KTLS);
+	Py_RETURN_NONE;
+}
+
+static PyObject *ctx_set_groups(KsContext *self, PyObject *arg)
+{
+	const char *g = PyUnicode_AsUTF8(arg);
+
+	if (!g)
+		return NULL;
+	if (!SSL_CTX_set1_groups_list(raw(self), g)) {
+		PyErr_Format(PyExc_ValueError, "unknown elliptic curve name %R", arg);
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef ctx_methods[] = {
+	{ "use_cert_file", (PyCFunction)ctx_use_cert_file, METH_VARARGS,
+	  "use_cert_file(certfile, keyfile=None, password=None)" },
+	{ "load_ca_file", (PyCFunction)ctx_load_ca_file, METH_O, NULL },
+	{ "load_ca_dir", (PyCFunction)ctx_load_ca_dir, METH_O, NULL },
+	{ "load_ca_mem", (PyCFunction)ctx_load_ca_mem, METH_VARARGS,
+	  "load_ca_mem(data, der)" },
+	{ "load_default_cas", (PyCFunction)ctx_load_default_cas, METH_NOARGS, NULL },
+	{ "clear_cas", (PyCFunction)ctx_clear_cas, METH_NOARGS, NULL },
+	{ "set_verify", (PyCFunction)ctx_set_verify, METH_VARARGS,
+	  "set_verify(mode, check_hostname, verify_flags, hostflags)" },
+	{ "set_versions", (PyCFunction)ctx_set_versions, METH_VARARGS, NULL },
+	{ "set_ciphers", (PyCFunction)ctx_set_ciphers, METH_VARARGS,
+	  "set_ciphers(openssl_list, security_level or -1)" },
+	{ "set_alpn", (PyCFunction)ctx_set_alpn, METH_O, NULL },
+	{ "set_num_tickets", (PyCFunction)ctx_set_num_tickets, METH_O, NULL },
+	{ "set_keylog_file", (PyCFunction)ctx_set_keylog_file, METH_O, NULL },
+	{ "set_offload", (PyCFunction)ctx_set_offload, METH_O, NULL },
+	{ "set_options", (PyCFunction)ctx_set_options, METH_O, NULL },
+	{ "set_groups", (PyCFunction)ctx_set_groups, METH_O, NULL },
+	{ NULL, NULL, 0, NULL },
+};
+
+PyTypeObject KsContext_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "kssl._kssl.Context",
+	.tp_doc = "Context(server_side): a libkssl context (kssl_ctx).",
+	.tp_basicsize = sizeof(KsContext),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_new = ctx_new,
+	.tp_dealloc = (destructor)ctx_dealloc,
+	.tp_methods = ctx_methods,
+};

@@ -1,0 +1,174 @@
+"""kssl.SSLSocket and the `_sslobj` it runs on.
+
+ssl.SSLSocket does all its TLS work through `self._sslobj`, an object
+made by `context._wrap_socket()`. kssl.SSLContext returns a KsslObject
+there (a libkssl connection on the socket's fd), so the stdlib's own
+SSLSocket methods (recv, send, sendall, makefile, unwrap, accept,
+connect, suppress_ragged_eofs, timeouts) run unchanged on top of it.
+kssl.SSLSocket adds `offload` and a zero-copy sendfile().
+"""
+import collections
+import io
+import os
+import ssl as _ssl
+import tempfile
+import weakref
+
+from . import _kssl
+from ._context import SSLContext
+
+Offload = collections.namedtuple("Offload", "tx rx tx_reason rx_reason")
+Offload.__doc__ = """Where each direction's TLS records are processed.
+
+tx, rx: "kernel" (kernel TLS), "user" (OpenSSL in this process) or
+"pending" (handshake not finished, or a client's receive switch waits for
+the server's session tickets). *_reason says why a direction is not
+"kernel" (None when it is)."""
+
+
+def _decode_cert(der):
+    """The stdlib's getpeercert() dict for a DER certificate.
+
+    Uses the stdlib's own decoder (ssl._ssl._test_decode_cert, which takes
+    a PEM file path) so the dict is exactly the stdlib's; the PEM lives in
+    an anonymous memfd, never on disk.
+    """
+    pem = _ssl.DER_cert_to_PEM_cert(der).encode("ascii")
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("kssl-peer-cert", os.MFD_CLOEXEC)
+        try:
+            os.write(fd, pem)
+            return _ssl._ssl._test_decode_cert("/proc/self/fd/%d" % fd)
+        finally:
+            os.close(fd)
+    with tempfile.NamedTemporaryFile(suffix=".pem") as f:
+        f.write(pem)
+        f.flush()
+        return _ssl._ssl._test_decode_cert(f.name)
+
+
+class KsslObject(_kssl.Conn):
+    """The `_sslobj` of a kssl.SSLSocket (internal)."""
+
+    def _setup(self, context, sock, owner, server_hostname):
+        self._context = context
+        self._sock = weakref.ref(sock)
+        self._owner = None if owner is None else weakref.ref(owner)
+        self.server_hostname = server_hostname
+        self._cert = None
+        self._ignore_eof = bool(context.options & _ssl.OP_IGNORE_UNEXPECTED_EOF)
+
+    @property
+    def context(self):
+        return self._context
+
+    @context.setter
+    def context(self, ctx):
+        if not isinstance(ctx, SSLContext):
+            raise TypeError("The value must be a kssl.SSLContext")
+        if ctx is self._context:
+            return
+        self._set_native(ctx._kssl_native(self.server_side))
+        self._context = ctx
+
+    @property
+    def owner(self):
+        return None if self._owner is None else self._owner()
+
+    @owner.setter
+    def owner(self, value):
+        self._owner = None if value is None else weakref.ref(value)
+
+    @property
+    def session(self):
+        return None
+
+    @session.setter
+    def session(self, value):
+        if value is not None:
+            raise ValueError("kssl sockets do not take ssl.SSLSession "
+                             "objects (session resumption is not exposed)")
+
+    def getpeercert(self, binary_form=False):
+        der = self._peer_der()
+        if binary_form or der is None:
+            return der
+        # As the stdlib: an unverified certificate gives an empty dict.
+        if self._context.verify_mode == _ssl.CERT_NONE:
+            return {}
+        if self._cert is None:
+            self._cert = _decode_cert(der)
+        return self._cert
+
+    def verify_client_post_handshake(self):
+        raise _ssl.SSLError("kssl does not support TLS 1.3 post-handshake "
+                            "authentication")
+
+    def shutdown(self):
+        # unwrap(): close_notify both ways, then the plain socket. A
+        # direction that went to kernel TLS cannot come back: the socket
+        # keeps the "tls" ULP and its keys; closing it is all that is left.
+        self._close_notify()
+        return self._sock()
+
+    def _sni(self, server_name):
+        # Called by libkssl during a server handshake (GIL held).
+        ctx = self._context
+        callback = ctx.sni_callback
+        if callback is None:
+            return 0
+        owner = self.owner
+        result = callback(owner if owner is not None else self,
+                          server_name, ctx)
+        return result or 0
+
+    def offload(self):
+        return Offload(*self._offload())
+
+
+class SSLSocket(_ssl.SSLSocket):
+    """ssl.SSLSocket on libkssl: kernel TLS once the handshake is done."""
+
+    @property
+    def offload(self):
+        """An Offload tuple, or None before the TLS layer exists."""
+        obj = self._sslobj
+        if obj is None or not isinstance(obj, KsslObject):
+            return None
+        return obj.offload()
+
+    def sendfile(self, file, offset=0, count=None):
+        """Send a file; returns the number of bytes sent.
+
+        With kernel TX the bytes go file -> kernel TLS by sendfile(2) and
+        never enter this process; otherwise libkssl reads and encrypts
+        them. Files without a usable fileno() fall back to send().
+        """
+        obj = self._sslobj
+        if obj is None or not isinstance(obj, KsslObject):
+            return super().sendfile(file, offset, count)
+        self._checkClosed()
+        if "b" not in getattr(file, "mode", "b"):
+            raise ValueError("file should be opened in binary mode")
+        if count is not None and (not isinstance(count, int) or count <= 0):
+            raise ValueError(
+                "count must be a positive integer (got {!r})".format(count))
+        if self.gettimeout() == 0:
+            raise ValueError("non-blocking sockets are not supported")
+        try:
+            fileno = file.fileno()
+            size = os.fstat(fileno).st_size
+        except (AttributeError, io.UnsupportedOperation, OSError):
+            return self._sendfile_use_send(file, offset, count)
+        if count is None:
+            count = max(size - offset, 0)
+        sent = 0
+        try:
+            sent = obj.sendfile(fileno, offset, count)
+        finally:
+            if sent > 0 and hasattr(file, "seek"):
+                file.seek(offset + sent)
+        return sent
+
+
+SSLContext.sslsocket_class = SSLSocket

@@ -1,0 +1,96 @@
+/* kssl._kssl module: types, the stdlib exception classes, probe(). */
+#include <openssl/ssl.h>
+
+#include "module.h"
+
+struct ks_py_classes ks_cls;
+extern int ks_ssl_ex_index;
+int ks_sni_thunk(kssl_conn *conn, const char *name, void *arg);
+
+static PyObject *mod_kernel_has_tls(PyObject *m, PyObject *unused)
+{
+	int r;
+
+	(void)m;
+	(void)unused;
+	Py_BEGIN_ALLOW_THREADS
+	r = kssl_kernel_has_tls();
+	Py_END_ALLOW_THREADS
+	return PyBool_FromLong(r);
+}
+
+/* Servers whose Python context has an sni_callback route it here. */
+static PyObject *mod_enable_sni(PyObject *m, PyObject *arg)
+{
+	(void)m;
+	if (!PyObject_TypeCheck(arg, &KsContext_Type))
+		return PyErr_Format(PyExc_TypeError, "expected a _kssl.Context");
+	kssl_ctx_set_sni_cb(((KsContext *)arg)->ctx, ks_sni_thunk, NULL);
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef mod_methods[] = {
+	{ "kernel_has_tls", mod_kernel_has_tls, METH_NOARGS,
+	  "True if the running kernel offers the \"tls\" TCP ULP." },
+	{ "enable_sni", mod_enable_sni, METH_O,
+	  "enable_sni(ctx): call conn._sni(name) during server handshakes." },
+	{ NULL, NULL, 0, NULL },
+};
+
+static struct PyModuleDef kssl_module = {
+	PyModuleDef_HEAD_INIT,
+	.m_name = "kssl._kssl",
+	.m_doc = "libkssl bindings (internal; use the kssl package).",
+	.m_size = -1,
+	.m_methods = mod_methods,
+};
+
+static int load_classes(void)
+{
+	PyObject *ssl = PyImport_ImportModule("ssl");
+	struct { PyObject **slot; const char *name; } map[] = {
+		{ &ks_cls.ssl_error, "SSLError" },
+		{ &ks_cls.zero_return, "SSLZeroReturnError" },
+		{ &ks_cls.want_read, "SSLWantReadError" },
+		{ &ks_cls.want_write, "SSLWantWriteError" },
+		{ &ks_cls.syscall, "SSLSyscallError" },
+		{ &ks_cls.eof, "SSLEOFError" },
+		{ &ks_cls.cert_verification, "SSLCertVerificationError" },
+	};
+
+	if (!ssl)
+		return -1;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		*map[i].slot = PyObject_GetAttrString(ssl, map[i].name);
+		if (!*map[i].slot) {
+			Py_DECREF(ssl);
+			return -1;
+		}
+	}
+	Py_DECREF(ssl);
+	return 0;
+}
+
+PyMODINIT_FUNC PyInit__kssl(void)
+{
+	PyObject *m;
+
+	if (PyType_Ready(&KsContext_Type) < 0 || PyType_Ready(&KsConn_Type) < 0)
+		return NULL;
+	if (load_classes() < 0)
+		return NULL;
+	if (ks_ssl_ex_index < 0)
+		ks_ssl_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	m = PyModule_Create(&kssl_module);
+	if (!m)
+		return NULL;
+	if (PyModule_AddObjectRef(m, "Context", (PyObject *)&KsContext_Type) < 0 ||
+	    PyModule_AddObjectRef(m, "Conn", (PyObject *)&KsConn_Type) < 0 ||
+	    PyModule_AddStringConstant(m, "KSSL_VERSION", KSSL_VERSION_STRING) < 0 ||
+	    PyModule_AddIntConstant(m, "TLS1_2", KSSL_TLS1_2) < 0 ||
+	    PyModule_AddIntConstant(m, "TLS1_3", KSSL_TLS1_3) < 0) {
+		Py_DECREF(m);
+		return NULL;
+	}
+	return m;
+}

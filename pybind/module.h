@@ -1,0 +1,72 @@
+/*
+ * kssl._kssl: the thin CPython layer over libkssl. Two types, Context
+ * (a kssl_ctx) and Conn (a kssl_conn on a socket's fd), plus the mapping
+ * of KSSL_E_* codes onto the stdlib ssl exception classes. Everything
+ * ssl-shaped (settings mirroring, SSLSocket, getpeercert dicts) lives in
+ * the Python package; this file set only calls the C API.
+ */
+#ifndef KSSL_PYBIND_MODULE_H
+#define KSSL_PYBIND_MODULE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <kssl/kssl.h>
+
+/* The stdlib ssl classes, looked up once at import (module.c). */
+struct ks_py_classes {
+	PyObject *ssl_error;
+	PyObject *zero_return;
+	PyObject *want_read;
+	PyObject *want_write;
+	PyObject *syscall;
+	PyObject *eof;
+	PyObject *cert_verification;
+};
+extern struct ks_py_classes ks_cls;
+
+extern PyTypeObject KsContext_Type;
+extern PyTypeObject KsConn_Type;
+
+typedef struct {
+	PyObject_HEAD
+	kssl_ctx *ctx;
+} KsContext;
+
+/* What OpenSSL knows only until kssl frees the SSL (both directions in
+ * the kernel): captured by an info callback at handshake end. */
+#define KS_MAX_SHARED 128
+struct ks_hs_snapshot {
+	int done;
+	const void *cipher; /* const SSL_CIPHER *, static in libssl */
+	unsigned char finished[64];
+	size_t finished_len;
+	const void *shared[KS_MAX_SHARED];
+	int n_shared; /* -1: not applicable (client side) */
+};
+
+typedef struct {
+	PyObject_HEAD
+	kssl_conn *conn;
+	KsContext *native;     /* kssl_ctx the conn runs on (strong ref) */
+	PyObject *sock_ref;    /* weakref to the Python socket object */
+	PyObject *dict;        /* instance __dict__ for the Python subclass */
+	PyObject *weakreflist;
+	PyThread_type_lock lock; /* one kssl call on this conn at a time */
+	int fd;
+	int server_side;
+	int ignore_eof;  /* OP_IGNORE_UNEXPECTED_EOF: a FIN reads as EOF */
+	int eof_seen;
+	struct ks_hs_snapshot hs;
+} KsConn;
+
+/*
+ * Raise the Python exception for a failed kssl call. msg is the copy of
+ * kssl_last_error() taken right after the call; conn may be NULL (context
+ * calls). Always returns NULL.
+ */
+PyObject *ks_raise(KsConn *conn, int code, const char *msg);
+/* For context-level failures (no TLS peer involved). */
+PyObject *ks_raise_ctx(int code);
+
+#endif
