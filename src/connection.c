@@ -170,6 +170,8 @@ size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der)
 
 long kssl_conn_verify_result(const kssl_conn *conn)
 {
+	if (!conn->handshake_done && conn->ssl)
+		return SSL_get_verify_result(conn->ssl);
 	return conn->info.verify_result;
 }
 

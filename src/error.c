@@ -9,10 +9,16 @@
 #include "internal.h"
 
 static _Thread_local char last_msg[512];
+static _Thread_local int last_errno;
 
 const char *kssl_last_error(void)
 {
 	return last_msg;
+}
+
+int kssl_last_errno(void)
+{
+	return last_errno;
 }
 
 const char *kssl_error_name(int code)
@@ -38,6 +44,7 @@ const char *kssl_error_name(int code)
 
 static void vset(const char *fmt, va_list ap)
 {
+	last_errno = 0;
 	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
 }
 
@@ -66,6 +73,7 @@ int ks_err_errno(int code, int errno_val, const char *fmt, ...)
 	vset(fmt, ap);
 	va_end(ap);
 	append(strerror(errno_val));
+	last_errno = errno_val;
 	return code;
 }
 

@@ -5,7 +5,7 @@
 #include <liburing.h>
 #include <stdint.h>
 
-#include "kssl_uring.h"
+#include "kssl/kssl_uring.h"
 #include "ku_sys.h"
 
 /* user_data = object pointer | tag (objects are 8-byte aligned). */

@@ -61,6 +61,12 @@ enum kssl_error {
  */
 const char *kssl_last_error(void);
 
+/*
+ * kssl_last_errno returns the errno behind the last failure on this thread
+ * when it came from a system call (KSSL_E_SYSCALL, some KSSL_E_FILE), else 0.
+ */
+int kssl_last_errno(void);
+
 /* kssl_error_name returns "KSSL_E_TLS" etc. for a code (static string). */
 const char *kssl_error_name(int code);
 
@@ -319,7 +325,10 @@ int kssl_conn_session_reused(const kssl_conn *conn);
  * conn-owned memory, or 0 if the peer sent none.
  */
 size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der);
-/* X.509 verification result of the peer certificate (0 = ok, X509_V_*). */
+/*
+ * X.509 verification result of the peer certificate (0 = ok, X509_V_*);
+ * also valid after a handshake that failed with KSSL_E_CERT.
+ */
 long kssl_conn_verify_result(const kssl_conn *conn);
 
 /*

@@ -8,7 +8,7 @@
 
 #include "http.h"
 #include "kssl/kssl.h"
-#include "kssl_uring.h"
+#include "kssl/kssl_uring.h"
 
 struct serve_opts {
 	const char *dir, *bind, *port, *cert, *key;
