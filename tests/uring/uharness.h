@@ -13,7 +13,7 @@
 
 #include <check.h>
 
-#include "kssl_uring.h"
+#include "kssl/kssl_uring.h"
 
 #define U_TIMEOUT_MS 30000
 
