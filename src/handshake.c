@@ -170,7 +170,7 @@ static void record_info(kssl_conn *conn)
 			 SSL_CIPHER_get_name(c));
 	}
 	SSL_get0_alpn_selected(conn->ssl, &alpn, &alpn_len);
-	if (alpn_len <= sizeof(in->alpn)) {
+	if (alpn && alpn_len <= sizeof(in->alpn)) {
 		memcpy(in->alpn, alpn, alpn_len);
 		in->alpn_len = alpn_len;
 	}
