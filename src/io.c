@@ -90,8 +90,16 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 				conn->rx_closed = 1;
 				return 1;
 			}
-			if (conn->alert[1] == 90 && conn->alert[0] == AL_WARNING)
-				continue; /* user_canceled: close_notify follows */
+			/*
+			 * user_canceled precedes a close_notify. TLS 1.2 also
+			 * allows other warnings (e.g. no_renegotiation); OpenSSL
+			 * ignores them in userspace, so the kernel path does too.
+			 * TLS 1.3 makes every other alert fatal (RFC 8446, 6.2).
+			 */
+			if (conn->alert[0] == AL_WARNING &&
+			    (conn->alert[1] == 90 ||
+			     conn->info.version == TLS1_2_VERSION))
+				continue;
 			return ks_fail(conn, ks_err(KSSL_E_ALERT,
 				"peer sent fatal alert %s (%d)",
 				ks_alert_name(conn->alert[1]), conn->alert[1]));

@@ -1,0 +1,198 @@
+/*
+ * Loopback matrix: TLS 1.2 and 1.3 x AES-128-GCM, AES-256-GCM,
+ * ChaCha20-Poly1305, AES-128-CCM, kssl on both ends. Each case moves data
+ * both ways (client -> server with kssl_write, server -> client with
+ * kssl_sendfile), compares SHA-256 digests, checks the negotiated version and
+ * IANA cipher name, and checks where the records were processed: in the
+ * kernel (and /proc/net/tls_stat moved) where kTLS exists, in OpenSSL with
+ * the "no tls ULP" reason where it does not. The offload-mode cases check
+ * that the application can keep either direction in userspace.
+ */
+#include "harness.h"
+
+#include <string.h>
+#include <unistd.h>
+
+struct run {
+	const struct h_suite *sc;
+	size_t size;
+	enum kssl_offload_mode ctx_mode;  /* client context */
+	int conn_mode;                    /* client conn override, or -1 */
+};
+
+static int wants(enum kssl_offload_mode m, enum kssl_dir dir)
+{
+	return m == KSSL_OFFLOAD_BOTH ||
+	       (m == KSSL_OFFLOAD_TX && dir == KSSL_DIR_TX) ||
+	       (m == KSSL_OFFLOAD_RX && dir == KSSL_DIR_RX);
+}
+
+static void assert_dir(kssl_conn *c, enum kssl_offload_mode m, enum kssl_dir dir)
+{
+	if (!wants(m, dir))
+		h_assert_user(c, dir, dir == KSSL_DIR_TX ?
+			      "transmit offload turned off by the application" :
+			      "receive offload turned off by the application");
+	else if (h_ktls())
+		h_assert_kernel(c, dir);
+	else
+		h_assert_user(c, dir, "no tls ULP");
+}
+
+static void assert_session(kssl_conn *c, const struct h_suite *sc)
+{
+	ck_assert_int_eq(kssl_conn_version(c), sc->version);
+	ck_assert_str_eq(kssl_conn_cipher(c), sc->iana);
+}
+
+static void run(const struct run *rn)
+{
+	const struct h_suite *sc = rn->sc;
+	enum kssl_offload_mode mode = rn->conn_mode >= 0 ?
+		(enum kssl_offload_mode)rn->conn_mode : rn->ctx_mode;
+	kssl_ctx *sctx = h_server_ctx(sc->cert), *cctx = h_client_ctx();
+	unsigned char sent_sha[32], got_sha[32], file_sha[32];
+	int file = h_temp_file(rn->size, 0x1234 + rn->size);
+	struct h_tls_stat before, after;
+	struct h_peer srv;
+	kssl_conn *c;
+	size_t got = 0;
+	int cfd, sfd, r;
+
+	h_use_suite(sctx, sc);
+	h_use_suite(cctx, sc);
+	kssl_ctx_set_offload(cctx, rn->ctx_mode);
+	h_tls_stat(&before);
+	h_tcp_pair(&cfd, &sfd);
+	h_peer_init(&srv, sctx, sfd);
+	srv.recv_len = rn->size;
+	srv.send_fd = file;
+	srv.send_len = rn->size;
+	srv.close = 1;
+	h_peer_start(&srv);
+
+	c = h_conn(cctx, cfd);
+	if (rn->conn_mode >= 0)
+		kssl_conn_set_offload(c, mode);
+	r = h_handshake(c);
+	h_check_peer(r == 0, &srv, cfd, "client handshake: %s", kssl_last_error());
+	assert_session(c, sc);
+	assert_dir(c, mode, KSSL_DIR_TX);
+	assert_dir(c, mode, KSSL_DIR_RX);
+	/* kssl drops the SSL once both directions are the kernel's. */
+	if (h_ktls() && mode == KSSL_OFFLOAD_BOTH)
+		ck_assert_ptr_null(kssl_conn_ssl(c));
+	else
+		ck_assert_ptr_nonnull(kssl_conn_ssl(c));
+
+	r = h_write_stream(c, rn->size, 42 + rn->size, sent_sha);
+	h_check_peer(r == 0, &srv, cfd, "client write: %s", kssl_last_error());
+	r = h_read_n(c, rn->size, got_sha, &got);
+	h_check_peer(r == 0, &srv, cfd, "client read (%zu of %zu): %s (%s)", got,
+		     rn->size, kssl_error_name(r), kssl_last_error());
+	r = h_close(c, NULL);
+	h_check_peer(r == 0, &srv, cfd, "client close: %s", kssl_last_error());
+	h_peer_join_ok(&srv);
+
+	ck_assert_uint_eq(srv.got, rn->size);
+	ck_assert_msg(memcmp(srv.sha, sent_sha, 32) == 0,
+		      "client->server bytes differ (kssl_write)");
+	h_sha256_file(file, 0, rn->size, file_sha);
+	ck_assert_msg(memcmp(got_sha, file_sha, 32) == 0,
+		      "server->client bytes differ (kssl_sendfile)");
+	assert_session(srv.conn, sc);
+	h_assert_default_offload(srv.conn);
+	if (h_ktls()) {
+		/* Server both ways, plus what the client moved. */
+		long tx = 1 + wants(mode, KSSL_DIR_TX), rx = 1 + wants(mode, KSSL_DIR_RX);
+
+		h_tls_stat(&after);
+		ck_assert_msg(after.tx_sw - before.tx_sw >= tx,
+			      "TlsTxSw %ld -> %ld, want +%ld", before.tx_sw, after.tx_sw, tx);
+		ck_assert_msg(after.rx_sw - before.rx_sw >= rx,
+			      "TlsRxSw %ld -> %ld, want +%ld", before.rx_sw, after.rx_sw, rx);
+	}
+	kssl_conn_free(c);
+	kssl_conn_free(srv.conn);
+	kssl_ctx_free(cctx);
+	kssl_ctx_free(sctx);
+	h_close_pair(cfd, sfd);
+	close(file);
+}
+
+static void run_matrix(const struct h_suite *sc)
+{
+	/* 64 MiB each way on the host; the VM runs TLS at ~10 MB/s. */
+	struct run rn = { sc, h_size(64 * H_MiB, 2 * H_MiB), KSSL_OFFLOAD_BOTH, -1 };
+
+	run(&rn);
+}
+
+static void run_mode(const struct h_suite *sc, enum kssl_offload_mode ctx_mode,
+		     int conn_mode)
+{
+	struct run rn = { sc, h_size(8 * H_MiB, H_MiB) + 3, ctx_mode, conn_mode };
+
+	run(&rn);
+}
+
+#define MATRIX(name, id) \
+	START_TEST(name) { run_matrix(&h_suites[id]); } END_TEST
+MATRIX(tls13_aes128gcm_both_ways_byte_exact, H_TLS13_AES128GCM)
+MATRIX(tls13_aes256gcm_both_ways_byte_exact, H_TLS13_AES256GCM)
+MATRIX(tls13_chacha20poly1305_both_ways_byte_exact, H_TLS13_CHACHA)
+MATRIX(tls13_aes128ccm_both_ways_byte_exact, H_TLS13_AES128CCM)
+MATRIX(tls12_aes128gcm_both_ways_byte_exact, H_TLS12_AES128GCM)
+MATRIX(tls12_aes256gcm_both_ways_byte_exact, H_TLS12_AES256GCM)
+MATRIX(tls12_chacha20poly1305_both_ways_byte_exact, H_TLS12_CHACHA)
+MATRIX(tls12_ecdsa_aes128ccm_both_ways_byte_exact, H_TLS12_AES128CCM)
+
+START_TEST(offload_tx_only_keeps_rx_in_userspace)
+{
+	run_mode(&h_suites[H_TLS13_AES128GCM], KSSL_OFFLOAD_TX, -1);
+	run_mode(&h_suites[H_TLS12_AES256GCM], KSSL_OFFLOAD_TX, -1);
+}
+END_TEST
+
+START_TEST(offload_rx_only_keeps_tx_in_userspace)
+{
+	run_mode(&h_suites[H_TLS13_CHACHA], KSSL_OFFLOAD_RX, -1);
+	run_mode(&h_suites[H_TLS12_AES128GCM], KSSL_OFFLOAD_RX, -1);
+}
+END_TEST
+
+START_TEST(offload_none_keeps_both_in_userspace)
+{
+	run_mode(&h_suites[H_TLS13_AES128GCM], KSSL_OFFLOAD_NONE, -1);
+	run_mode(&h_suites[H_TLS12_CHACHA], KSSL_OFFLOAD_NONE, -1);
+}
+END_TEST
+
+START_TEST(conn_offload_mode_overrides_ctx_mode)
+{
+	run_mode(&h_suites[H_TLS13_AES256GCM], KSSL_OFFLOAD_NONE, KSSL_OFFLOAD_RX);
+	run_mode(&h_suites[H_TLS13_AES128GCM], KSSL_OFFLOAD_BOTH, KSSL_OFFLOAD_NONE);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("loopback");
+	TCase *m = h_tcase("matrix"), *o = h_tcase("offload_modes");
+
+	tcase_add_test(m, tls13_aes128gcm_both_ways_byte_exact);
+	tcase_add_test(m, tls13_aes256gcm_both_ways_byte_exact);
+	tcase_add_test(m, tls13_chacha20poly1305_both_ways_byte_exact);
+	tcase_add_test(m, tls13_aes128ccm_both_ways_byte_exact);
+	tcase_add_test(m, tls12_aes128gcm_both_ways_byte_exact);
+	tcase_add_test(m, tls12_aes256gcm_both_ways_byte_exact);
+	tcase_add_test(m, tls12_chacha20poly1305_both_ways_byte_exact);
+	tcase_add_test(m, tls12_ecdsa_aes128ccm_both_ways_byte_exact);
+	suite_add_tcase(s, m);
+	tcase_add_test(o, offload_tx_only_keeps_rx_in_userspace);
+	tcase_add_test(o, offload_rx_only_keeps_tx_in_userspace);
+	tcase_add_test(o, offload_none_keeps_both_in_userspace);
+	tcase_add_test(o, conn_offload_mode_overrides_ctx_mode);
+	suite_add_tcase(s, o);
+	return h_run(s);
+}
