@@ -83,6 +83,49 @@ START_TEST(close_notify_both_ways)
 }
 END_TEST
 
+/*
+ * With TX in OpenSSL, once the peer has sent close_notify and closed its
+ * socket, SSL_write may fail with SSL_ERROR_ZERO_RETURN: kssl_write and
+ * kssl_sendfile must report an error then, never "0 bytes written" (a
+ * caller looping until everything is written would spin forever).
+ */
+START_TEST(write_after_peer_closed_never_returns_zero)
+{
+	kssl_ctx *sctx = h_server_ctx("server"), *cctx = h_client_ctx();
+	unsigned char buf[1024] = { 0 };
+	size_t sent = 1;
+	ssize_t r = 0;
+	struct pair p;
+	int fd, i;
+
+	h_peer_init(&p.srv, sctx, -1);
+	p.srv.close = 1;
+	kssl_ctx_set_offload(cctx, KSSL_OFFLOAD_NONE);
+	pair_open(&p, cctx);
+	ck_assert_msg(h_handshake(p.c) == 0, "%s", kssl_last_error());
+	ck_assert_msg(kssl_read(p.c, buf, sizeof(buf)) == 0, "read: %s", kssl_last_error());
+	/* The server waits for our close_notify: cut it off instead. */
+	shutdown(p.sfd, SHUT_RDWR);
+	h_peer_join(&p.srv);
+	for (i = 0; i < 10000; i++) {
+		r = kssl_write(p.c, buf, sizeof(buf));
+		ck_assert_msg(r != 0, "kssl_write returned 0 after the peer closed");
+		if (r < 0)
+			break;
+	}
+	ck_assert_msg(r == KSSL_E_CLOSED || r == KSSL_E_SYSCALL, "%zd: %s", r,
+		      kssl_last_error());
+	fd = h_temp_file(4096, 1);
+	r = kssl_sendfile(p.c, fd, 0, 4096, &sent);
+	ck_assert_msg(r == KSSL_E_CLOSED || r == KSSL_E_SYSCALL, "%zd", r);
+	ck_assert_uint_eq(sent, 0);
+	close(fd);
+	pair_free(&p);
+	kssl_ctx_free(cctx);
+	kssl_ctx_free(sctx);
+}
+END_TEST
+
 /* A plain OpenSSL client that trusts another CA: it must abort with unknown_ca. */
 struct raw_client {
 	SSL *ssl;
@@ -492,6 +535,7 @@ int main(void)
 	TCase *tc = h_tcase("session");
 
 	tcase_add_test(tc, close_notify_both_ways);
+	tcase_add_test(tc, write_after_peer_closed_never_returns_zero);
 	tcase_add_test(tc, peer_fatal_alert_unknown_ca_fails_handshake_with_alert_name);
 	tcase_add_test(tc, tls12_peer_fatal_alert_after_data_names_the_alert);
 	tcase_add_test(tc, tls13_resumption_with_tickets_read_before_rx_switch);
