@@ -80,7 +80,7 @@ int ktls_cipher_type(const SSL_CIPHER *cipher, const char **why)
 		}
 		return TLS_CIPHER_AES_CCM_128;
 	}
-	*why = "cipher has no kernel TLS support in kssl (only AES-GCM, AES-CCM, ChaCha20-Poly1305)";
+	*why = "cipher has no kernel TLS support (the kernel takes AES-128-GCM, AES-256-GCM, AES-128-CCM and ChaCha20-Poly1305)";
 	return 0;
 }
 

@@ -83,6 +83,8 @@ kssl_ctx *kssl_ctx_new(enum kssl_role role)
 			ERR_clear_error();
 	} else {
 		ctx->verify = KSSL_VERIFY_NONE;
+		/* DHE suites need a group: OpenSSL's built-in one sized to the key. */
+		SSL_CTX_set_dh_auto(ctx->ssl_ctx, 1);
 	}
 	ks_ctx_verify_apply(ctx);
 	keylog = getenv("SSLKEYLOGFILE");

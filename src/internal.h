@@ -107,6 +107,8 @@ int ks_err_ssl(int code, const char *fmt, ...)
 int ks_fail(kssl_conn *conn, int code);
 /* Map an SSL_get_error result after a failed SSL_* call to KSSL_E_*. */
 int ks_ssl_result(kssl_conn *conn, int ret, const char *what);
+/* As ks_ssl_result for SSL_write: never 0 (see src/error.c). */
+int ks_ssl_write_result(kssl_conn *conn, int ret, const char *what);
 /* Name of a TLS alert description ("bad_record_mac"). */
 const char *ks_alert_name(int desc);
 

@@ -208,21 +208,6 @@ ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len)
 	return n;
 }
 
-/*
- * A failed SSL_write after the peer's close_notify reports ZERO_RETURN,
- * which ks_ssl_result maps to 0 for reads; a write must not return 0.
- */
-static int ssl_write_failed(kssl_conn *conn, int ret, const char *what)
-{
-	int r = ks_ssl_result(conn, ret, what);
-
-	if (r == 0)
-		r = ks_err(KSSL_E_CLOSED,
-			   "%s: the peer sent close_notify; OpenSSL writes no more data after it",
-			   what);
-	return r;
-}
-
 ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len)
 {
 	int r = check_usable(conn);
@@ -249,7 +234,7 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len)
 	errno = 0;
 	r = SSL_write(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
 	if (r <= 0)
-		return ssl_write_failed(conn, r, "TLS write");
+		return ks_ssl_write_result(conn, r, "TLS write");
 	return r;
 }
 
@@ -333,7 +318,7 @@ static int user_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 		errno = 0;
 		w = SSL_write(conn->ssl, conn->sf_buf, (int)conn->sf_len);
 		if (w <= 0)
-			return ssl_write_failed(conn, w, "TLS write (sendfile)");
+			return ks_ssl_write_result(conn, w, "TLS write (sendfile)");
 		*sent += (size_t)w;
 		conn->sf_len = 0;
 	}

@@ -1,0 +1,668 @@
+/*
+ * DTLS 1.2 sessions over UDP sockets, entirely in OpenSSL (see
+ * include/kssl/kssl_dtls.h for the model). Linux has no kernel DTLS, so
+ * unlike kssl_conn nothing here ever moves to the kernel.
+ *
+ * A DTLS context is a kssl_ctx whose SSL_CTX uses a DTLS method; it carries
+ * an ex_data record (struct dtls_ctx_data) with the server's cookie secret,
+ * which is also how kssl_ctx_is_dtls recognises it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "kssl/kssl_dtls.h"
+#include "internal.h"
+
+#define COOKIE_SECRET_MAX 64
+
+struct dtls_ctx_data {
+	kssl_ctx *owner; /* back pointer, no reference: the ctx owns us */
+	unsigned char secret[COOKIE_SECRET_MAX];
+	size_t secret_len;
+};
+
+struct kssl_dtls {
+	/*
+	 * What a DTLS session shares with a TLS connection: the SSL, the
+	 * context reference, the fd, the failure and close_notify state, the
+	 * host name and peer certificate (info). Keeping them in a kssl_conn
+	 * lets ks_ssl_result() map OpenSSL's failures to the same KSSL_E_*
+	 * codes and messages as for TLS; the kernel half stays unused.
+	 */
+	kssl_conn base;
+	int listened; /* server: cookie exchange done, fd connected */
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+};
+
+static const char no_kernel_dtls[] =
+	"DTLS runs in userspace: Linux kernel TLS offloads TLS over TCP only "
+	"(there is no kernel DTLS)";
+
+/* ---- context data and cookies ------------------------------------------ */
+
+static int dtls_ctx_index = -1;
+static pthread_once_t dtls_index_once = PTHREAD_ONCE_INIT;
+
+static void ctx_data_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+			  int idx, long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	OPENSSL_clear_free(ptr, sizeof(struct dtls_ctx_data));
+}
+
+static void make_index(void)
+{
+	dtls_ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+						  ctx_data_free);
+}
+
+static struct dtls_ctx_data *ctx_data(const SSL_CTX *sc)
+{
+	if (dtls_ctx_index < 0)
+		return NULL;
+	return SSL_CTX_get_ex_data(sc, dtls_ctx_index);
+}
+
+/*
+ * The cookie is HMAC-SHA256(secret, family || port || address) of the
+ * datagram's source: a client that can receive at that address can echo
+ * it, a spoofer cannot, and the server keeps no state until it does
+ * (RFC 6347, 4.2.1).
+ */
+static int cookie_of(SSL *ssl, unsigned char *out, unsigned int *out_len)
+{
+	struct dtls_ctx_data *cd = ctx_data(SSL_get_SSL_CTX(ssl));
+	struct sockaddr_storage ss;
+	unsigned char msg[2 + 2 + 16 + 4];
+	size_t n = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	if (!cd || BIO_dgram_get_peer(SSL_get_rbio(ssl), &ss) <= 0)
+		return 0;
+	memcpy(msg, &ss.ss_family, 2);
+	n = 2;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		memcpy(msg + n, &in->sin_port, 2);
+		memcpy(msg + n + 2, &in->sin_addr, 4);
+		n += 6;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+
+		memcpy(msg + n, &in6->sin6_port, 2);
+		memcpy(msg + n + 2, &in6->sin6_addr, 16);
+		memcpy(msg + n + 18, &in6->sin6_scope_id, 4);
+		n += 22;
+	} else {
+		return 0;
+	}
+	return HMAC(EVP_sha256(), cd->secret, (int)cd->secret_len, msg, n,
+		    out, out_len) != NULL;
+}
+
+static int cookie_generate(SSL *ssl, unsigned char *cookie,
+			   unsigned int *len)
+{
+	return cookie_of(ssl, cookie, len);
+}
+
+static int cookie_verify(SSL *ssl, const unsigned char *cookie,
+			 unsigned int len)
+{
+	unsigned char want[EVP_MAX_MD_SIZE];
+	unsigned int want_len = 0;
+
+	return cookie_of(ssl, want, &want_len) && len == want_len &&
+	       CRYPTO_memcmp(cookie, want, len) == 0;
+}
+
+/* TLS contexts log from ks_keylog_cb (which needs a kssl_conn); DTLS
+ * sessions only need the file. */
+static void dtls_keylog(const SSL *ssl, const char *line)
+{
+	struct dtls_ctx_data *cd = ctx_data(SSL_get_SSL_CTX(ssl));
+	kssl_ctx *ctx = cd ? cd->owner : NULL;
+
+	if (!ctx || !ctx->keylog)
+		return;
+	pthread_mutex_lock(&ctx->keylog_lock);
+	fprintf(ctx->keylog, "%s\n", line);
+	pthread_mutex_unlock(&ctx->keylog_lock);
+}
+
+int kssl_dtls_ctx_set_cookie_secret(kssl_ctx *ctx, const void *secret,
+				    size_t len)
+{
+	struct dtls_ctx_data *cd = ctx ? ctx_data(ctx->ssl_ctx) : NULL;
+
+	if (!cd || ctx->role != KSSL_SERVER)
+		return ks_err(KSSL_E_INVAL, "kssl_dtls_ctx_set_cookie_secret: needs a DTLS server context");
+	if (!secret || len < 16 || len > COOKIE_SECRET_MAX)
+		return ks_err(KSSL_E_INVAL, "kssl_dtls_ctx_set_cookie_secret: secret must be 16..%d bytes",
+			      COOKIE_SECRET_MAX);
+	memcpy(cd->secret, secret, len);
+	cd->secret_len = len;
+	return 0;
+}
+
+int kssl_ctx_is_dtls(const kssl_ctx *ctx)
+{
+	return ctx && ctx_data(ctx->ssl_ctx) != NULL;
+}
+
+/* Settings of a DTLS SSL_CTX that kssl_ctx_new made for its TLS one. */
+static int setup_dtls_ctx(SSL_CTX *sc, struct dtls_ctx_data *cd,
+			  enum kssl_role role)
+{
+	if (!SSL_CTX_set_ex_data(sc, dtls_ctx_index, cd) ||
+	    !SSL_CTX_set_min_proto_version(sc, DTLS1_2_VERSION))
+		return -1;
+	SSL_CTX_set_options(sc, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+			    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_keylog_callback(sc, dtls_keylog);
+	if (role == KSSL_CLIENT)
+		return 0;
+	if (RAND_bytes(cd->secret, 32) != 1)
+		return -1;
+	cd->secret_len = 32;
+	SSL_CTX_set_cookie_generate_cb(sc, cookie_generate);
+	SSL_CTX_set_cookie_verify_cb(sc, cookie_verify);
+	SSL_CTX_set_options(sc, SSL_OP_COOKIE_EXCHANGE);
+	/* DHE suites need a group; OpenSSL picks one by the key's strength. */
+	SSL_CTX_set_dh_auto(sc, 1);
+	return 0;
+}
+
+kssl_ctx *kssl_dtls_ctx_new(enum kssl_role role)
+{
+	kssl_ctx *ctx = kssl_ctx_new(role); /* validates role, reads SSLKEYLOGFILE */
+	struct dtls_ctx_data *cd;
+	SSL_CTX *sc;
+
+	if (!ctx)
+		return NULL;
+	pthread_once(&dtls_index_once, make_index);
+	sc = SSL_CTX_new(role == KSSL_CLIENT ? DTLS_client_method()
+					     : DTLS_server_method());
+	cd = OPENSSL_zalloc(sizeof(*cd));
+	if (dtls_ctx_index < 0 || !sc || !cd) {
+		OPENSSL_free(cd);
+		goto fail;
+	}
+	cd->owner = ctx;
+	if (setup_dtls_ctx(sc, cd, role) < 0) {
+		if (ctx_data(sc) != cd)
+			OPENSSL_free(cd);
+		goto fail;
+	}
+	SSL_CTX_free(ctx->ssl_ctx);
+	ctx->ssl_ctx = sc;
+	/* Re-apply kssl_ctx_new's verification defaults to the new SSL_CTX. */
+	kssl_ctx_set_verify(ctx, kssl_ctx_get_verify(ctx));
+	if (role == KSSL_CLIENT && !SSL_CTX_set_default_verify_paths(sc))
+		ERR_clear_error(); /* as kssl_ctx_new: the caller may add CAs */
+	return ctx;
+fail:
+	ks_err_ssl(KSSL_E_NOMEM, "kssl_dtls_ctx_new: cannot make the DTLS SSL_CTX");
+	SSL_CTX_free(sc);
+	kssl_ctx_free(ctx);
+	return NULL;
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+static int is_udp(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	       type == SOCK_DGRAM;
+}
+
+kssl_dtls *kssl_dtls_new(kssl_ctx *ctx, int fd)
+{
+	kssl_dtls *d;
+	BIO *bio;
+
+	if (!kssl_ctx_is_dtls(ctx) || fd < 0) {
+		ks_err(KSSL_E_INVAL, "kssl_dtls_new: need a DTLS context (kssl_dtls_ctx_new) and a socket");
+		return NULL;
+	}
+	if (!is_udp(fd)) {
+		ks_err(KSSL_E_INVAL, "kssl_dtls_new: fd %d is not a UDP (SOCK_DGRAM) socket", fd);
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		ks_err(KSSL_E_NOMEM, "kssl_dtls_new: out of memory");
+		return NULL;
+	}
+	d->base.fd = fd;
+	d->base.sf_fd = -1;
+	d->base.offload = KSSL_OFFLOAD_NONE;
+	d->peer_len = sizeof(d->peer);
+	if (ctx->role == KSSL_CLIENT &&
+	    getpeername(fd, (struct sockaddr *)&d->peer, &d->peer_len) < 0) {
+		ks_err_errno(KSSL_E_INVAL, errno,
+			     "kssl_dtls_new: a DTLS client socket must be connected to the server (connect(2))");
+		free(d);
+		return NULL;
+	}
+	d->base.ssl = SSL_new(ctx->ssl_ctx);
+	bio = d->base.ssl ? BIO_new_dgram(fd, BIO_NOCLOSE) : NULL;
+	if (!bio) {
+		ks_err_ssl(KSSL_E_NOMEM, "kssl_dtls_new: SSL_new");
+		SSL_free(d->base.ssl);
+		free(d);
+		return NULL;
+	}
+	/* BIO_ADDR is a union led by struct sockaddr: a sockaddr_storage
+	 * holding the peer is what the datagram BIO reads through it. */
+	if (ctx->role == KSSL_CLIENT)
+		BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &d->peer);
+	else
+		d->peer_len = 0;
+	SSL_set_bio(d->base.ssl, bio, bio);
+	if (ctx->role == KSSL_CLIENT)
+		SSL_set_connect_state(d->base.ssl);
+	else
+		SSL_set_accept_state(d->base.ssl);
+	kssl_ctx_up_ref(ctx);
+	d->base.ctx = ctx;
+	return d;
+}
+
+void kssl_dtls_free(kssl_dtls *d)
+{
+	if (!d)
+		return;
+	SSL_free(d->base.ssl);
+	kssl_ctx_free(d->base.ctx);
+	free(d->base.info.server_name);
+	OPENSSL_free(d->base.info.peer_der);
+	OPENSSL_cleanse(d, sizeof(*d));
+	free(d);
+}
+
+int kssl_dtls_set_hostname(kssl_dtls *d, const char *name)
+{
+	char *copy;
+
+	if (d->base.ctx->role != KSSL_CLIENT)
+		return ks_err(KSSL_E_INVAL, "kssl_dtls_set_hostname: server sessions have no host name");
+	if (!name || !*name || strlen(name) > 253)
+		return ks_err(KSSL_E_INVAL, "kssl_dtls_set_hostname: empty or too long");
+	if (!SSL_in_before(d->base.ssl))
+		return ks_err(KSSL_E_INVAL, "kssl_dtls_set_hostname: handshake already started");
+	copy = strdup(name);
+	if (!copy)
+		return ks_err(KSSL_E_NOMEM, "out of memory");
+	free(d->base.info.server_name);
+	d->base.info.server_name = copy;
+	return 0;
+}
+
+/* SNI for names (never IP literals, RFC 6066), and the identity to check. */
+static int client_identity(kssl_dtls *d)
+{
+	const kssl_ctx *ctx = d->base.ctx;
+	const char *name = d->base.info.server_name;
+	int check = ctx->check_hostname && ctx->verify != KSSL_VERIFY_NONE;
+	ASN1_OCTET_STRING *ip;
+
+	if (!name)
+		return check ? ks_err(KSSL_E_INVAL,
+				      "check_hostname is on but no host name was given (kssl_dtls_set_hostname)")
+			     : 0;
+	ip = a2i_IPADDRESS(name);
+	ERR_clear_error();
+	if (ip) {
+		ASN1_OCTET_STRING_free(ip);
+		if (check && !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(d->base.ssl), name))
+			return ks_err_ssl(KSSL_E_INVAL, "invalid IP address %s", name);
+		return 0;
+	}
+	if (!SSL_set_tlsext_host_name(d->base.ssl, name) ||
+	    (check && !SSL_set1_host(d->base.ssl, name)))
+		return ks_err_ssl(KSSL_E_INVAL, "invalid host name %s", name);
+	return 0;
+}
+
+/* ---- the I/O loop ------------------------------------------------------ */
+
+typedef ssize_t (*dtls_step)(kssl_dtls *d, void *buf, size_t len);
+
+static int is_blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && !(fl & O_NONBLOCK);
+}
+
+/* Blocking sockets: wait for the socket or the retransmission timer. */
+static int wait_io(kssl_dtls *d, ssize_t want)
+{
+	struct pollfd p = { .fd = d->base.fd,
+			    .events = want == KSSL_E_WANT_WRITE ? POLLOUT : POLLIN };
+	int r = poll(&p, 1, kssl_dtls_timeout_ms(d));
+
+	if (r < 0) {
+		int e = errno;
+
+		ks_err_errno(KSSL_E_SYSCALL, e, "DTLS: waiting for the socket");
+		errno = e; /* EINTR: the caller may call again */
+		return KSSL_E_SYSCALL;
+	}
+	if (r == 0) {
+		r = kssl_dtls_handle_timeout(d);
+		return r < 0 ? r : 0;
+	}
+	return 0;
+}
+
+/*
+ * Run one step until it completes. Non-blocking sockets get WANT_* back.
+ * read_first: on a blocking socket, wait until a datagram is there before
+ * the first step, so that the wait happens in poll() (where signals and the
+ * timer are seen) rather than in OpenSSL's recvfrom().
+ */
+static ssize_t drive(kssl_dtls *d, dtls_step step, void *buf, size_t len,
+		     int read_first)
+{
+	int blocking = is_blocking(d->base.fd);
+	ssize_t r;
+
+	if (blocking && read_first && !SSL_has_pending(d->base.ssl) &&
+	    (r = wait_io(d, KSSL_E_WANT_READ)) < 0)
+		return r;
+	for (;;) {
+		r = step(d, buf, len);
+		if ((r != KSSL_E_WANT_READ && r != KSSL_E_WANT_WRITE) || !blocking)
+			return r;
+		if ((r = wait_io(d, r)) < 0)
+			return r;
+	}
+}
+
+static int closed(const kssl_dtls *d)
+{
+	return ks_err(KSSL_E_CLOSED, "DTLS session failed earlier: %s",
+		      d->base.failed_msg);
+}
+
+/*
+ * Server, before the handshake proper: DTLSv1_listen answers ClientHellos
+ * without a valid cookie with HelloVerifyRequest and keeps no state. Once a
+ * cookie comes back, the socket is connected to that client.
+ */
+static ssize_t listen_step(kssl_dtls *d)
+{
+	BIO *bio = SSL_get_rbio(d->base.ssl);
+	BIO_ADDR *client = BIO_ADDR_new();
+	long n;
+	int r;
+
+	if (!client)
+		return ks_err(KSSL_E_NOMEM, "DTLS listen: out of memory");
+	ERR_clear_error();
+	errno = 0;
+	r = DTLSv1_listen(d->base.ssl, client);
+	BIO_ADDR_free(client);
+	if (r == 0) {
+		/* Nothing yet, or a HelloVerifyRequest went out, or a stray
+		 * datagram was dropped: all mean "wait for the next one". */
+		ERR_clear_error();
+		return KSSL_E_WANT_READ;
+	}
+	if (r < 0)
+		return ks_fail(&d->base, ks_err_ssl(KSSL_E_TLS, "DTLS listen"));
+	memset(&d->peer, 0, sizeof(d->peer));
+	n = BIO_ctrl(bio, BIO_CTRL_DGRAM_GET_PEER, sizeof(d->peer), &d->peer);
+	if (n <= 0 || connect(d->base.fd, (struct sockaddr *)&d->peer, (socklen_t)n) < 0)
+		return ks_fail(&d->base, ks_err_errno(KSSL_E_SYSCALL, n <= 0 ? EINVAL : errno,
+						       "DTLS: connect to the client"));
+	d->peer_len = (socklen_t)n;
+	BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &d->peer);
+	d->listened = 1;
+	return 0;
+}
+
+static void handshake_done(kssl_dtls *d)
+{
+	X509 *peer = SSL_get0_peer_certificate(d->base.ssl);
+	unsigned char *der = NULL;
+	int n;
+
+	d->base.handshake_done = 1;
+	d->base.info.version = SSL_version(d->base.ssl);
+	d->base.info.verify_result = SSL_get_verify_result(d->base.ssl);
+	if (peer && (n = i2d_X509(peer, &der)) > 0) {
+		d->base.info.peer_der = der;
+		d->base.info.peer_der_len = (size_t)n;
+	}
+}
+
+static ssize_t handshake_step(kssl_dtls *d, void *buf, size_t len)
+{
+	ssize_t r;
+
+	(void)buf;
+	(void)len;
+	if (d->base.ctx->role == KSSL_SERVER && !d->listened &&
+	    (r = listen_step(d)) != 0)
+		return r;
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_do_handshake(d->base.ssl);
+	if (r != 1)
+		return ks_ssl_result(&d->base, (int)r, "DTLS handshake");
+	handshake_done(d);
+	return 0;
+}
+
+int kssl_dtls_handshake(kssl_dtls *d)
+{
+	int r;
+
+	if (d->base.failed)
+		return closed(d);
+	if (d->base.handshake_done)
+		return 0;
+	if (d->base.ctx->role == KSSL_CLIENT && SSL_in_before(d->base.ssl) &&
+	    (r = client_identity(d)) < 0)
+		return ks_fail(&d->base, r);
+	return (int)drive(d, handshake_step, NULL, 0,
+			  d->base.ctx->role == KSSL_SERVER && !d->listened);
+}
+
+static ssize_t send_step(kssl_dtls *d, void *buf, size_t len)
+{
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_write(d->base.ssl, buf, (int)len);
+	if (r > 0)
+		return r;
+	return ks_ssl_write_result(&d->base, r, "DTLS write");
+}
+
+ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len)
+{
+	int r = kssl_dtls_handshake(d);
+
+	if (r < 0)
+		return r;
+	if (d->base.tx_closed)
+		return ks_err(KSSL_E_CLOSED, "kssl_dtls_send after kssl_dtls_shutdown");
+	/* Checked here: OpenSSL's own refusal would fail the session. */
+	if (len > SSL3_RT_MAX_PLAIN_LENGTH)
+		return ks_err(KSSL_E_INVAL,
+			      "kssl_dtls_send: %zu bytes do not fit one DTLS record (at most %d)",
+			      len, SSL3_RT_MAX_PLAIN_LENGTH);
+	if (len == 0)
+		return 0;
+	return drive(d, send_step, (void *)buf, len, 0);
+}
+
+static ssize_t recv_step(kssl_dtls *d, void *buf, size_t len)
+{
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_read(d->base.ssl, buf, (int)len);
+	return r > 0 ? r : ks_ssl_result(&d->base, r, "DTLS read");
+}
+
+ssize_t kssl_dtls_recv(kssl_dtls *d, void *buf, size_t len)
+{
+	int r = kssl_dtls_handshake(d);
+
+	if (r < 0)
+		return r;
+	if (d->base.rx_closed || len == 0)
+		return 0;
+	return drive(d, recv_step, buf, len > INT_MAX ? INT_MAX : len, 1);
+}
+
+int kssl_dtls_shutdown(kssl_dtls *d)
+{
+	int r;
+
+	if (d->base.failed)
+		return closed(d);
+	if (!d->base.handshake_done)
+		return ks_err(KSSL_E_INVAL, "kssl_dtls_shutdown: the handshake is not done");
+	if (!d->base.tx_closed) {
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_shutdown(d->base.ssl);
+		if (r < 0)
+			return ks_ssl_result(&d->base, r, "DTLS shutdown");
+		d->base.tx_closed = 1;
+		if (r == 1)
+			d->base.rx_closed = 1;
+	}
+	return d->base.rx_closed;
+}
+
+int kssl_dtls_timeout_ms(kssl_dtls *d)
+{
+	struct timeval tv;
+	long long ms;
+
+	if (!d->base.ssl || !DTLSv1_get_timeout(d->base.ssl, &tv))
+		return -1;
+	ms = (long long)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+int kssl_dtls_handle_timeout(kssl_dtls *d)
+{
+	int r;
+
+	if (d->base.failed)
+		return closed(d);
+	ERR_clear_error();
+	r = (int)DTLSv1_handle_timeout(d->base.ssl);
+	if (r < 0)
+		return ks_fail(&d->base, ks_err_ssl(KSSL_E_TLS, "DTLS retransmission"));
+	return r > 0;
+}
+
+/* ---- session state ----------------------------------------------------- */
+
+size_t kssl_dtls_pending(const kssl_dtls *d)
+{
+	int n = SSL_pending(d->base.ssl);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+int kssl_dtls_peer(const kssl_dtls *d, struct sockaddr_storage *addr,
+		   socklen_t *len)
+{
+	if (d->peer_len == 0)
+		return ks_err(KSSL_E_INVAL, "kssl_dtls_peer: no client yet (cookie exchange not done)");
+	memcpy(addr, &d->peer, d->peer_len);
+	*len = d->peer_len;
+	return 0;
+}
+
+int kssl_dtls_version(const kssl_dtls *d)
+{
+	return d->base.handshake_done ? d->base.info.version : 0;
+}
+
+static const SSL_CIPHER *current_cipher(const kssl_dtls *d)
+{
+	return d->base.handshake_done ? SSL_get_current_cipher(d->base.ssl) : NULL;
+}
+
+const char *kssl_dtls_cipher(const kssl_dtls *d)
+{
+	const SSL_CIPHER *c = current_cipher(d);
+
+	return c ? SSL_CIPHER_standard_name(c) : NULL;
+}
+
+const char *kssl_dtls_cipher_openssl(const kssl_dtls *d)
+{
+	const SSL_CIPHER *c = current_cipher(d);
+
+	return c ? SSL_CIPHER_get_name(c) : NULL;
+}
+
+size_t kssl_dtls_peer_cert_der(const kssl_dtls *d, const uint8_t **der)
+{
+	*der = d->base.info.peer_der;
+	return d->base.info.peer_der_len;
+}
+
+long kssl_dtls_verify_result(const kssl_dtls *d)
+{
+	if (!d->base.handshake_done)
+		return SSL_get_verify_result(d->base.ssl);
+	return d->base.info.verify_result;
+}
+
+enum kssl_offload_state kssl_dtls_offload(const kssl_dtls *d,
+					  enum kssl_dir dir,
+					  const char **reason)
+{
+	(void)d;
+	(void)dir;
+	if (reason)
+		*reason = no_kernel_dtls;
+	return KSSL_OFFLOAD_USER;
+}
+
+int kssl_dtls_fd(const kssl_dtls *d)
+{
+	return d->base.fd;
+}
+
+void *kssl_dtls_ssl(kssl_dtls *d)
+{
+	return d->base.ssl;
+}
