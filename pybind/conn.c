@@ -362,45 +362,17 @@ static PyObject *conn_do_handshake(KsConn *self, PyObject *unused)
 
 static PyObject *conn_read(KsConn *self, PyObject *args)
 {
-	Py_ssize_t len = 1024;
-	Py_buffer buf = { 0 };
-	PyObject *out = NULL;
+	struct ks_read rd;
 	struct call c = { .op = OP_READ };
 
-	if (!PyArg_ParseTuple(args, "|nw*:read", &len, &buf))
+	if (ks_read_begin(&rd, args, 1024) < 0)
 		return NULL;
-	if (buf.buf) {
-		if (len <= 0 || len > buf.len)
-			len = buf.len;
-		c.buf = buf.buf;
-	} else {
-		if (len < 0) {
-			PyErr_SetString(PyExc_ValueError, "size should not be negative");
-			return NULL;
-		}
-		out = PyBytes_FromStringAndSize(NULL, len);
-		if (!out)
-			return NULL;
-		c.buf = PyBytes_AS_STRING(out);
-	}
-	c.len = (size_t)len;
-	if (self->eof_seen)
-		len = 0;
-	if (len > 0 && run(self, &c) < 0) {
-		Py_XDECREF(out);
-		if (buf.buf)
-			PyBuffer_Release(&buf);
-		return NULL;
-	}
-	if (len == 0)
-		c.r = 0;
-	if (buf.buf) {
-		PyBuffer_Release(&buf);
-		return PyLong_FromSsize_t(c.r);
-	}
-	if (c.r != len)
-		_PyBytes_Resize(&out, c.r);
-	return out;
+	c.buf = rd.buf;
+	c.len = (size_t)rd.len;
+	/* After an ignored EOF (OP_IGNORE_UNEXPECTED_EOF) reads return b"". */
+	if (rd.len > 0 && !self->eof_seen && run(self, &c) < 0)
+		return ks_read_end(&rd, -1);
+	return ks_read_end(&rd, c.r);
 }
 
 static PyObject *conn_write(KsConn *self, PyObject *arg)
@@ -483,18 +455,12 @@ static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
 
 /* ---- connection state ----------------------------------------------- */
 
-static PyObject *cipher_tuple(const SSL_CIPHER *c)
-{
-	return Py_BuildValue("(ssi)", SSL_CIPHER_get_name(c),
-			     SSL_CIPHER_get_version(c), SSL_CIPHER_get_bits(c, NULL));
-}
-
 static PyObject *conn_cipher(KsConn *self, PyObject *unused)
 {
 	(void)unused;
 	if (!kssl_conn_version(self->conn) || !self->hs.cipher)
 		Py_RETURN_NONE;
-	return cipher_tuple(self->hs.cipher);
+	return ks_cipher_tuple(self->hs.cipher);
 }
 
 static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
@@ -506,7 +472,7 @@ static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
 		Py_RETURN_NONE;
 	list = PyList_New(self->hs.n_shared);
 	for (int i = 0; list && i < self->hs.n_shared; i++) {
-		PyObject *t = cipher_tuple(self->hs.shared[i]);
+		PyObject *t = ks_cipher_tuple(self->hs.shared[i]);
 
 		if (!t) {
 			Py_CLEAR(list);
@@ -562,18 +528,11 @@ static PyObject *conn_channel_binding(KsConn *self, PyObject *args)
 
 static PyObject *conn_peer_der(KsConn *self, PyObject *unused)
 {
-	const uint8_t *der;
-	size_t n;
+	const uint8_t *der = NULL;
+	size_t n = kssl_conn_peer_cert_der(self->conn, &der);
 
 	(void)unused;
-	if (!kssl_conn_version(self->conn)) {
-		PyErr_SetString(PyExc_ValueError, "handshake not done yet");
-		return NULL;
-	}
-	n = kssl_conn_peer_cert_der(self->conn, &der);
-	if (n == 0)
-		Py_RETURN_NONE;
-	return PyBytes_FromStringAndSize((const char *)der, (Py_ssize_t)n);
+	return ks_peer_der(kssl_conn_version(self->conn) != 0, der, n);
 }
 
 static const char *state_name(enum kssl_offload_state s)

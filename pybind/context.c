@@ -7,26 +7,32 @@
  */
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
 #include "module.h"
 
+#include <kssl/kssl_dtls.h>
+
 #define CTX_CHECK(r) do { if ((r) < 0) return ks_raise_ctx(r); } while (0)
 
 static PyObject *ctx_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "server_side", NULL };
-	int server = 0;
+	static char *kwlist[] = { "server_side", "dtls", NULL };
+	int server = 0, dtls = 0;
+	enum kssl_role role;
 	KsContext *self;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "p", kwlist, &server))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "p|p", kwlist, &server, &dtls))
 		return NULL;
 	self = (KsContext *)type->tp_alloc(type, 0);
 	if (!self)
 		return NULL;
-	self->ctx = kssl_ctx_new(server ? KSSL_SERVER : KSSL_CLIENT);
+	role = server ? KSSL_SERVER : KSSL_CLIENT;
+	self->ctx = dtls ? kssl_dtls_ctx_new(role) : kssl_ctx_new(role);
 	if (!self->ctx) {
 		Py_DECREF(self);
 		return ks_raise_ctx(KSSL_E_NOMEM);
@@ -79,6 +85,54 @@ static PyObject *ctx_use_cert_file(KsContext *self, PyObject *args)
 	Py_XDECREF(key_b);
 	CTX_CHECK(r);
 	Py_RETURN_NONE;
+}
+
+/* Certificate and key as data (PEM text or DER bytes, as `der` says). */
+static PyObject *ctx_use_cert_mem(KsContext *self, PyObject *args)
+{
+	Py_buffer cert, key;
+	struct pw pw = { NULL, 0 };
+	int der, r;
+
+	if (!PyArg_ParseTuple(args, "y*y*p|z#", &cert, &key, &der, &pw.buf, &pw.len))
+		return NULL;
+	kssl_ctx_set_password_cb(self->ctx, pw_cb, &pw);
+	r = kssl_ctx_use_cert_mem(self->ctx, cert.buf, (size_t)cert.len,
+				  key.buf, (size_t)key.len,
+				  der ? KSSL_FORMAT_DER : KSSL_FORMAT_PEM);
+	kssl_ctx_set_password_cb(self->ctx, NULL, NULL);
+	PyBuffer_Release(&cert);
+	PyBuffer_Release(&key);
+	CTX_CHECK(r);
+	Py_RETURN_NONE;
+}
+
+/* The stdlib half loads keys from PEM files only: DER keys are re-encoded. */
+PyObject *ks_key_pem(PyObject *m, PyObject *arg)
+{
+	Py_buffer der;
+	const unsigned char *p;
+	EVP_PKEY *pkey;
+	BIO *bio;
+	BUF_MEM *mem;
+	PyObject *out = NULL;
+
+	(void)m;
+	if (PyObject_GetBuffer(arg, &der, PyBUF_SIMPLE) < 0)
+		return NULL;
+	p = der.buf;
+	pkey = d2i_AutoPrivateKey(NULL, &p, (long)der.len);
+	PyBuffer_Release(&der);
+	bio = BIO_new(BIO_s_mem());
+	if (pkey && bio && PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) &&
+	    BIO_get_mem_ptr(bio, &mem) > 0)
+		out = PyBytes_FromStringAndSize(mem->data, (Py_ssize_t)mem->length);
+	else
+		PyErr_SetString(PyExc_ValueError, "invalid key");
+	ERR_clear_error();
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
+	return out;
 }
 
 static PyObject *path_call(KsContext *self, PyObject *arg,
@@ -186,6 +240,16 @@ static PyObject *ctx_set_ciphers(KsContext *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+static PyObject *ctx_set_ciphersuites(KsContext *self, PyObject *args)
+{
+	const char *list;
+
+	if (!PyArg_ParseTuple(args, "s", &list))
+		return NULL;
+	CTX_CHECK(kssl_ctx_set_ciphersuites(self->ctx, list));
+	Py_RETURN_NONE;
+}
+
 static PyObject *ctx_set_alpn(KsContext *self, PyObject *arg)
 {
 	PyObject *seq = PySequence_Fast(arg, "ALPN protocols must be a sequence of str");
@@ -262,6 +326,8 @@ static PyObject *ctx_set_groups(KsContext *self, PyObject *arg)
 static PyMethodDef ctx_methods[] = {
 	{ "use_cert_file", (PyCFunction)ctx_use_cert_file, METH_VARARGS,
 	  "use_cert_file(certfile, keyfile=None, password=None)" },
+	{ "use_cert_mem", (PyCFunction)ctx_use_cert_mem, METH_VARARGS,
+	  "use_cert_mem(cert, key, der, password=None)" },
 	{ "load_ca_file", (PyCFunction)ctx_load_ca_file, METH_O, NULL },
 	{ "load_ca_dir", (PyCFunction)ctx_load_ca_dir, METH_O, NULL },
 	{ "load_ca_mem", (PyCFunction)ctx_load_ca_mem, METH_VARARGS,
@@ -273,6 +339,8 @@ static PyMethodDef ctx_methods[] = {
 	{ "set_versions", (PyCFunction)ctx_set_versions, METH_VARARGS, NULL },
 	{ "set_ciphers", (PyCFunction)ctx_set_ciphers, METH_VARARGS,
 	  "set_ciphers(openssl_list, security_level or -1)" },
+	{ "set_ciphersuites", (PyCFunction)ctx_set_ciphersuites, METH_VARARGS,
+	  "set_ciphersuites(tls13_list)" },
 	{ "set_alpn", (PyCFunction)ctx_set_alpn, METH_O, NULL },
 	{ "set_num_tickets", (PyCFunction)ctx_set_num_tickets, METH_O, NULL },
 	{ "set_keylog_file", (PyCFunction)ctx_set_keylog_file, METH_O, NULL },
@@ -285,7 +353,7 @@ static PyMethodDef ctx_methods[] = {
 PyTypeObject KsContext_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "kssl._kssl.Context",
-	.tp_doc = "Context(server_side): a libkssl context (kssl_ctx).",
+	.tp_doc = "Context(server_side, dtls=False): a libkssl context (kssl_ctx).",
 	.tp_basicsize = sizeof(KsContext),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
 	.tp_new = ctx_new,

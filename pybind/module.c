@@ -34,6 +34,10 @@ static PyMethodDef mod_methods[] = {
 	  "True if the running kernel offers the \"tls\" TCP ULP." },
 	{ "enable_sni", mod_enable_sni, METH_O,
 	  "enable_sni(ctx): call conn._sni(name) during server handshakes." },
+	{ "cipher_table", ks_cipher_table, METH_NOARGS,
+	  "[(iana, openssl, id, protocol_id, version)] of every suite OpenSSL knows." },
+	{ "key_pem", ks_key_pem, METH_O,
+	  "key_pem(der): an unencrypted DER private key as PKCS#8 PEM bytes." },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -75,7 +79,8 @@ PyMODINIT_FUNC PyInit__kssl(void)
 {
 	PyObject *m;
 
-	if (PyType_Ready(&KsContext_Type) < 0 || PyType_Ready(&KsConn_Type) < 0)
+	if (PyType_Ready(&KsContext_Type) < 0 || PyType_Ready(&KsConn_Type) < 0 ||
+	    PyType_Ready(&KsDtls_Type) < 0)
 		return NULL;
 	if (load_classes() < 0)
 		return NULL;
@@ -86,6 +91,7 @@ PyMODINIT_FUNC PyInit__kssl(void)
 		return NULL;
 	if (PyModule_AddObjectRef(m, "Context", (PyObject *)&KsContext_Type) < 0 ||
 	    PyModule_AddObjectRef(m, "Conn", (PyObject *)&KsConn_Type) < 0 ||
+	    PyModule_AddObjectRef(m, "DTLS", (PyObject *)&KsDtls_Type) < 0 ||
 	    PyModule_AddStringConstant(m, "KSSL_VERSION", KSSL_VERSION_STRING) < 0 ||
 	    PyModule_AddIntConstant(m, "TLS1_2", KSSL_TLS1_2) < 0 ||
 	    PyModule_AddIntConstant(m, "TLS1_3", KSSL_TLS1_3) < 0) {

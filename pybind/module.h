@@ -27,6 +27,31 @@ extern struct ks_py_classes ks_cls;
 
 extern PyTypeObject KsContext_Type;
 extern PyTypeObject KsConn_Type;
+extern PyTypeObject KsDtls_Type; /* dtls.c */
+
+/*
+ * values.c. read(len=default, buffer=None) as the stdlib's _sslobj.read:
+ * ks_read_begin parses the arguments and gives the buffer to fill
+ * (buf, len); ks_read_end(rd, n) returns the bytes object or the count
+ * for n >= 0 bytes read, and releases everything (NULL) for n < 0.
+ */
+struct ks_read {
+	Py_buffer view;   /* buffer= given */
+	PyObject *bytes;  /* else: the result being filled */
+	char *buf;
+	Py_ssize_t len;
+};
+int ks_read_begin(struct ks_read *rd, PyObject *args, Py_ssize_t default_len);
+PyObject *ks_read_end(struct ks_read *rd, Py_ssize_t n);
+/* (name, protocol, bits) of a `const SSL_CIPHER *`, as the stdlib's. */
+PyObject *ks_cipher_tuple(const void *cipher);
+/* The peer certificate's DER as bytes, None without one; ValueError
+ * before the handshake. */
+PyObject *ks_peer_der(int handshake_done, const uint8_t *der, size_t n);
+
+/* Module functions defined next to what they serve. */
+PyObject *ks_cipher_table(PyObject *m, PyObject *unused); /* ciphers.c */
+PyObject *ks_key_pem(PyObject *m, PyObject *arg);         /* context.c */
 
 typedef struct {
 	PyObject_HEAD

@@ -10,14 +10,18 @@ the record layer into the kernel (Linux kTLS) where it can, so write(),
 sendfile() and splice() on the socket produce TLS records. wrap_bio(),
 SSLObject and asyncio's stock ssl= path stay on the stdlib implementation
 (no offload). See docs/python.md.
+
+MicroPython/QuecPython extras: kssl.wrap_socket(sock, key=, cert=, ...)
+with key/cert data, set_ciphers() with IANA names, and DTLS
+(SSLContext(PROTOCOL_DTLS_CLIENT/SERVER).wrap_socket(udp_socket)).
 """
 import os as _os
 import ssl as _ssl
 import sys as _sys
 import types as _types
 
-# Everything public from ssl, except what kssl replaces or what would
-# silently bypass it (ssl.wrap_socket makes stdlib sockets).
+# Everything public from ssl, except what kssl replaces (wrap_socket is
+# MicroPython's here: the stdlib's deprecated one would make stdlib sockets).
 _REPLACED = {"SSLContext", "SSLSocket", "create_default_context",
              "wrap_socket"}
 for _name in dir(_ssl):
@@ -28,8 +32,13 @@ for _name in dir(_ssl):
 del _name
 
 from . import _kssl  # noqa: E402
-from ._context import SSLContext, OFFLOAD_MODES  # noqa: E402
+from ._context import SSLContext, OFFLOAD_MODES, DTLSMethod  # noqa: E402
 from ._socket import SSLSocket, Offload  # noqa: E402
+from ._dtls import DTLSSocket  # noqa: E402
+from ._micropython import wrap_socket  # noqa: E402
+
+PROTOCOL_DTLS_CLIENT = DTLSMethod.PROTOCOL_DTLS_CLIENT
+PROTOCOL_DTLS_SERVER = DTLSMethod.PROTOCOL_DTLS_SERVER
 
 __version__ = _kssl.KSSL_VERSION
 

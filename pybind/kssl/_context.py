@@ -8,13 +8,28 @@ settings that are properties (verify_mode, versions, options, ...) are
 read back from the stdlib context when a native context is built. Native
 contexts are built lazily, one per role, and rebuilt when anything changed.
 """
+import enum
 import os
 import ssl as _ssl
 import threading
 
-from . import _kssl
+from . import _ciphers, _kssl
+from ._certdata import as_data, is_pem, memfile, password_bytes, read, to_pem
 
 OFFLOAD_MODES = {"both": 0, "tx": 1, "rx": 2, "none": 3}
+
+
+class DTLSMethod(enum.IntEnum):
+    """kssl's DTLS protocols for SSLContext(protocol) (MicroPython names;
+    the stdlib has none). Values differ from every ssl.PROTOCOL_*."""
+    PROTOCOL_DTLS_CLIENT = 0xD0
+    PROTOCOL_DTLS_SERVER = 0xD1
+
+
+# The stdlib half of a DTLS context: it holds and validates the settings.
+_DTLS_BASE = {DTLSMethod.PROTOCOL_DTLS_CLIENT: _ssl.PROTOCOL_TLS_CLIENT,
+              DTLSMethod.PROTOCOL_DTLS_SERVER: _ssl.PROTOCOL_TLS_SERVER}
+
 
 # X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
 _HOST_NO_PARTIAL_WILDCARDS = 0x4
@@ -22,14 +37,15 @@ _HOST_NEVER_CHECK_SUBJECT = 0x20
 
 
 class _State:
-    __slots__ = ("lock", "ops", "gen", "ciphers", "alpn", "groups",
-                 "offload", "native")
+    __slots__ = ("lock", "ops", "gen", "ciphers", "tls13", "alpn",
+                 "groups", "offload", "native")
 
     def __init__(self):
         self.lock = threading.RLock()
         self.ops = []          # (native method name, args), replayed in order
         self.gen = 0           # bumped by every recorded change
         self.ciphers = None    # the string given to set_ciphers
+        self.tls13 = None      # TLS 1.3 suites from set_ciphers(list)
         self.alpn = None
         self.groups = None
         self.offload = "both"
@@ -47,6 +63,23 @@ class SSLContext(_ssl.SSLContext):
     """
 
     sslsocket_class = None  # kssl.SSLSocket, set by kssl/_socket.py
+
+    def __new__(cls, protocol=None, *args, **kwargs):
+        base = _DTLS_BASE.get(protocol) if isinstance(protocol, int) else None
+        self = super().__new__(cls, protocol if base is None else base,
+                               *args, **kwargs)
+        if base is not None:
+            self.__dict__["_kssl_dtls"] = DTLSMethod(protocol)
+        return self
+
+    @property
+    def protocol(self):
+        dtls = self.__dict__.get("_kssl_dtls")
+        return dtls if dtls is not None else super().protocol
+
+    @property
+    def _dtls(self):
+        return self.__dict__.get("_kssl_dtls") is not None
 
     # -- recorded state -------------------------------------------------
 
@@ -83,6 +116,17 @@ class SSLContext(_ssl.SSLContext):
     # -- methods mirrored into libkssl ----------------------------------
 
     def load_cert_chain(self, certfile, keyfile=None, password=None):
+        """As ssl.SSLContext.load_cert_chain; certfile and keyfile may also
+        be the certificate and key themselves (MicroPython extension): see
+        _certdata.as_data() for how data is told from a path."""
+        cert_data, key_data = as_data(certfile), as_data(keyfile)
+        if cert_data is not None or key_data is not None:
+            if cert_data is None:
+                cert_data = read(certfile)
+            if key_data is None and keyfile is not None:
+                key_data = read(keyfile)
+            self._load_cert_data(cert_data, key_data, password)
+            return
         if callable(password):
             given = []
 
@@ -102,7 +146,37 @@ class SSLContext(_ssl.SSLContext):
                      None if keyfile is None
                      else os.path.abspath(os.fspath(keyfile)), password)
 
+    def _load_cert_data(self, cert, key, password=None):
+        """Certificate (chain) and key given as PEM or DER bytes.
+
+        Raises ValueError("invalid cert") / ValueError("invalid key") when
+        one does not parse (as MicroPython; the libkssl reason is chained),
+        ssl.SSLError when the key does not match the certificate.
+        """
+        password = password_bytes(password)
+        key_pem = to_pem(cert if key is None else key, "key")
+        cert_pem = to_pem(cert, "cert")
+        try:
+            # A server context: it does not load the system CA store.
+            _kssl.Context(True).use_cert_mem(cert_pem, key_pem, False,
+                                             password)
+        except _ssl.SSLError as e:
+            # libkssl's messages for data that does not parse (src/certs.c)
+            if "invalid certificate data" in str(e):
+                raise ValueError("invalid cert") from e
+            if "invalid private key data" in str(e):
+                raise ValueError("invalid key") from e
+            raise
+        with memfile(cert_pem) as cpath, memfile(key_pem) as kpath:
+            super().load_cert_chain(cpath, kpath, password)
+        self._record("use_cert_mem", cert_pem, key_pem, False, password)
+
     def load_verify_locations(self, cafile=None, capath=None, cadata=None):
+        """As ssl.SSLContext.load_verify_locations; cadata may also be PEM
+        as bytes (MicroPython), besides PEM str and DER bytes."""
+        if (isinstance(cadata, (bytes, bytearray, memoryview))
+                and is_pem(cadata)):
+            cadata = bytes(cadata).decode("ascii")
         super().load_verify_locations(cafile, capath, cadata)
         if cafile is not None:
             self._record("load_ca_file", os.path.abspath(os.fspath(cafile)))
@@ -119,8 +193,56 @@ class SSLContext(_ssl.SSLContext):
         self._record("load_default_cas")
 
     def set_ciphers(self, ciphers):
-        super().set_ciphers(ciphers)
-        self._set("ciphers", ciphers)
+        """An OpenSSL cipher string (as ssl), or a list of IANA suite names.
+
+        A list is the whole set of suites offered: its TLS 1.2 names become
+        the TLS 1.2 cipher list, its TLS 1.3 names the TLS 1.3 suites (kssl
+        sockets only: the stdlib half keeps OpenSSL's default TLS 1.3
+        suites). A list of TLS 1.2 names only sets maximum_version to TLS
+        1.2, one of TLS 1.3 names only sets minimum_version to TLS 1.3
+        (OpenSSL cannot hold an empty TLS 1.2 list), undoing the opposite
+        bound if an earlier list set it.
+        """
+        if isinstance(ciphers, str):
+            super().set_ciphers(ciphers)
+            with self._kst().lock:
+                self._set("ciphers", ciphers)
+                self._set("tls13", None)
+            return
+        tls12, tls13 = _ciphers.split(list(ciphers))
+        if tls12:
+            super().set_ciphers(":".join(tls12))
+        self._fit_versions(bool(tls12), bool(tls13))
+        with self._kst().lock:
+            self._set("ciphers", ":".join(tls12) or None)
+            self._set("tls13", tls13 or None)
+
+    def _fit_versions(self, tls12, tls13):
+        # A list of one version's suites selects that version (and undoes
+        # the opposite bound an earlier list may have set).
+        v = _ssl.TLSVersion
+        if not tls13:
+            if self.minimum_version == v.TLSv1_3:
+                self.minimum_version = v.TLSv1_2
+            self.maximum_version = v.TLSv1_2
+        if not tls12:
+            if self.maximum_version == v.TLSv1_2:
+                self.maximum_version = v.MAXIMUM_SUPPORTED
+            self.minimum_version = v.TLSv1_3
+
+    def get_ciphers(self):
+        """As ssl.SSLContext.get_ciphers(), each dict with one more key:
+        'iana', the suite's IANA name. After set_ciphers(list) the TLS 1.3
+        entries are the listed ones the stdlib half also has."""
+        tls13 = self._kst().tls13
+        out = []
+        for c in super().get_ciphers():
+            c["iana"] = _ciphers.iana_of(c["id"])
+            if (tls13 is not None and c.get("protocol") == "TLSv1.3"
+                    and c["iana"] not in tls13):
+                continue
+            out.append(c)
+        return out
 
     def set_alpn_protocols(self, alpn_protocols):
         protocols = list(alpn_protocols)
@@ -172,7 +294,8 @@ class SSLContext(_ssl.SSLContext):
         return ":".join(names) if names else self._kst().ciphers
 
     def _build_native(self, st, server_side):
-        native = _kssl.Context(server_side)
+        dtls = self._dtls
+        native = _kssl.Context(server_side, dtls)
         native.clear_cas()
         for method, args in st.ops:
             getattr(native, method)(*args)
@@ -181,25 +304,47 @@ class SSLContext(_ssl.SSLContext):
             hostflags |= _HOST_NEVER_CHECK_SUBJECT
         native.set_verify(int(self.verify_mode), self.check_hostname,
                           int(self.verify_flags), hostflags)
-        native.set_versions(*self._versions())
+        if not dtls:  # DTLS contexts are DTLS 1.2, whatever the versions
+            native.set_versions(*self._versions())
         ciphers = self._cipher_list()
         if ciphers:
             native.set_ciphers(ciphers, self.security_level)
+        if st.tls13 and not dtls:
+            native.set_ciphersuites(":".join(st.tls13))
         if server_side:
             native.set_num_tickets(self.num_tickets)
         native.set_options(int(self.options))
-        if st.alpn:
+        if st.alpn and not dtls:
             native.set_alpn(st.alpn)
         if st.groups:
             native.set_groups(st.groups)
         if self.keylog_filename:
             native.set_keylog_file(self.keylog_filename)
         native.set_offload(OFFLOAD_MODES[st.offload])
-        if server_side and self.sni_callback is not None:
+        if server_side and self.sni_callback is not None and not dtls:
             _kssl.enable_sni(native)
         return native
 
     # -- sockets ----------------------------------------------------------
+
+    def wrap_socket(self, sock, server_side=False,
+                    do_handshake_on_connect=True, suppress_ragged_eofs=True,
+                    server_hostname=None, session=None):
+        """As ssl.SSLContext.wrap_socket; with a PROTOCOL_DTLS_* context,
+        `sock` is a UDP socket and the result a kssl.DTLSSocket."""
+        if not self._dtls:
+            return super().wrap_socket(
+                sock, server_side, do_handshake_on_connect,
+                suppress_ragged_eofs, server_hostname, session)
+        from ._dtls import DTLSSocket
+        return DTLSSocket(self, sock, bool(server_side), server_hostname,
+                          do_handshake_on_connect)
+
+    def wrap_bio(self, *args, **kwargs):
+        if self._dtls:
+            raise NotImplementedError("kssl DTLS contexts wrap UDP sockets "
+                                      "only (no wrap_bio)")
+        return super().wrap_bio(*args, **kwargs)
 
     def _wrap_socket(self, sock, server_side, server_hostname=None, *,
                      owner=None, session=None):

@@ -11,10 +11,10 @@ import collections
 import io
 import os
 import ssl as _ssl
-import tempfile
 import weakref
 
 from . import _kssl
+from ._certdata import memfile
 from ._context import SSLContext
 
 Offload = collections.namedtuple("Offload", "tx rx tx_reason rx_reason")
@@ -34,17 +34,20 @@ def _decode_cert(der):
     an anonymous memfd, never on disk.
     """
     pem = _ssl.DER_cert_to_PEM_cert(der).encode("ascii")
-    if hasattr(os, "memfd_create"):
-        fd = os.memfd_create("kssl-peer-cert", os.MFD_CLOEXEC)
-        try:
-            os.write(fd, pem)
-            return _ssl._ssl._test_decode_cert("/proc/self/fd/%d" % fd)
-        finally:
-            os.close(fd)
-    with tempfile.NamedTemporaryFile(suffix=".pem") as f:
-        f.write(pem)
-        f.flush()
-        return _ssl._ssl._test_decode_cert(f.name)
+    with memfile(pem) as path:
+        return _ssl._ssl._test_decode_cert(path)
+
+
+def peercert(obj, der, binary_form):
+    """getpeercert() as the stdlib's, for an object with _context and a
+    _cert cache: the DER, {} for an unverified certificate, or the dict."""
+    if binary_form or der is None:
+        return der
+    if obj._context.verify_mode == _ssl.CERT_NONE:
+        return {}
+    if obj._cert is None:
+        obj._cert = _decode_cert(der)
+    return obj._cert
 
 
 class KsslObject(_kssl.Conn):
@@ -90,15 +93,7 @@ class KsslObject(_kssl.Conn):
                              "objects (session resumption is not exposed)")
 
     def getpeercert(self, binary_form=False):
-        der = self._peer_der()
-        if binary_form or der is None:
-            return der
-        # As the stdlib: an unverified certificate gives an empty dict.
-        if self._context.verify_mode == _ssl.CERT_NONE:
-            return {}
-        if self._cert is None:
-            self._cert = _decode_cert(der)
-        return self._cert
+        return peercert(self, self._peer_der(), binary_form)
 
     def verify_client_post_handshake(self):
         raise _ssl.SSLError("kssl does not support TLS 1.3 post-handshake "
