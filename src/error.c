@@ -78,13 +78,24 @@ int ks_err_errno(int code, int errno_val, const char *fmt, ...)
 }
 
 /*
- * OpenSSL queues errors innermost first; the first one names the cause
- * ("certificate verify failed", "wrong version number").
+ * The queued error that names the cause. OpenSSL queues errors innermost
+ * first; usually that is the SSL library's own ("certificate verify
+ * failed", "wrong version number"), but a failing provider call queues its
+ * error before the SSL one: a TLS 1.2 AES-GCM record that does not
+ * authenticate gives "cipher operation failed" (provider), then "decryption
+ * failed or bad record mac" (SSL). Prefer the last SSL-library error.
  */
+static unsigned long cause(void)
+{
+	unsigned long last = ERR_peek_last_error();
+
+	return ERR_GET_LIB(last) == ERR_LIB_SSL ? last : ERR_peek_error();
+}
+
 int ks_err_ssl(int code, const char *fmt, ...)
 {
 	va_list ap;
-	unsigned long e = ERR_peek_error();
+	unsigned long e = cause();
 	char buf[256];
 
 	va_start(ap, fmt);
@@ -185,7 +196,7 @@ int ks_ssl_result(kssl_conn *conn, int ret, const char *what)
 		break;
 	}
 
-	e = ERR_peek_error();
+	e = cause();
 	reason = ERR_GET_REASON(e);
 	if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
 	    reason >= SSL_AD_REASON_OFFSET &&

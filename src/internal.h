@@ -135,5 +135,7 @@ struct ks_sigpipe {
 };
 void ks_sigpipe_block(struct ks_sigpipe *g);
 void ks_sigpipe_restore(struct ks_sigpipe *g);
+/* 1 if a SIGPIPE was raised since ks_sigpipe_block (it is still pending). */
+int ks_sigpipe_raised(const struct ks_sigpipe *g);
 
 #endif /* KSSL_INTERNAL_H */

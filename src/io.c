@@ -262,6 +262,18 @@ static int kernel_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 		n = ks_sys->sendfile(conn->fd, file_fd, &off, chunk);
 		if (n > 0) {
 			*sent += (size_t)n;
+			/*
+			 * Linux kTLS (6.1, 6.12) returns a positive count even
+			 * when the connection broke during the call: it raised
+			 * SIGPIPE (blocked here) and cleared sk_err, and later
+			 * calls "succeed" into the dead socket. The signal is
+			 * the only trace left: it means EPIPE.
+			 */
+			if (ks_sigpipe_raised(&guard)) {
+				rc = ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL, EPIPE,
+						"sendfile to kernel TLS socket"));
+				break;
+			}
 			continue;
 		}
 		if (n == 0) {

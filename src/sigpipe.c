@@ -44,3 +44,13 @@ void ks_sigpipe_restore(struct ks_sigpipe *g)
 	if (g->blocked)
 		pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
 }
+
+int ks_sigpipe_raised(const struct ks_sigpipe *g)
+{
+	sigset_t pending;
+
+	if (g->was_pending)
+		return 0;
+	sigpending(&pending);
+	return sigismember(&pending, SIGPIPE);
+}
