@@ -13,14 +13,24 @@
  *     --offload both|tx|rx|none
  *     --tickets N            server: TLS 1.3 tickets per handshake
  *     --sessions             client: keep sessions (defers RX for tickets)
+ *     --request TEXT         write TEXT first (\r, \n, \\ escapes), e.g. an
+ *                            HTTP request for gnutls-serv --http
  *     --send FILE            send FILE (sendfile) after the handshake
  *     --send-write FILE      send FILE with kssl_write instead
+ *     --echo FILE            for an echo server: send FILE in 64 KiB chunks
+ *                            (sendfile), reading each chunk back before the
+ *                            next; prints "echo N SHA256 END"
  *     --recv                 read until close_notify/EOF, print sha256
+ *     --recv-len N           with --recv: stop after N bytes (END "limit")
+ *     --out FILE             also write what --recv/--echo read to FILE
  *     --expect-offload DIRS  fail (exit 3) unless DIRS (tx,rx) are kernel
  *     --no-shutdown          do not send close_notify
  *
  * Prints "handshake ...", "offload tx=... rx=...", "sent N",
  * "recv N SHA256 END" lines on stdout; errors on stderr; exit 0 on success.
+ * END is close_notify, limit, complete (--echo) or the KSSL_E_* name of the
+ * read error (then the exit status is 1; the digest covers the bytes read
+ * before it).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,8 +50,9 @@
 struct opts {
 	int server;
 	const char *host, *port, *name, *cert, *key, *ca, *ciphers, *suites;
-	const char *send, *expect;
+	const char *send, *expect, *request, *echo, *out;
 	int tls, noverify, recv, use_write, tickets, sessions, no_shutdown;
+	size_t recv_len; /* 0: no limit */
 	enum kssl_offload_mode offload;
 };
 
@@ -190,39 +201,142 @@ static void send_file(kssl_conn *c, const char *path, int use_write)
 	fflush(stdout);
 }
 
-static int recv_all(kssl_conn *c)
+/*
+ * Reads into the running digest (and out_fd if >= 0) until close_notify, a
+ * read error or `limit` bytes (0: no limit). Adds the bytes read to *total
+ * and sets *end to why it stopped; returns 1 on a read error, else 0.
+ */
+static int recv_into(kssl_conn *c, EVP_MD_CTX *md, int out_fd, size_t limit,
+		     size_t *total, const char **end)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char buf[65536], digest[32];
-	unsigned int dlen;
-	size_t total = 0;
-	const char *end = "close_notify";
-	int rc = 0;
+	unsigned char buf[65536];
+	size_t got = 0;
 
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	for (;;) {
-		ssize_t n = kssl_read(c, buf, sizeof(buf));
+		size_t want = sizeof(buf);
+		ssize_t n;
 
-		if (n == 0)
-			break;
+		if (limit && got == limit) {
+			*end = "limit";
+			return 0;
+		}
+		if (limit && limit - got < want)
+			want = limit - got;
+		n = kssl_read(c, buf, want);
+		if (n == 0) {
+			*end = "close_notify";
+			return 0;
+		}
 		if (n < 0) {
 			fprintf(stderr, "kssl-peer: kssl_read: %s (%s)\n",
 				kssl_last_error(), kssl_error_name((int)n));
-			end = kssl_error_name((int)n);
-			rc = 1;
-			break;
+			*end = kssl_error_name((int)n);
+			return 1;
 		}
 		EVP_DigestUpdate(md, buf, (size_t)n);
-		total += (size_t)n;
+		if (out_fd >= 0 && write(out_fd, buf, (size_t)n) != n) {
+			perror("kssl-peer: --out");
+			exit(1);
+		}
+		got += (size_t)n;
+		*total += (size_t)n;
 	}
+}
+
+static EVP_MD_CTX *digest_new(void)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		fprintf(stderr, "kssl-peer: EVP_DigestInit_ex failed\n");
+		exit(1);
+	}
+	return md;
+}
+
+/* Prints "LABEL N SHA256HEX END" and frees md. */
+static void digest_print(const char *label, EVP_MD_CTX *md, size_t total,
+			 const char *end)
+{
+	unsigned char digest[32];
+	unsigned int dlen;
+
 	EVP_DigestFinal_ex(md, digest, &dlen);
 	EVP_MD_CTX_free(md);
-	printf("recv %zu ", total);
+	printf("%s %zu ", label, total);
 	for (unsigned int i = 0; i < dlen; i++)
 		printf("%02x", digest[i]);
 	printf(" %s\n", end);
 	fflush(stdout);
+}
+
+static int recv_all(kssl_conn *c, size_t limit, int out_fd)
+{
+	EVP_MD_CTX *md = digest_new();
+	size_t total = 0;
+	const char *end;
+	int rc = recv_into(c, md, out_fd, limit, &total, &end);
+
+	digest_print("recv", md, total, end);
 	return rc;
+}
+
+#define ECHO_CHUNK 65536 /* small enough to fit the socket buffers both ways */
+
+/* Sends path chunk by chunk and reads each chunk back from an echo peer. */
+static int echo_file(kssl_conn *c, const char *path, int out_fd)
+{
+	EVP_MD_CTX *md = digest_new();
+	int fd = open(path, O_RDONLY);
+	const char *end = "complete";
+	size_t total = 0;
+	struct stat st;
+	int rc = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		perror(path);
+		exit(1);
+	}
+	for (off_t off = 0; off < st.st_size;) {
+		size_t n = (size_t)(st.st_size - off), sent, before = total;
+		int r;
+
+		if (n > ECHO_CHUNK)
+			n = ECHO_CHUNK;
+		if ((r = kssl_sendfile(c, fd, off, n, &sent)) < 0)
+			die("kssl_sendfile", r);
+		rc = recv_into(c, md, out_fd, n, &total, &end);
+		if (rc || total - before < n)
+			break; /* error, or close_notify before the echo */
+		end = "complete";
+		off += (off_t)n;
+	}
+	close(fd);
+	digest_print("echo", md, total, end);
+	return rc || strcmp(end, "complete") != 0;
+}
+
+/* Writes text with \r, \n and \\ decoded (for HTTP requests). */
+static void send_request(kssl_conn *c, const char *text)
+{
+	char buf[4096];
+	size_t n = 0;
+
+	for (const char *p = text; *p && n < sizeof(buf); p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			buf[n++] = *p == 'r' ? '\r' : *p == 'n' ? '\n' : *p;
+		} else {
+			buf[n++] = *p;
+		}
+	}
+	for (size_t off = 0; off < n;) {
+		ssize_t w = kssl_write(c, buf + off, n - off);
+
+		if (w < 0)
+			die("kssl_write (--request)", (int)w);
+		off += (size_t)w;
+	}
 }
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -250,6 +364,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		else if (!strcmp(a, "--suites") && v) o->suites = v;
 		else if (!strcmp(a, "--send") && v) o->send = v;
 		else if (!strcmp(a, "--send-write") && v) o->send = v, o->use_write = 1;
+		else if (!strcmp(a, "--request") && v) o->request = v;
+		else if (!strcmp(a, "--echo") && v) o->echo = v;
+		else if (!strcmp(a, "--out") && v) o->out = v;
+		else if (!strcmp(a, "--recv-len") && v) o->recv_len = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "--expect-offload") && v) o->expect = v;
 		else if (!strcmp(a, "--tickets") && v) o->tickets = atoi(v);
 		else if (!strcmp(a, "--tls") && v) o->tls = !strcmp(v, "1.3") ? KSSL_TLS1_3 : KSSL_TLS1_2;
@@ -275,11 +393,15 @@ int main(int argc, char **argv)
 	struct opts o;
 	kssl_ctx *ctx;
 	kssl_conn *c;
-	int fd, r = 0, rc = 0;
+	int fd, r = 0, rc = 0, out_fd = -1;
 
 	if (parse(argc, argv, &o) < 0) {
 		fprintf(stderr, "usage: kssl-peer server|client [options] (see source header)\n");
 		return 2;
+	}
+	if (o.out && (out_fd = open(o.out, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
+		perror(o.out);
+		return 1;
 	}
 	ctx = make_ctx(&o);
 	fd = tcp_socket(&o);
@@ -294,10 +416,14 @@ int main(int argc, char **argv)
 	       kssl_conn_version(c) == KSSL_TLS1_3 ? "TLSv1.3" : "TLSv1.2",
 	       kssl_conn_cipher(c));
 	print_offload(c);
+	if (o.request)
+		send_request(c, o.request);
 	if (o.send)
 		send_file(c, o.send, o.use_write);
+	if (o.echo)
+		rc |= echo_file(c, o.echo, out_fd);
 	if (o.recv)
-		rc |= recv_all(c);
+		rc |= recv_all(c, o.recv_len, out_fd);
 	print_offload(c);
 	if (check_offload(c, o.expect))
 		rc = 3;
@@ -318,5 +444,9 @@ int main(int argc, char **argv)
 	kssl_conn_free(c);
 	kssl_ctx_free(ctx);
 	close(fd);
+	if (out_fd >= 0 && close(out_fd) < 0) {
+		perror(o.out);
+		rc = 1;
+	}
 	return rc;
 }
