@@ -9,9 +9,6 @@
 #include "../src/sys.h"
 #include "ktls.h"
 
-#ifndef SOL_TLS
-#define SOL_TLS 282
-#endif
 #ifndef TCP_ULP
 #define TCP_ULP 31
 #endif

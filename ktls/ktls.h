@@ -13,6 +13,10 @@
 #include <linux/tls.h>
 #include <openssl/ssl.h>
 
+#ifndef SOL_TLS
+#define SOL_TLS 282 /* glibc's <sys/socket.h> may lack it */
+#endif
+
 /* The kernel's crypto_info for one direction, any supported AEAD. */
 struct ktls_crypto {
 	union {

@@ -11,13 +11,16 @@
 static int ulp_listed(void)
 {
 	char line[256];
-	FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
 	int found = 0;
 
 	if (!f)
 		return -1;
 	if (fgets(line, sizeof(line), f)) {
-		for (char *tok = strtok(line, " \n"); tok; tok = strtok(NULL, " \n"))
+		char *save = NULL;
+
+		for (char *tok = strtok_r(line, " \n", &save); tok;
+		     tok = strtok_r(NULL, " \n", &save))
 			if (strcmp(tok, "tls") == 0)
 				found = 1;
 	}
@@ -36,7 +39,7 @@ int kssl_kernel_has_tls(void)
 	 * on demand. An unconnected socket answers ENOTCONN when the ULP
 	 * exists (it needs an established connection) and ENOENT when not.
 	 */
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int rc;
 
 	if (fd < 0)

@@ -11,9 +11,6 @@
 #include "../src/sys.h"
 #include "ktls.h"
 
-#ifndef SOL_TLS
-#define SOL_TLS 282
-#endif
 
 int ktls_send_record(int fd, uint8_t type, const void *buf, size_t len)
 {

@@ -286,7 +286,8 @@ static int run(KsConn *self, struct call *c)
 		Py_BEGIN_ALLOW_THREADS
 		call_locked(self, c);
 		Py_END_ALLOW_THREADS
-		if (c->eintr) {
+		/* A signal: run Python's handlers (KeyboardInterrupt), then retry. */
+		if (c->eintr || c->r == KSSL_E_INTR) {
 			if (PyErr_CheckSignals() < 0)
 				return -1;
 			continue;

@@ -19,6 +19,11 @@
 static BIO_METHOD *ks_bio_method;
 static pthread_once_t ks_bio_once = PTHREAD_ONCE_INIT;
 
+/*
+ * EINTR is a retry for OpenSSL (its record state stays consistent) and is
+ * reported to the caller as KSSL_E_INTR by ks_ssl_result, so that a signal
+ * handler's work (Python's KeyboardInterrupt) is not delayed.
+ */
 static int is_retry(int e)
 {
 	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
@@ -33,6 +38,7 @@ static int ks_bio_write(BIO *b, const char *buf, int len)
 	if (conn->tx.state == KSSL_OFFLOAD_KERNEL)
 		return len;
 	n = ks_sys->send(conn->fd, buf, (size_t)len, MSG_NOSIGNAL);
+	conn->bio_eintr = n < 0 && errno == EINTR;
 	if (n < 0 && is_retry(errno))
 		BIO_set_retry_write(b);
 	return (int)n;
@@ -45,6 +51,7 @@ static int ks_bio_read(BIO *b, char *buf, int len)
 
 	BIO_clear_retry_flags(b);
 	n = ks_sys->recv(conn->fd, buf, (size_t)len, 0);
+	conn->bio_eintr = n < 0 && errno == EINTR;
 	if (n < 0 && is_retry(errno))
 		BIO_set_retry_read(b);
 	if (n == 0)

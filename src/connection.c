@@ -55,6 +55,7 @@ void kssl_conn_free(kssl_conn *conn)
 	}
 	SSL_SESSION_free(conn->session);
 	kssl_ctx_free(conn->ctx);
+	kssl_ctx_free(conn->first_ctx);
 	free(conn->info.server_name);
 	OPENSSL_free(conn->info.peer_der);
 	free(conn->sf_buf);
@@ -86,8 +87,21 @@ int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx)
 		return ks_err(KSSL_E_INVAL, "kssl_conn_set_ctx: only during the handshake, same role");
 	if (!SSL_set_SSL_CTX(conn->ssl, ctx->ssl_ctx))
 		return ks_err_ssl(KSSL_E_INVAL, "SSL_set_SSL_CTX");
+	/* SSL_set_SSL_CTX takes the certificate, not the verify settings. */
+	SSL_set_verify(conn->ssl, SSL_CTX_get_verify_mode(ctx->ssl_ctx),
+		       SSL_CTX_get_verify_callback(ctx->ssl_ctx));
+	SSL_set_verify_depth(conn->ssl, SSL_CTX_get_verify_depth(ctx->ssl_ctx));
+	conn->offload = ctx->offload;
 	kssl_ctx_up_ref(ctx);
-	kssl_ctx_free(conn->ctx);
+	/*
+	 * The first context stays referenced for the conn's life: OpenSSL
+	 * keeps its SSL_CTX as the session context, and its callbacks point
+	 * at that kssl_ctx.
+	 */
+	if (!conn->first_ctx)
+		conn->first_ctx = conn->ctx;
+	else
+		kssl_ctx_free(conn->ctx);
 	conn->ctx = ctx;
 	return 0;
 }

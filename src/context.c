@@ -85,9 +85,17 @@ kssl_ctx *kssl_ctx_new(enum kssl_role role)
 		ctx->verify = KSSL_VERIFY_NONE;
 		/* DHE suites need a group: OpenSSL's built-in one sized to the key. */
 		SSL_CTX_set_dh_auto(ctx->ssl_ctx, 1);
+		/*
+		 * With client certificates verified, OpenSSL refuses to resume
+		 * sessions of an unnamed context (internal_error). One name for
+		 * all kssl servers, as CPython does with "Python".
+		 */
+		SSL_CTX_set_session_id_context(ctx->ssl_ctx,
+					       (const unsigned char *)"kssl", 4);
 	}
 	ks_ctx_verify_apply(ctx);
-	keylog = getenv("SSLKEYLOGFILE");
+	/* Not for setuid programs: the caller must not pick where secrets go. */
+	keylog = secure_getenv("SSLKEYLOGFILE");
 	if (keylog && *keylog && kssl_ctx_set_keylog_file(ctx, keylog) < 0) {
 		kssl_ctx_free(ctx);
 		return NULL;
@@ -259,7 +267,7 @@ void *kssl_ctx_ssl_ctx(kssl_ctx *ctx)
 
 int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path)
 {
-	FILE *f = fopen(path, "a");
+	FILE *f = fopen(path, "ae"); /* close-on-exec: no secrets for children */
 
 	if (!f)
 		return ks_err_errno(KSSL_E_FILE, errno,

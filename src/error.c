@@ -38,6 +38,7 @@ const char *kssl_error_name(int code)
 	case KSSL_E_SHORT_FILE: return "KSSL_E_SHORT_FILE";
 	case KSSL_E_REKEY: return "KSSL_E_REKEY";
 	case KSSL_E_CLOSED: return "KSSL_E_CLOSED";
+	case KSSL_E_INTR: return "KSSL_E_INTR";
 	}
 	return "KSSL_E_UNKNOWN";
 }
@@ -173,11 +174,13 @@ int ks_ssl_result(kssl_conn *conn, int ret, const char *what)
 
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
-		ERR_clear_error();
-		return KSSL_E_WANT_READ;
 	case SSL_ERROR_WANT_WRITE:
 		ERR_clear_error();
-		return KSSL_E_WANT_WRITE;
+		/* The BIO retries EINTR like EAGAIN; the caller must hear it. */
+		if (conn->bio_eintr)
+			return ks_err_errno(KSSL_E_INTR, EINTR, "%s", what);
+		return err == SSL_ERROR_WANT_READ ? KSSL_E_WANT_READ
+						  : KSSL_E_WANT_WRITE;
 	case SSL_ERROR_ZERO_RETURN:
 		ERR_clear_error();
 		conn->rx_closed = 1;

@@ -208,8 +208,14 @@ int kssl_handshake(kssl_conn *conn)
 	ERR_clear_error();
 	errno = 0;
 	r = SSL_do_handshake(conn->ssl);
-	if (r != 1)
-		return ks_ssl_result(conn, r, "TLS handshake");
+	if (r != 1) {
+		r = ks_ssl_result(conn, r, "TLS handshake");
+		/* ZERO_RETURN means "read ended cleanly": not a finished handshake. */
+		if (r == 0)
+			r = ks_fail(conn, ks_err(KSSL_E_EOF,
+				"TLS handshake: peer sent close_notify before the handshake finished"));
+		return r;
+	}
 	conn->handshake_done = 1;
 	record_info(conn);
 	ks_offload_after_handshake(conn);

@@ -17,7 +17,6 @@
 
 #define KS_MAX_SECRET 64
 #define KS_MAX_ALPN 256
-#define KS_CTRL_MAX (16384 + 4)
 
 struct kssl_ctx {
 	SSL_CTX *ssl_ctx;
@@ -63,6 +62,7 @@ struct ks_dir {
 
 struct kssl_conn {
 	kssl_ctx *ctx;
+	kssl_ctx *first_ctx;     /* set by an SNI switch; see kssl_conn_set_ctx */
 	SSL *ssl;                /* NULL once both directions are offloaded */
 	int fd;
 	enum kssl_offload_mode offload;
@@ -75,13 +75,15 @@ struct kssl_conn {
 	int ulp_attached;
 	int rx_deferred;         /* client waits for tickets before RX switch */
 	int rx_keyupdate_seen;   /* OpenSSL re-keyed RX: kernel cannot take it */
+	int bio_eintr;           /* the BIO's last socket call got EINTR */
 	struct ks_dir tx, rx;
 	struct ks_info info;
 	SSL_SESSION *session;    /* kept after SSL_free for client sessions */
 
-	/* kernel RX: partial control records (alert / handshake bytes) */
-	unsigned char ctrl[KS_CTRL_MAX];
-	size_t ctrl_len;
+	/* kernel RX: control records split over reads (see src/io.c) */
+	unsigned char hs_head[4];  /* a post-handshake message header */
+	size_t hs_head_len;
+	size_t hs_skip;            /* body bytes of a dropped message */
 	unsigned char alert[2];
 	size_t alert_len;
 

@@ -45,15 +45,24 @@ static int fail_alert(kssl_conn *conn, int code, int desc, const char *msg)
 	return ks_fail(conn, ks_err(code, "%s", msg));
 }
 
-/* One complete post-handshake message from a kernel RX handshake record. */
-static int handle_hs_message(kssl_conn *conn, const unsigned char *m)
+/*
+ * A post-handshake message, decided from its 4-byte header alone: the body
+ * is either skipped (a ticket OpenSSL cannot take any more) or the
+ * connection ends, so nothing but the header is ever buffered.
+ * Returns 0 to skip the body, or an error.
+ */
+static int handle_hs_header(kssl_conn *conn, uint8_t type, size_t body_len)
 {
-	switch (m[0]) {
+	int tls13 = conn->info.version == TLS1_3_VERSION;
+
+	switch (type) {
 	case HS_NEW_SESSION_TICKET:
-		if (conn->ctx->role == KSSL_CLIENT)
+		if (conn->ctx->role == KSSL_CLIENT && tls13)
 			return 0; /* OpenSSL cannot take it now; see design.md */
 		break;
 	case HS_KEY_UPDATE:
+		if (!tls13)
+			break;
 		/*
 		 * Linux re-keys kTLS only from 6.14, and kssl does not keep
 		 * traffic secrets after install. Going on would decrypt with
@@ -62,10 +71,14 @@ static int handle_hs_message(kssl_conn *conn, const unsigned char *m)
 		return fail_alert(conn, KSSL_E_REKEY, 10,
 			"peer sent a TLS 1.3 KeyUpdate; re-keying kernel TLS is not supported (needs Linux 6.14 and is not implemented in kssl): connection closed");
 	case HS_HELLO_REQUEST:
-		send_alert(conn, AL_WARNING, 100); /* no_renegotiation */
-		return 0;
+		/* TLS 1.2 servers may ask; we never renegotiate (RFC 5746 allows a warning). */
+		if (conn->ctx->role == KSSL_CLIENT && !tls13 && body_len == 0) {
+			send_alert(conn, AL_WARNING, 100); /* no_renegotiation */
+			return 0;
+		}
+		break;
 	}
-	return fail_alert(conn, KSSL_E_TLS, 10, m[0] == 13 ?
+	return fail_alert(conn, KSSL_E_TLS, 10, type == 13 ?
 			  "unexpected post-handshake CertificateRequest (post-handshake auth is not supported)" :
 			  "unexpected post-handshake message");
 }
@@ -73,8 +86,8 @@ static int handle_hs_message(kssl_conn *conn, const unsigned char *m)
 /*
  * The kernel returns control records like data, possibly split over
  * several reads when the caller's buffer is small. Alerts (2 bytes) and
- * handshake messages (4-byte header + body) are reassembled here by their
- * own framing, so record boundaries do not matter.
+ * handshake message headers (4 bytes) are reassembled here by their own
+ * framing, so record boundaries do not matter.
  * Returns 0 to go on reading, 1 on close_notify, or an error.
  */
 static int handle_control(kssl_conn *conn, uint8_t type,
@@ -109,26 +122,29 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 	if (type != KTLS_CT_HANDSHAKE)
 		return fail_alert(conn, KSSL_E_TLS, 10,
 				  "unexpected TLS record type after the handshake");
-	if (n > sizeof(conn->ctrl) - conn->ctrl_len)
-		return fail_alert(conn, KSSL_E_TLS, 22,
-				  "post-handshake message too large");
-	memcpy(conn->ctrl + conn->ctrl_len, p, n);
-	conn->ctrl_len += n;
-	while (conn->ctrl_len >= 4) {
-		size_t mlen = 4 + ((size_t)conn->ctrl[1] << 16 |
-				   (size_t)conn->ctrl[2] << 8 | conn->ctrl[3]);
+	while (n) {
+		size_t body;
 		int r;
 
-		if (mlen > sizeof(conn->ctrl))
-			return fail_alert(conn, KSSL_E_TLS, 22,
-					  "post-handshake message too large");
-		if (conn->ctrl_len < mlen)
-			break;
-		r = handle_hs_message(conn, conn->ctrl);
+		if (conn->hs_skip) {
+			size_t k = n < conn->hs_skip ? n : conn->hs_skip;
+
+			conn->hs_skip -= k;
+			p += k;
+			n -= k;
+			continue;
+		}
+		conn->hs_head[conn->hs_head_len++] = *p++;
+		n--;
+		if (conn->hs_head_len < sizeof(conn->hs_head))
+			continue;
+		conn->hs_head_len = 0;
+		body = (size_t)conn->hs_head[1] << 16 |
+		       (size_t)conn->hs_head[2] << 8 | conn->hs_head[3];
+		r = handle_hs_header(conn, conn->hs_head[0], body);
 		if (r < 0)
 			return r;
-		memmove(conn->ctrl, conn->ctrl + mlen, conn->ctrl_len - mlen);
-		conn->ctrl_len -= mlen;
+		conn->hs_skip = body;
 	}
 	return 0;
 }
@@ -165,7 +181,7 @@ static ssize_t kernel_read(kssl_conn *conn, void *buf, size_t len)
 		int r;
 
 		if (n == -EINTR)
-			continue;
+			return ks_err_errno(KSSL_E_INTR, EINTR, "kernel TLS receive");
 		if (n < 0)
 			return kernel_read_error(conn, (int)-n);
 		if (n == 0)
@@ -220,13 +236,13 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len)
 	if (len == 0)
 		return 0;
 	if (conn->tx.state == KSSL_OFFLOAD_KERNEL) {
-		do {
-			n = ks_sys->send(conn->fd, buf, len, MSG_NOSIGNAL);
-		} while (n < 0 && errno == EINTR);
+		n = ks_sys->send(conn->fd, buf, len, MSG_NOSIGNAL);
 		if (n >= 0)
 			return n;
 		if (errno == EAGAIN)
 			return KSSL_E_WANT_WRITE;
+		if (errno == EINTR)
+			return ks_err_errno(KSSL_E_INTR, EINTR, "kernel TLS send");
 		return ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL, errno,
 						  "kernel TLS send"));
 	}
@@ -236,6 +252,14 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len)
 	if (r <= 0)
 		return ks_ssl_write_result(conn, r, "TLS write");
 	return r;
+}
+
+/* Errors of the connection, as opposed to errors of the file being sent. */
+static int is_socket_error(int e)
+{
+	return e == EPIPE || e == ECONNRESET || e == ENOTCONN ||
+	       e == ETIMEDOUT || e == ECONNABORTED || e == EHOSTUNREACH ||
+	       e == ENETUNREACH || e == ENETDOWN;
 }
 
 static int short_file(size_t sent, size_t count)
@@ -280,14 +304,18 @@ static int kernel_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 			rc = short_file(*sent, count);
 			break;
 		}
-		if (errno == EINTR)
-			continue;
+		if (errno == EINTR) {
+			rc = ks_err_errno(KSSL_E_INTR, EINTR, "sendfile");
+			break;
+		}
 		if (errno == EAGAIN) {
 			rc = KSSL_E_WANT_WRITE;
 			break;
 		}
-		rc = ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL, errno,
-				"sendfile to kernel TLS socket"));
+		/* The file's fault (EBADF, EINVAL, EIO, ...) leaves the connection usable. */
+		rc = ks_err_errno(KSSL_E_SYSCALL, errno, "sendfile to kernel TLS socket");
+		if (is_socket_error(errno))
+			ks_fail(conn, rc);
 		break;
 	}
 	ks_sigpipe_restore(&guard);
@@ -376,6 +404,8 @@ int kssl_shutdown(kssl_conn *conn)
 					     close_notify, 2);
 			if (r == -EAGAIN)
 				return KSSL_E_WANT_WRITE;
+			if (r == -EINTR)
+				return ks_err_errno(KSSL_E_INTR, EINTR, "sending close_notify");
 			if (r < 0)
 				return ks_err_errno(KSSL_E_SYSCALL, -r,
 						    "sending close_notify");

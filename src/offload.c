@@ -62,6 +62,20 @@ static const char *connection_blocker(kssl_conn *conn, char *buf, size_t len)
 	return NULL;
 }
 
+/* Why TX in particular must stay in OpenSSL (message in buf), or 0. */
+static int tx_blocker(kssl_conn *conn, char *buf, size_t len)
+{
+	uint8_t mfl = SSL_SESSION_get_max_fragment_length(SSL_get_session(conn->ssl));
+
+	/* The kernel always fills records up to 16 KiB (RFC 6066, 4). */
+	if (mfl != TLSEXT_max_fragment_length_DISABLED) {
+		snprintf(buf, len, "peer negotiated max_fragment_length (%d bytes); kernel TLS sends 16 KiB records",
+			 256 << mfl);
+		return 1;
+	}
+	return 0;
+}
+
 static void install_failed(struct ks_dir *d, const char *opt, int err,
 			   const kssl_conn *conn)
 {
@@ -123,6 +137,7 @@ int ks_offload_rx_now(kssl_conn *conn)
 	}
 	if (SSL_has_pending(conn->ssl)) {
 		conn->rx_deferred = 1; /* retried once the caller drained it */
+		conn->rx.reason = "waiting until OpenSSL's buffered records are read";
 		return 0;
 	}
 	if (switch_dir(conn, &conn->rx, TLS_RX) < 0)
@@ -154,6 +169,12 @@ void ks_offload_after_handshake(kssl_conn *conn)
 		if (want_rx)
 			ks_dir_user(&conn->rx, "%s", block);
 		return;
+	}
+	if (want_tx && tx_blocker(conn, buf, sizeof(buf))) {
+		ks_dir_user(&conn->tx, "%s", buf);
+		want_tx = 0;
+		if (!want_rx)
+			return;
 	}
 	rc = ktls_attach_ulp(conn->fd);
 	if (rc < 0) {

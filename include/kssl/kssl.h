@@ -53,6 +53,8 @@ enum kssl_error {
 	KSSL_E_SHORT_FILE = -11, /* kssl_sendfile: file ended before count */
 	KSSL_E_REKEY = -12,      /* TLS 1.3 KeyUpdate the kernel cannot follow */
 	KSSL_E_CLOSED = -13,     /* connection already failed or shut down */
+	KSSL_E_INTR = -14,       /* a signal interrupted a blocking call:
+				    nothing was lost, call again */
 };
 
 /*
@@ -223,7 +225,12 @@ void kssl_conn_free(kssl_conn *conn);
 /* Clients: SNI and the name checked against the certificate. */
 int kssl_conn_set_hostname(kssl_conn *conn, const char *name);
 
-/* Servers, from the SNI callback: continue with another context. */
+/*
+ * Servers, from the SNI callback: continue with another context. Its
+ * certificate and key, verify mode and depth, and offload mode apply to
+ * this connection; what OpenSSL copied into the connection when it was
+ * created (version range, cipher lists, options) stays the first one's.
+ */
 int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx);
 
 /* Per-connection override of kssl_ctx_set_offload (before the handshake). */
@@ -248,15 +255,19 @@ int kssl_handshake(kssl_conn *conn);
  * peer sent close_notify, KSSL_E_WANT_READ, KSSL_E_EOF when the transport
  * closed without close_notify, KSSL_E_ALERT when the peer sent a fatal
  * alert (named in the message), KSSL_E_TLS on a bad record (in the kernel or
- * in OpenSSL), or KSSL_E_REKEY when the peer re-keys and the kernel cannot.
- * After an error other than WANT_* the connection is failed.
+ * in OpenSSL), KSSL_E_REKEY when the peer re-keys and the kernel cannot,
+ * KSSL_E_SYSCALL (peer reset), KSSL_E_CLOSED (failed earlier) or
+ * KSSL_E_INTR (a signal; call again). With RX in OpenSSL a read may also
+ * need to write (KSSL_E_WANT_WRITE). After an error other than WANT_* and
+ * INTR the connection is failed.
  */
 ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
 
 /*
- * kssl_write writes plaintext; returns the number of bytes taken (may be
- * short on a non-blocking socket with kernel TX), KSSL_E_WANT_WRITE, or an
- * error. With userspace TX, after KSSL_E_WANT_WRITE call again with the same
+ * kssl_write writes plaintext; returns the number of bytes taken (> 0; may
+ * be short with kernel TX: non-blocking socket, SO_SNDTIMEO), or
+ * KSSL_E_WANT_WRITE, KSSL_E_INTR, or an error — never 0 for len > 0.
+ * With userspace TX, after KSSL_E_WANT_WRITE call again with the same
  * buffer and length (OpenSSL's rule).
  */
 ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
@@ -267,9 +278,16 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
  * file -> kernel TLS without entering this process; otherwise it is read
  * and encrypted by OpenSSL. *sent (may be NULL) receives the bytes sent by
  * this call in every case. Returns 0 when all `count` bytes went out,
- * KSSL_E_WANT_WRITE (non-blocking; call again with offset += *sent),
- * KSSL_E_SHORT_FILE when the file ended first (it shrank or count was past
- * EOF: the peer got *sent bytes, no more, and no padding), or an error.
+ * KSSL_E_WANT_WRITE (non-blocking) or KSSL_E_INTR (a signal) — call again
+ * with offset += *sent and count -= *sent —, KSSL_E_SHORT_FILE when the file
+ * ended first (it shrank or count was past EOF: the peer got *sent bytes,
+ * no more, and no padding), KSSL_E_SYSCALL for a file error (the
+ * connection stays usable) or a connection error (it is failed).
+ *
+ * SIGPIPE: sendfile(2) cannot be told MSG_NOSIGNAL, so kssl blocks SIGPIPE
+ * around it. After a peer vanished, the kernel may still raise SIGPIPE
+ * when the application close(2)s a kernel-TX socket with queued records;
+ * long-running programs should ignore SIGPIPE (as CPython does).
  */
 int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
 		  size_t *sent);
