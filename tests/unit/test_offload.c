@@ -154,13 +154,15 @@ PROVE(tls12_aes128ccm_socket_speaks_tls, H_TLS12_AES128CCM)
 
 int main(void)
 {
-	Suite *s = suite_create("offload");
-	TCase *tc = h_tcase("socket_speaks_tls");
+	Suite *s;
+	TCase *tc;
 
 	if (!kssl_kernel_has_tls()) {
 		printf("skipped: kernel lacks tls\n");
 		return 77;
 	}
+	s = suite_create("offload");
+	tc = h_tcase("socket_speaks_tls");
 	tcase_add_test(tc, tls13_aes128gcm_socket_speaks_tls);
 	tcase_add_test(tc, tls13_aes256gcm_socket_speaks_tls);
 	tcase_add_test(tc, tls13_chacha20poly1305_socket_speaks_tls);
