@@ -11,27 +11,37 @@
 #include "../src/sys.h"
 #include "ktls.h"
 
+/* One buffer and room for one record-type cmsg. */
+struct rec_msg {
+	struct msghdr msg;
+	struct iovec iov;
+	char cbuf[CMSG_SPACE(sizeof(uint8_t))];
+};
+
+static void rec_msg_init(struct rec_msg *m, void *buf, size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	m->iov.iov_base = buf;
+	m->iov.iov_len = len;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->cbuf;
+	m->msg.msg_controllen = sizeof(m->cbuf);
+}
 
 int ktls_send_record(int fd, uint8_t type, const void *buf, size_t len)
 {
-	char cbuf[CMSG_SPACE(sizeof(uint8_t))];
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf),
-	};
+	struct rec_msg m;
 	struct cmsghdr *cmsg;
 	ssize_t n;
 
-	memset(cbuf, 0, sizeof(cbuf));
-	cmsg = CMSG_FIRSTHDR(&msg);
+	rec_msg_init(&m, (void *)buf, len);
+	cmsg = CMSG_FIRSTHDR(&m.msg);
 	cmsg->cmsg_level = SOL_TLS;
 	cmsg->cmsg_type = TLS_SET_RECORD_TYPE;
 	cmsg->cmsg_len = CMSG_LEN(sizeof(uint8_t));
 	*CMSG_DATA(cmsg) = type;
-	n = ks_sys->sendmsg(fd, &msg, MSG_NOSIGNAL);
+	n = ks_sys->sendmsg(fd, &m.msg, MSG_NOSIGNAL);
 	if (n < 0)
 		return -errno;
 	/* A control record is tiny; the kernel takes it whole or not at all. */
@@ -40,22 +50,16 @@ int ktls_send_record(int fd, uint8_t type, const void *buf, size_t len)
 
 ssize_t ktls_recv(int fd, void *buf, size_t len, int flags, uint8_t *type)
 {
-	char cbuf[CMSG_SPACE(sizeof(uint8_t))];
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf),
-	};
+	struct rec_msg m;
 	struct cmsghdr *cmsg;
 	ssize_t n;
 
+	rec_msg_init(&m, buf, len);
 	*type = KTLS_CT_APPLICATION_DATA;
-	n = ks_sys->recvmsg(fd, &msg, flags);
+	n = ks_sys->recvmsg(fd, &m.msg, flags);
 	if (n < 0)
 		return -errno;
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+	for (cmsg = CMSG_FIRSTHDR(&m.msg); cmsg; cmsg = CMSG_NXTHDR(&m.msg, cmsg)) {
 		if (cmsg->cmsg_level == SOL_TLS &&
 		    cmsg->cmsg_type == TLS_GET_RECORD_TYPE)
 			*type = *CMSG_DATA(cmsg);
