@@ -4,6 +4,7 @@
  * kssl server runs in a thread of this process, so every wrapper acts only on
  * the client's fd (F.fd) and passes everything else to the real call. Each
  * test runs in its own forked child, and restores the table anyway.
+ * Signals (EINTR) need no table: a real SIGALRM interrupts real calls.
  */
 #include "harness.h"
 
@@ -12,9 +13,11 @@
 #include <linux/tls.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "src/sys.h"
@@ -348,6 +351,216 @@ START_TEST(recv_econnreset_mid_transfer_is_syscall_error)
 }
 END_TEST
 
+/*
+ * Signals. A SIGALRM handler installed without SA_RESTART makes blocking
+ * socket calls fail with EINTR: kssl must return KSSL_E_INTR at once (not
+ * WANT_*, not retry forever), lose nothing, and go on when called again. The
+ * peer thread is parked (joined) whenever the alarm is armed, so the signal
+ * can only interrupt this thread. Host: OpenSSL's BIO; kTLS VM: the kernel
+ * receive, send and sendfile paths.
+ */
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static void install_alarm_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART */
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+}
+
+/* SIGALRM in 100 ms; with repeat, every 100 ms until alarm_off. */
+static void alarm_in_100ms(int repeat)
+{
+	struct itimerval it = { .it_value = { .tv_usec = 100000 } };
+
+	if (repeat)
+		it.it_interval.tv_usec = 100000;
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+static void alarm_off(void)
+{
+	struct itimerval it = { { 0, 0 }, { 0, 0 } };
+
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+START_TEST(signal_interrupts_blocking_handshake_and_read_with_intr)
+{
+	kssl_ctx *sctx = h_server_ctx("server"), *cctx = h_client_ctx();
+	size_t n = 100000, got = 0;
+	unsigned char buf[64], sha[32], want[32];
+	struct h_peer srv;
+	kssl_conn *c;
+	int cfd, sfd, r;
+	ssize_t rr;
+
+	install_alarm_handler();
+	h_tcp_pair(&cfd, &sfd);
+	c = h_conn(cctx, cfd);
+	/* No server yet: the ClientHello goes out, the wait for the answer blocks. */
+	alarm_in_100ms(0);
+	r = kssl_handshake(c);
+	ck_assert_msg(r == KSSL_E_INTR, "handshake: %s: %s", kssl_error_name(r),
+		      kssl_last_error());
+	h_assert_has(kssl_last_error(), "Interrupted");
+	ck_assert_int_eq(alarms, 1);
+	/* Nothing was lost: with a server now, the same handshake completes. */
+	h_peer_init(&srv, sctx, sfd);
+	h_peer_start(&srv);
+	r = kssl_handshake(c);
+	h_check_peer(r == 0, &srv, cfd, "handshake after EINTR: %s", kssl_last_error());
+	h_peer_join_ok(&srv);
+	h_assert_default_offload(c);
+	/* The server sends nothing for now: the read blocks, the signal ends it. */
+	alarm_in_100ms(0);
+	rr = kssl_read(c, buf, sizeof(buf));
+	ck_assert_msg(rr == KSSL_E_INTR, "read: %zd (%s): %s", rr, kssl_error_name((int)rr),
+		      kssl_last_error());
+	h_assert_has(kssl_last_error(), "Interrupted");
+	ck_assert_int_eq(alarms, 2);
+	/* Same server conn, now writing: everything arrives intact. */
+	srv.write_len = n;
+	srv.write_seed = 23;
+	srv.close = 1;
+	h_peer_start(&srv);
+	r = h_read_n(c, n, sha, &got);
+	h_check_peer(r == 0, &srv, cfd, "read after EINTR: %zu of %zu: %s", got, n,
+		     kssl_last_error());
+	h_stream_sha(n, 23, want);
+	ck_assert_msg(memcmp(sha, want, 32) == 0, "bytes after EINTR differ");
+	r = h_close(c, NULL);
+	h_check_peer(r == 0, &srv, cfd, "close: %s", kssl_last_error());
+	h_peer_join_ok(&srv);
+	h_assert_default_offload(c);
+	kssl_conn_free(c);
+	kssl_conn_free(srv.conn);
+	kssl_ctx_free(cctx);
+	kssl_ctx_free(sctx);
+	h_close_pair(cfd, sfd);
+}
+END_TEST
+
+/* One kssl_write or kssl_sendfile of [off, size); *moved = bytes taken. */
+static int send_part(kssl_conn *c, int use_sendfile, const unsigned char *data,
+		     int file, size_t off, size_t size, size_t *moved)
+{
+	ssize_t r;
+
+	*moved = 0;
+	if (use_sendfile)
+		return kssl_sendfile(c, file, (off_t)off, size - off, moved);
+	r = kssl_write(c, data + off, size - off);
+	if (r < 0)
+		return (int)r;
+	*moved = (size_t)r;
+	return 0;
+}
+
+/*
+ * Fill the socket (nobody reads), then block in kssl_write/kssl_sendfile
+ * until the alarm: KSSL_E_INTR. Resumed with the same arguments (offset +
+ * bytes taken) once the server reads, every byte arrives once, in order.
+ */
+static void blocked_send_interrupted(int use_sendfile)
+{
+	kssl_ctx *sctx = h_server_ctx("server"), *cctx = h_client_ctx();
+	size_t size = h_size(4 * H_MiB, 2 * H_MiB), off = 0, moved;
+	unsigned char *data = malloc(size), want[32];
+	int file = h_temp_file(size, 45), small = 64 * 1024, r = 0, tries;
+	uint64_t seed = 45;
+	struct h_peer srv;
+	kssl_conn *c;
+	int cfd, sfd;
+
+	ck_assert_ptr_nonnull(data);
+	h_fill(data, size, &seed); /* equals the file: size is a multiple of 8 */
+	install_alarm_handler();
+	h_tcp_pair(&cfd, &sfd);
+	ck_assert_int_eq(setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	small *= 2;
+	ck_assert_int_eq(setsockopt(sfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	h_peer_init(&srv, sctx, sfd);
+	h_peer_start(&srv);
+	c = h_conn(cctx, cfd);
+	r = h_handshake(c);
+	h_check_peer(r == 0, &srv, cfd, "handshake: %s", kssl_last_error());
+	h_peer_join_ok(&srv); /* parked: nobody reads */
+	h_assert_default_offload(c);
+	h_set_nonblock(cfd, 1);
+	do {
+		r = send_part(c, use_sendfile, data, file, off, size, &moved);
+		off += moved;
+	} while (r == 0 && off < size);
+	ck_assert_msg(r == KSSL_E_WANT_WRITE, "filling: %s (%s) at %zu", kssl_error_name(r),
+		      kssl_last_error(), off);
+	h_set_nonblock(cfd, 0);
+	/*
+	 * Blocking now. A send that got a few bytes in before the signal
+	 * (ACKs freed some buffer) returns them instead of EINTR, and the
+	 * next one blocks: the alarm repeats until a call is interrupted.
+	 */
+	alarm_in_100ms(1);
+	for (tries = 0; tries < 20; tries++) {
+		r = send_part(c, use_sendfile, data, file, off, size, &moved);
+		off += moved;
+		if (r != 0)
+			break;
+	}
+	alarm_off();
+	ck_assert_msg(r == KSSL_E_INTR, "blocked %s: %s (%s) at %zu after %d tries",
+		      use_sendfile ? "sendfile" : "write", kssl_error_name(r),
+		      kssl_last_error(), off, tries);
+	h_assert_has(kssl_last_error(), "Interrupted");
+	ck_assert_int_ge(alarms, 1);
+	ck_assert_uint_lt(off, size);
+	/* The server reads until close_notify; the same call resumes. */
+	srv.recv_len = SIZE_MAX;
+	srv.close = 1;
+	h_peer_start(&srv);
+	while (off < size) {
+		r = send_part(c, use_sendfile, data, file, off, size, &moved);
+		off += moved;
+		h_check_peer(r == 0, &srv, cfd, "resume at %zu: %s (%s)", off,
+			     kssl_error_name(r), kssl_last_error());
+	}
+	r = h_close(c, NULL);
+	h_check_peer(r == 0, &srv, cfd, "close: %s", kssl_last_error());
+	h_peer_join_ok(&srv);
+	ck_assert_uint_eq(srv.got, size);
+	h_sha256(data, size, want);
+	ck_assert_msg(memcmp(srv.sha, want, 32) == 0, "bytes differ after EINTR");
+	kssl_conn_free(c);
+	kssl_conn_free(srv.conn);
+	kssl_ctx_free(cctx);
+	kssl_ctx_free(sctx);
+	h_close_pair(cfd, sfd);
+	close(file);
+	free(data);
+}
+
+START_TEST(signal_interrupts_blocked_write_with_intr_and_nothing_is_lost)
+{
+	blocked_send_interrupted(0);
+}
+END_TEST
+
+START_TEST(signal_interrupts_blocked_sendfile_with_intr_and_nothing_is_lost)
+{
+	blocked_send_interrupted(1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("faults");
@@ -358,6 +571,9 @@ int main(void)
 	tcase_add_test(tc, eagain_during_handshake_is_want_write_then_completes);
 	tcase_add_test(tc, short_writes_keep_data_byte_exact);
 	tcase_add_test(tc, recv_econnreset_mid_transfer_is_syscall_error);
+	tcase_add_test(tc, signal_interrupts_blocking_handshake_and_read_with_intr);
+	tcase_add_test(tc, signal_interrupts_blocked_write_with_intr_and_nothing_is_lost);
+	tcase_add_test(tc, signal_interrupts_blocked_sendfile_with_intr_and_nothing_is_lost);
 	suite_add_tcase(s, tc);
 	return h_run(s);
 }

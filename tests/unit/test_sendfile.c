@@ -3,13 +3,16 @@
  * everything until close_notify and hashes it, so each test can say exactly
  * which bytes crossed: odd offsets and lengths around record sizes, zero
  * length, counts past EOF, a file that shrinks mid-send (injected through the
- * syscall table), and resuming after KSSL_E_WANT_WRITE on a full socket.
+ * syscall table), resuming after KSSL_E_WANT_WRITE on a full socket, and
+ * files that cannot be sent at all (pipe, directory, write-only).
  * The same tests cover kernel TX (kTLS VM) and userspace TX (host).
  */
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -255,6 +258,63 @@ START_TEST(nonblocking_full_socket_want_write_then_resume)
 }
 END_TEST
 
+/*
+ * A file that cannot be sent (a pipe: no offsets; a directory; a file open
+ * for writing only) is the file's fault, not the connection's: the call
+ * fails with KSSL_E_SYSCALL and the errno, nothing is sent, and the
+ * connection goes on: writes, a real sendfile and an orderly close.
+ */
+START_TEST(unreadable_file_is_syscall_error_and_connection_stays_usable)
+{
+	int pipefd[2], dir, wronly, good = h_temp_file(30000, 12);
+	unsigned char expect[64 + 30000], sha[32];
+	size_t total = 0;
+	struct sink k;
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	ck_assert_int_eq(write(pipefd[1], "pipe bytes", 10), 10);
+	dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(dir, 0);
+	wronly = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(wronly, 0);
+	sink_start(&k, 0);
+	{
+		const struct { int fd; const char *what; } bad[] = {
+			{ pipefd[0], "pipe" }, { dir, "directory" }, { wronly, "write-only file" },
+		};
+
+		for (size_t i = 0; i < 3; i++) {
+			char note[32];
+			size_t sent = 99;
+			int r = kssl_sendfile(k.c, bad[i].fd, 0, 1000, &sent), n;
+
+			ck_assert_msg(r == KSSL_E_SYSCALL, "%s: %s (%s)", bad[i].what,
+				      kssl_error_name(r), kssl_last_error());
+			ck_assert_msg(kssl_last_errno() != 0, "%s: no errno in \"%s\"",
+				      bad[i].what, kssl_last_error());
+			ck_assert_uint_eq(sent, 0);
+			n = snprintf(note, sizeof(note), "after the %s;", bad[i].what);
+			r = h_write_all(k.c, note, (size_t)n);
+			ck_assert_msg(r == 0, "write after the %s: %s (%s)", bad[i].what,
+				      kssl_error_name(r), kssl_last_error());
+			memcpy(expect + total, note, (size_t)n);
+			total += (size_t)n;
+		}
+	}
+	ck_assert_msg(h_sendfile_all(k.c, good, 0, 30000) == 0, "sendfile: %s",
+		      kssl_last_error());
+	ck_assert_int_eq(pread(good, expect + total, 30000, 0), 30000);
+	total += 30000;
+	h_sha256(expect, total, sha);
+	sink_finish(&k, total, sha);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(dir);
+	close(wronly);
+	close(good);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sendfile");
@@ -265,6 +325,7 @@ int main(void)
 	tcase_add_test(tc, count_past_eof_is_short_file_with_exact_bytes);
 	tcase_add_test(tc, file_truncated_while_sending_is_short_file_and_a_prefix);
 	tcase_add_test(tc, nonblocking_full_socket_want_write_then_resume);
+	tcase_add_test(tc, unreadable_file_is_syscall_error_and_connection_stays_usable);
 	suite_add_tcase(s, tc);
 	return h_run(s);
 }
