@@ -7,6 +7,8 @@
  * without progress while sending.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +214,12 @@ void conn_accept(kssl_loop *loop, int fd, void *arg)
 		close(fd); /* over the cap: refuse before any TLS work */
 		return;
 	}
+	/*
+	 * Responses are written as they are ready (head, then body): without
+	 * TCP_NODELAY a small keep-alive response waits for the client's
+	 * delayed ACK (~40 ms per request, measured by the benchmark).
+	 */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	hc = calloc(1, sizeof(*hc));
 	c = hc ? kssl_conn_new(srv->ctx, fd) : NULL;
 	if (!c || !(hc->lc = kssl_lconn_new(loop, fd, c))) {
