@@ -1,18 +1,31 @@
 #!/usr/bin/python3
-"""CPython reference sender for bench/run: ssl.SSLSocket.sendfile.
+"""Python senders for bench/run: SSLSocket.sendfile, stdlib ssl or kssl.
 
-usage: py_server.py CERT KEY DIR  -> prints "listening PORT"
-One thread per connection, one GET per connection.
+usage: py_server.py [--kssl] CERT KEY DIR  -> prints "listening PORT"
+One thread per connection, one GET per connection. Without --kssl: the
+stdlib ssl module, whose SSLSocket.sendfile is an 8 KiB read/send loop.
+With --kssl: the same code on `import kssl as ssl` (kssl must be on
+PYTHONPATH), whose sendfile goes file -> kernel TLS by sendfile(2) when TX is
+offloaded, and through libkssl's userspace records when it is not.
 """
 import os
 import socket
-import ssl
 import sys
 import threading
+
+if "--kssl" in sys.argv[1:]:
+    sys.argv.remove("--kssl")
+    import kssl as ssl
+else:
+    import ssl
 
 
 def handle(conn, root):
     try:
+        # The head and the body leave in separate records: with Nagle on, the
+        # body waits for the client's delayed ACK of the head (~40 ms per
+        # response), which would measure the ACK timer instead of sendfile.
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.do_handshake()
         req = b""
         while b"\r\n\r\n" not in req:
