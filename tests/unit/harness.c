@@ -446,6 +446,27 @@ void h_peer_join_ok(struct h_peer *p)
 	ck_assert_msg(p->rc == 0, "%s", p->err);
 }
 
+void h_pair_open(struct h_pair *p, kssl_ctx *cctx)
+{
+	h_tcp_pair(&p->cfd, &p->sfd);
+	p->srv.fd = p->sfd;
+	h_peer_start(&p->srv);
+	p->c = h_conn(cctx, p->cfd);
+}
+
+void h_pair_free(struct h_pair *p)
+{
+	kssl_conn_free(p->c);
+	kssl_conn_free(p->srv.conn);
+	h_close_pair(p->cfd, p->sfd);
+}
+
+void h_pair_end(struct h_pair *p)
+{
+	h_peer_join_ok(&p->srv);
+	h_pair_free(p);
+}
+
 /* ---- assertions -------------------------------------------------------- */
 
 void h_fail_peer_(struct h_peer *p, int fd, const char *fmt, ...)

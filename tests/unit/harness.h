@@ -159,6 +159,19 @@ void h_peer_join(struct h_peer *p);
 /* Join, then ck_assert that the script succeeded. */
 void h_peer_join_ok(struct h_peer *p);
 
+/* A client conn and a kssl server thread over a fresh loopback pair. */
+struct h_pair {
+	int cfd, sfd;
+	struct h_peer srv;
+	kssl_conn *c;
+};
+/* Call after h_peer_init(&p->srv, sctx, -1) and setting the server's steps. */
+void h_pair_open(struct h_pair *p, kssl_ctx *cctx);
+/* Free both conns and close both sockets. */
+void h_pair_free(struct h_pair *p);
+/* Join the server (which must have succeeded), then h_pair_free. */
+void h_pair_end(struct h_pair *p);
+
 /* ---- assertions (main thread only) ------------------------------------- */
 
 /*

@@ -4,9 +4,8 @@
  * the client's receive direction moved to the kernel, and a TLS 1.3
  * KeyUpdate from a plain OpenSSL peer (which kernel TLS on Linux < 6.14
  * cannot follow: kssl must stop with KSSL_E_REKEY, never return wrong bytes).
- * Also: resumption with client certificates, a peer's max_fragment_length,
- * close_notify in place of a ServerHello, an SNI switch to a context with
- * other verify and offload settings, and tickets larger than a record.
+ * Also: resumption with client certificates. Negotiation edge cases are in
+ * test_negotiation.c.
  */
 #include "harness.h"
 
@@ -17,36 +16,6 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-
-/* Client conn + kssl server thread over a fresh loopback pair. */
-struct pair {
-	int cfd, sfd;
-	struct h_peer srv;
-	kssl_conn *c;
-};
-
-/* Call after h_peer_init(&p->srv, sctx, -1) and setting the server's steps. */
-static void pair_open(struct pair *p, kssl_ctx *cctx)
-{
-	h_tcp_pair(&p->cfd, &p->sfd);
-	p->srv.fd = p->sfd;
-	h_peer_start(&p->srv);
-	p->c = h_conn(cctx, p->cfd);
-}
-
-static void pair_free(struct pair *p)
-{
-	kssl_conn_free(p->c);
-	kssl_conn_free(p->srv.conn);
-	h_close_pair(p->cfd, p->sfd);
-}
-
-/* Join the server (which must have succeeded) and free both conns. */
-static void pair_end(struct pair *p)
-{
-	h_peer_join_ok(&p->srv);
-	pair_free(p);
-}
 
 static void assert_tx_default(kssl_conn *c)
 {
@@ -60,12 +29,12 @@ START_TEST(close_notify_both_ways)
 {
 	kssl_ctx *sctx = h_server_ctx("server"), *cctx = h_client_ctx();
 	unsigned char buf[16], sha[32];
-	struct pair p;
+	struct h_pair p;
 
 	h_peer_init(&p.srv, sctx, -1);
 	p.srv.recv_len = SIZE_MAX; /* until our close_notify */
 	p.srv.close = 1;
-	pair_open(&p, cctx);
+	h_pair_open(&p, cctx);
 	ck_assert_msg(h_handshake(p.c) == 0, "%s", kssl_last_error());
 	ck_assert_int_eq(h_write_all(p.c, "hello", 5), 0);
 	/* The server has not closed yet: 0 = "wait for its close_notify". */
@@ -76,7 +45,7 @@ START_TEST(close_notify_both_ways)
 	ck_assert_int_eq(kssl_shutdown(p.c), 1);
 	ck_assert_int_eq(kssl_read(p.c, buf, sizeof(buf)), 0); /* stays closed */
 	h_assert_default_offload(p.c);
-	pair_end(&p);
+	h_pair_end(&p);
 	/* The server read our bytes, then 0, then its shutdown saw ours: 1. */
 	ck_assert_uint_eq(p.srv.got, 5);
 	h_sha256("hello", 5, sha);
@@ -99,13 +68,13 @@ START_TEST(write_after_peer_closed_never_returns_zero)
 	unsigned char buf[1024] = { 0 };
 	size_t sent = 1;
 	ssize_t r = 0;
-	struct pair p;
+	struct h_pair p;
 	int fd, i;
 
 	h_peer_init(&p.srv, sctx, -1);
 	p.srv.close = 1;
 	kssl_ctx_set_offload(cctx, KSSL_OFFLOAD_NONE);
-	pair_open(&p, cctx);
+	h_pair_open(&p, cctx);
 	ck_assert_msg(h_handshake(p.c) == 0, "%s", kssl_last_error());
 	ck_assert_msg(kssl_read(p.c, buf, sizeof(buf)) == 0, "read: %s", kssl_last_error());
 	/* The server waits for our close_notify: cut it off instead. */
@@ -124,7 +93,7 @@ START_TEST(write_after_peer_closed_never_returns_zero)
 	ck_assert_msg(r == KSSL_E_CLOSED || r == KSSL_E_SYSCALL, "%zd", r);
 	ck_assert_uint_eq(sent, 0);
 	close(fd);
-	pair_free(&p);
+	h_pair_free(&p);
 	kssl_ctx_free(cctx);
 	kssl_ctx_free(sctx);
 }
@@ -257,14 +226,14 @@ static void resume_round(kssl_ctx *sctx, kssl_ctx *cctx, const uint8_t *sess,
 {
 	size_t len = 200000, got = 0;
 	unsigned char sha[32], want[32];
-	struct pair p;
+	struct h_pair p;
 	int r;
 
 	h_peer_init(&p.srv, sctx, -1);
 	p.srv.write_len = len;
 	p.srv.write_seed = 77;
 	p.srv.close = 1;
-	pair_open(&p, cctx);
+	h_pair_open(&p, cctx);
 	if (sess)
 		ck_assert_msg(kssl_conn_set_session(p.c, sess, sess_len) == 0, "%s",
 			      kssl_last_error());
@@ -298,7 +267,7 @@ static void resume_round(kssl_ctx *sctx, kssl_ctx *cctx, const uint8_t *sess,
 		ck_assert_uint_gt(kssl_conn_peer_cert_der(p.srv.conn, &der), 0);
 		ck_assert_int_eq(kssl_conn_verify_result(p.srv.conn), 0);
 	}
-	pair_free(&p);
+	h_pair_free(&p);
 }
 
 /* client_cert: the server requires one and the client sends client.pem. */
@@ -366,7 +335,7 @@ START_TEST(tickets_after_rx_offload_leave_data_intact)
 		kssl_ctx *sctx = h_server_ctx("server"), *cctx = h_client_ctx();
 		size_t len = h_size(4 * H_MiB, 512 * 1024), got = 0;
 		unsigned char sha[32], want[32];
-		struct pair p;
+		struct h_pair p;
 		int r;
 
 		/* Server TX starts at sequence number = tickets sent. */
@@ -376,7 +345,7 @@ START_TEST(tickets_after_rx_offload_leave_data_intact)
 		p.srv.write_len = len;
 		p.srv.write_seed = 5 + i;
 		p.srv.close = 1;
-		pair_open(&p, cctx);
+		h_pair_open(&p, cctx);
 		ck_assert_msg(h_handshake(p.c) == 0, "%s", kssl_last_error());
 		/* No client sessions: RX moves at once, tickets land in the kernel. */
 		h_assert_default_offload(p.c);
@@ -388,7 +357,7 @@ START_TEST(tickets_after_rx_offload_leave_data_intact)
 		h_stream_sha(len, 5 + i, want);
 		ck_assert_int_eq(memcmp(sha, want, 32), 0);
 		ck_assert_int_eq(h_close(p.c, NULL), 0);
-		pair_end(&p);
+		h_pair_end(&p);
 		h_stream_sha(len, 9, want);
 		ck_assert_int_eq(memcmp(p.srv.sha, want, 32), 0);
 		kssl_ctx_free(cctx);
@@ -408,7 +377,7 @@ START_TEST(one_byte_reads_reassemble_tickets_data_and_close_notify)
 	unsigned char got[5000], want[5000];
 	uint64_t seed = 33;
 	size_t n = 0;
-	struct pair p;
+	struct h_pair p;
 	ssize_t r;
 
 	ck_assert_int_eq(kssl_ctx_set_num_tickets(sctx, 5), 0);
@@ -416,7 +385,7 @@ START_TEST(one_byte_reads_reassemble_tickets_data_and_close_notify)
 	p.srv.write_len = sizeof(got);
 	p.srv.write_seed = 33;
 	p.srv.close = 1;
-	pair_open(&p, cctx);
+	h_pair_open(&p, cctx);
 	ck_assert_msg(h_handshake(p.c) == 0, "%s", kssl_last_error());
 	h_assert_default_offload(p.c);
 	while ((r = kssl_read(p.c, got + n, 1)) == 1 && ++n < sizeof(got))
@@ -429,7 +398,7 @@ START_TEST(one_byte_reads_reassemble_tickets_data_and_close_notify)
 	ck_assert_int_eq(kssl_shutdown(p.c), 0);
 	r = kssl_read(p.c, got, 1);
 	ck_assert_msg(r == 0, "expected close_notify, got %zd: %s", r, kssl_last_error());
-	pair_end(&p);
+	h_pair_end(&p);
 	kssl_ctx_free(cctx);
 	kssl_ctx_free(sctx);
 }
@@ -567,449 +536,6 @@ START_TEST(tls13_key_update_with_rx_in_openssl_keeps_data_flowing)
 }
 END_TEST
 
-/*
- * max_fragment_length: a plain OpenSSL client asks for 512-byte records.
- * The kernel always fills records up to 16 KiB, so the server's TX must stay
- * in OpenSSL (decided before the ULP attach: the reason shows on every
- * kernel), while RX may still move. The client's OpenSSL rejects any record
- * over 512 bytes (record_overflow), so byte-exact delivery of kssl_write and
- * kssl_sendfile data is the proof; the record sizes it saw are checked too.
- */
-struct mfl_client {
-	SSL *ssl;
-	const unsigned char *send;
-	size_t send_len, recv_len, got;
-	unsigned char sha[32];
-	int counting;    /* set once connected: only data-phase records */
-	int max_record;  /* largest record body received */
-	int stage;       /* 1 connected, 2 sent, 3 all read, 4 closed */
-	pthread_t thread;
-};
-
-static void mfl_msg_cb(int write_p, int version, int type, const void *buf,
-		       size_t len, SSL *ssl, void *arg)
-{
-	struct mfl_client *mc = arg;
-	const unsigned char *p = buf;
-
-	(void)version;
-	(void)ssl;
-	if (!write_p && type == SSL3_RT_HEADER && len >= 5 && mc->counting) {
-		int n = p[3] << 8 | p[4];
-
-		if (n > mc->max_record)
-			mc->max_record = n;
-	}
-}
-
-static void *mfl_client_main(void *arg)
-{
-	struct mfl_client *mc = arg;
-	unsigned char buf[4096];
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned int dl = 32;
-	int n;
-
-	h_block_sigpipe();
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	if (SSL_connect(mc->ssl) != 1)
-		goto out;
-	mc->stage = 1;
-	mc->counting = 1;
-	if (SSL_write(mc->ssl, mc->send, (int)mc->send_len) != (int)mc->send_len)
-		goto out;
-	mc->stage = 2;
-	while (mc->got < mc->recv_len) {
-		size_t want = mc->recv_len - mc->got;
-
-		n = SSL_read(mc->ssl, buf, want < sizeof(buf) ? (int)want : (int)sizeof(buf));
-		if (n <= 0)
-			goto out;
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		mc->got += (size_t)n;
-	}
-	mc->stage = 3;
-	n = SSL_read(mc->ssl, buf, 1); /* the server's close_notify */
-	if (n <= 0 && SSL_get_error(mc->ssl, n) == SSL_ERROR_ZERO_RETURN &&
-	    SSL_shutdown(mc->ssl) >= 0)
-		mc->stage = 4;
-out:
-	EVP_DigestFinal_ex(md, mc->sha, &dl);
-	EVP_MD_CTX_free(md);
-	ERR_clear_error();
-	return NULL;
-}
-
-START_TEST(max_fragment_length_keeps_tx_in_openssl_with_small_records)
-{
-	static const int versions[] = { KSSL_TLS1_3, KSSL_TLS1_2 };
-	size_t len = 100 * 1024, got = 0;
-	unsigned char *data = malloc(2 * len), hello[3000], sha[32], want[32];
-
-	ck_assert_ptr_nonnull(data);
-	for (size_t i = 0; i < 2; i++) {
-		kssl_ctx *sctx = h_server_ctx("server");
-		struct mfl_client mc = { 0 };
-		uint64_t seed = 50 + i;
-		int cfd, sfd, file, r;
-		kssl_conn *s;
-
-		h_fill(hello, sizeof(hello), &seed);
-		h_fill(data, len, &seed);
-		file = h_temp_file(len, 60 + i);
-		ck_assert_int_eq(pread(file, data + len, len, 0), (ssize_t)len);
-		ck_assert_int_eq(kssl_ctx_set_versions(sctx, versions[i], versions[i]), 0);
-		h_tcp_pair(&cfd, &sfd);
-		mc.ssl = h_raw_ssl(0, cfd, h_cert("ca.pem"), versions[i]);
-		ck_assert_int_eq(SSL_set_tlsext_max_fragment_length(mc.ssl,
-					TLSEXT_max_fragment_length_512), 1);
-		SSL_set_msg_callback(mc.ssl, mfl_msg_cb);
-		SSL_set_msg_callback_arg(mc.ssl, &mc);
-		mc.send = hello;
-		mc.send_len = sizeof(hello);
-		mc.recv_len = 2 * len;
-		ck_assert_int_eq(pthread_create(&mc.thread, NULL, mfl_client_main, &mc), 0);
-		s = h_conn(sctx, sfd);
-		r = h_handshake(s);
-		ck_assert_msg(r == 0, "TLS %x: %s", versions[i], kssl_last_error());
-		h_assert_user(s, KSSL_DIR_TX, "max_fragment_length (512 bytes)");
-		if (h_ktls())
-			h_assert_kernel(s, KSSL_DIR_RX);
-		else
-			h_assert_user(s, KSSL_DIR_RX, "no tls ULP");
-		r = h_read_n(s, sizeof(hello), sha, &got);
-		ck_assert_msg(r == 0, "read %zu: %s", got, kssl_last_error());
-		h_sha256(hello, sizeof(hello), want);
-		ck_assert_msg(memcmp(sha, want, 32) == 0, "client->server bytes differ");
-		r = h_write_all(s, data, len);
-		ck_assert_msg(r == 0, "write: %s", kssl_last_error());
-		r = h_sendfile_all(s, file, 0, len);
-		ck_assert_msg(r == 0, "sendfile: %s", kssl_last_error());
-		r = h_close(s, NULL);
-		ck_assert_msg(r == 0, "close: %s (%s)", kssl_error_name(r), kssl_last_error());
-		shutdown(sfd, SHUT_RDWR);
-		ck_assert_int_eq(pthread_join(mc.thread, NULL), 0);
-		ck_assert_msg(mc.stage == 4, "TLS %x: raw client stopped at stage %d after %zu bytes",
-			      versions[i], mc.stage, mc.got);
-		ck_assert_uint_eq(mc.got, 2 * len);
-		h_sha256(data, 2 * len, want);
-		ck_assert_msg(memcmp(mc.sha, want, 32) == 0, "server->client bytes differ");
-		/* 512 bytes of plaintext + type, nonce, tag: far below 16 KiB. */
-		ck_assert_int_gt(mc.max_record, 0);
-		ck_assert_int_le(mc.max_record, 512 + 64);
-		SSL_free(mc.ssl);
-		kssl_conn_free(s);
-		kssl_ctx_free(sctx);
-		h_close_pair(cfd, sfd);
-		close(file);
-	}
-	free(data);
-}
-END_TEST
-
-/*
- * A "server" that reads the ClientHello record and answers with a plaintext
- * close_notify alert: the handshake did not finish, whatever OpenSSL's
- * SSL_ERROR_ZERO_RETURN suggests.
- */
-struct hello_closer {
-	int fd;
-	unsigned char head[5];
-	size_t hello_len;
-	int answered;
-	pthread_t thread;
-};
-
-static int read_full(int fd, unsigned char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static void *hello_closer_main(void *arg)
-{
-	static const unsigned char close_notify[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00 };
-	struct hello_closer *hc = arg;
-	unsigned char body[16384 + 256];
-
-	h_block_sigpipe();
-	if (read_full(hc->fd, hc->head, 5) < 0)
-		return NULL;
-	hc->hello_len = (size_t)hc->head[3] << 8 | hc->head[4];
-	if (hc->hello_len > sizeof(body) || read_full(hc->fd, body, hc->hello_len) < 0)
-		return NULL;
-	hc->answered = write(hc->fd, close_notify, sizeof(close_notify)) == sizeof(close_notify);
-	return NULL;
-}
-
-START_TEST(close_notify_during_handshake_is_eof_not_success)
-{
-	kssl_ctx *cctx = h_client_ctx();
-	struct hello_closer hc = { 0 };
-	unsigned char buf[16];
-	kssl_conn *c;
-	int cfd, sfd, r;
-
-	h_tcp_pair(&cfd, &sfd);
-	hc.fd = sfd;
-	ck_assert_int_eq(pthread_create(&hc.thread, NULL, hello_closer_main, &hc), 0);
-	c = h_conn(cctx, cfd);
-	r = kssl_handshake(c);
-	ck_assert_msg(r == KSSL_E_EOF, "got %s: %s", kssl_error_name(r), kssl_last_error());
-	h_assert_has(kssl_last_error(), "before the handshake finished");
-	ck_assert_int_eq(kssl_conn_version(c), 0);
-	ck_assert_ptr_null(kssl_conn_cipher(c));
-	r = (int)kssl_read(c, buf, sizeof(buf));
-	ck_assert_msg(r == KSSL_E_CLOSED, "read after: %s: %s", kssl_error_name(r),
-		      kssl_last_error());
-	h_assert_has(kssl_last_error(), "before the handshake finished");
-	ck_assert_int_eq(kssl_handshake(c), KSSL_E_CLOSED);
-	ck_assert_int_eq(pthread_join(hc.thread, NULL), 0);
-	/* It really was a ClientHello, and the alert went out. */
-	ck_assert_int_eq(hc.head[0], 0x16);
-	ck_assert_uint_gt(hc.hello_len, 0);
-	ck_assert_int_eq(hc.answered, 1);
-	kssl_conn_free(c);
-	kssl_ctx_free(cctx);
-	h_close_pair(cfd, sfd);
-}
-END_TEST
-
-/*
- * SNI: the callback switches to a context that requires client certificates
- * and keeps everything in OpenSSL. Both settings must apply to this
- * connection, and the application may drop its reference to the first
- * context right after the switch (the conn keeps it alive for OpenSSL).
- */
-struct sni_switch {
-	kssl_ctx *to;
-	kssl_ctx *drop; /* the application's reference to the first ctx */
-	int calls, set_rc;
-	char name[64];
-};
-
-static int sni_switch_cb(kssl_conn *conn, const char *name, void *arg)
-{
-	struct sni_switch *sw = arg;
-
-	sw->calls++;
-	snprintf(sw->name, sizeof(sw->name), "%s", name ? name : "(none)");
-	sw->set_rc = kssl_conn_set_ctx(conn, sw->to);
-	if (sw->set_rc == 0 && sw->drop) {
-		kssl_ctx_free(sw->drop);
-		sw->drop = NULL;
-	}
-	return 0;
-}
-
-/*
- * with_cert: the client sends client.pem. hrr: the first context accepts
- * only P-256 while the client's key share is X25519, so a TLS 1.3 server
- * asks again (HelloRetryRequest) and OpenSSL runs the first context's SNI
- * callback a second time, after the switch: that context must still exist.
- */
-static void sni_switch_round(int version, int with_cert, int hrr)
-{
-	kssl_ctx *first = h_server_ctx("server"), *second = h_server_ctx("server");
-	kssl_ctx *cctx = h_client_ctx();
-	struct sni_switch sw = { 0 };
-	struct h_peer cli;
-	const uint8_t *der = NULL;
-	size_t n = 50000;
-	unsigned char sha[32], want[32];
-	kssl_conn *s;
-	int cfd, sfd, r;
-
-	kssl_ctx_set_verify(second, KSSL_VERIFY_REQUIRED);
-	ck_assert_msg(kssl_ctx_load_ca_file(second, h_cert("ca.pem")) == 0, "%s",
-		      kssl_last_error());
-	kssl_ctx_set_offload(second, KSSL_OFFLOAD_NONE);
-	sw.to = second;
-	sw.drop = first;
-	kssl_ctx_set_sni_cb(first, sni_switch_cb, &sw);
-	if (hrr)
-		ck_assert_int_eq(SSL_CTX_set1_groups_list(kssl_ctx_ssl_ctx(first), "P-256"), 1);
-	ck_assert_int_eq(kssl_ctx_set_versions(cctx, version, version), 0);
-	if (with_cert) {
-		char cert[4200];
-
-		snprintf(cert, sizeof(cert), "%s", h_cert("client.pem"));
-		ck_assert_msg(kssl_ctx_use_cert_file(cctx, cert, h_cert("client.key")) == 0,
-			      "%s", kssl_last_error());
-	}
-	h_tcp_pair(&cfd, &sfd);
-	h_peer_init(&cli, cctx, cfd);
-	cli.conn = h_conn(cctx, cfd); /* with the host name, for SNI */
-	cli.recv_len = with_cert ? n : 1;
-	cli.write_len = with_cert ? n : 0;
-	cli.write_seed = 71;
-	cli.close = with_cert;
-	h_peer_start(&cli);
-	s = h_conn(first, sfd);
-	r = h_handshake(s);
-	ck_assert_int_eq(sw.calls, hrr ? 2 : 1);
-	ck_assert_msg(sw.set_rc == 0, "kssl_conn_set_ctx failed");
-	ck_assert_str_eq(sw.name, "localhost");
-	ck_assert_ptr_null(sw.drop);
-	if (!with_cert) {
-		/* The second context's verify mode: a certificate is required. */
-		h_check_peer(r < 0, &cli, sfd, "TLS %x: handshake without a client certificate succeeded",
-			     version);
-		h_check_peer(r == KSSL_E_TLS, &cli, sfd, "TLS %x: server handshake: %s (%s)",
-			     version, kssl_error_name(r), kssl_last_error());
-		h_assert_has(kssl_last_error(), "peer did not return a certificate");
-		h_peer_join(&cli);
-		/* TLS 1.3: the client finished first and reads the alert. */
-		ck_assert_msg(cli.rc == KSSL_E_ALERT, "client: %s", cli.err);
-		h_assert_has(cli.err, version == KSSL_TLS1_3 ? "certificate_required"
-							      : "handshake_failure");
-	} else {
-		h_check_peer(r == 0, &cli, sfd, "TLS %x: server handshake: %s", version,
-			     kssl_last_error());
-		ck_assert_uint_gt(kssl_conn_peer_cert_der(s, &der), 0);
-		ck_assert_int_eq(kssl_conn_verify_result(s), 0);
-		ck_assert_str_eq(kssl_conn_server_name(s), "localhost");
-		/* The second context's offload mode. */
-		h_assert_user(s, KSSL_DIR_TX, "turned off by the application");
-		h_assert_user(s, KSSL_DIR_RX, "turned off by the application");
-		r = h_write_stream(s, n, 72, want);
-		h_check_peer(r == 0, &cli, sfd, "server write: %s", kssl_last_error());
-		r = h_read_n(s, n, sha, NULL);
-		h_check_peer(r == 0, &cli, sfd, "server read: %s", kssl_last_error());
-		h_stream_sha(n, 71, want);
-		ck_assert_msg(memcmp(sha, want, 32) == 0, "client->server bytes differ");
-		r = h_close(s, NULL);
-		h_check_peer(r == 0, &cli, sfd, "server close: %s", kssl_last_error());
-		h_peer_join_ok(&cli);
-		h_stream_sha(n, 72, want);
-		ck_assert_msg(memcmp(cli.sha, want, 32) == 0, "server->client bytes differ");
-		h_assert_default_offload(cli.conn);
-	}
-	kssl_conn_free(cli.conn);
-	kssl_conn_free(s); /* drops the last reference to `first` */
-	kssl_ctx_free(second);
-	kssl_ctx_free(cctx);
-	h_close_pair(cfd, sfd);
-}
-
-START_TEST(sni_switch_applies_verify_mode_and_offload_mode)
-{
-	static const int versions[] = { KSSL_TLS1_3, KSSL_TLS1_2 };
-
-	for (size_t i = 0; i < 2; i++) {
-		sni_switch_round(versions[i], 0, 0);
-		sni_switch_round(versions[i], 1, 0);
-	}
-	sni_switch_round(KSSL_TLS1_3, 1, 1);
-}
-END_TEST
-
-/*
- * NewSessionTickets larger than a record (20 KB of ticket app data, so each
- * ticket spans two records): the kernel RX path skips ticket bodies instead
- * of buffering them, so their size never fails the connection. First a
- * client keeping sessions proves the tickets really are that large (the
- * session holds the ticket); then clients without sessions, whose RX goes to
- * the kernel at once, read through them with large and with tiny reads.
- */
-#define BIG_TICKET_APPDATA 20000
-
-static int big_ticket_gen_cb(SSL *ssl, void *arg)
-{
-	static unsigned char blob[BIG_TICKET_APPDATA];
-	uint64_t seed = 99;
-
-	(void)arg;
-	h_fill(blob, sizeof(blob), &seed); /* incompressible */
-	return SSL_SESSION_set1_ticket_appdata(SSL_get_session(ssl), blob, sizeof(blob));
-}
-
-static int big_ticket_dec_cb(SSL *ssl, SSL_SESSION *ss, const unsigned char *keyname,
-			     size_t keyname_len, SSL_TICKET_STATUS status, void *arg)
-{
-	(void)ssl;
-	(void)ss;
-	(void)keyname;
-	(void)keyname_len;
-	(void)arg;
-	return status == SSL_TICKET_SUCCESS || status == SSL_TICKET_SUCCESS_RENEW ?
-	       SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_IGNORE;
-}
-
-START_TEST(tls13_tickets_larger_than_a_record_leave_data_intact)
-{
-	static const size_t read_sizes[] = { 0, 65536, 7 }; /* 0: keep sessions */
-	kssl_ctx *sctx = h_server_ctx("server");
-	size_t len = 20000;
-	unsigned char *got = malloc(len), *want = malloc(len);
-
-	ck_assert_ptr_nonnull(got);
-	ck_assert_ptr_nonnull(want);
-	ck_assert_int_eq(kssl_ctx_set_versions(sctx, KSSL_TLS1_3, KSSL_TLS1_3), 0);
-	ck_assert_int_eq(kssl_ctx_set_num_tickets(sctx, 2), 0);
-	ck_assert_int_eq(SSL_CTX_set_session_ticket_cb(kssl_ctx_ssl_ctx(sctx), big_ticket_gen_cb,
-						       big_ticket_dec_cb, NULL), 1);
-	for (size_t i = 0; i < 3; i++) {
-		kssl_ctx *cctx = h_client_ctx();
-		uint64_t seed = 80 + i;
-		size_t n = 0;
-		ssize_t r = 0;
-		struct pair p;
-
-		if (!read_sizes[i])
-			kssl_ctx_set_client_sessions(cctx, 1);
-		h_peer_init(&p.srv, sctx, -1);
-		p.srv.write_len = len;
-		p.srv.write_seed = seed;
-		p.srv.close = 1;
-		pair_open(&p, cctx);
-		ck_assert_msg(h_handshake(p.c) == 0, "%s", kssl_last_error());
-		if (read_sizes[i])
-			h_assert_default_offload(p.c); /* tickets land in the kernel */
-		while (n < len) {
-			size_t want_n = read_sizes[i] ? read_sizes[i] : 65536;
-
-			r = kssl_read(p.c, got + n, len - n < want_n ? len - n : want_n);
-			if (r <= 0)
-				break;
-			n += (size_t)r;
-		}
-		h_check_peer(n == len, &p.srv, p.cfd, "reads of %zu: %zu bytes, then %zd: %s",
-			     read_sizes[i], n, r, kssl_last_error());
-		h_fill(want, len, &seed);
-		ck_assert_msg(memcmp(got, want, len) == 0, "reads of %zu: bytes differ",
-			      read_sizes[i]);
-		if (!read_sizes[i]) {
-			uint8_t *sess = NULL;
-			size_t sess_len = 0;
-
-			ck_assert_msg(kssl_conn_get_session(p.c, &sess, &sess_len) == 0, "%s",
-				      kssl_last_error());
-			/*
-			 * The session carries the ticket, which carries the
-			 * app data: without it a session is ~1-2 KB, so this
-			 * means a ticket well over one record (16 KiB).
-			 */
-			ck_assert_uint_gt(sess_len, BIG_TICKET_APPDATA);
-			free(sess);
-		}
-		ck_assert_msg(h_close(p.c, NULL) == 0, "close: %s", kssl_last_error());
-		pair_end(&p);
-		kssl_ctx_free(cctx);
-	}
-	kssl_ctx_free(sctx);
-	free(got);
-	free(want);
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("session");
@@ -1028,10 +554,6 @@ int main(void)
 	tcase_add_test(tc, tls13_key_update_never_yields_wrong_data);
 	tcase_add_test(tc, tls13_key_update_requested_never_yields_wrong_data);
 	tcase_add_test(tc, tls13_key_update_with_rx_in_openssl_keeps_data_flowing);
-	tcase_add_test(tc, max_fragment_length_keeps_tx_in_openssl_with_small_records);
-	tcase_add_test(tc, close_notify_during_handshake_is_eof_not_success);
-	tcase_add_test(tc, sni_switch_applies_verify_mode_and_offload_mode);
-	tcase_add_test(tc, tls13_tickets_larger_than_a_record_leave_data_intact);
 	suite_add_tcase(s, tc);
 	return h_run(s);
 }
