@@ -148,8 +148,6 @@ int main(void)
 {
 	Suite *s = suite_create("uring_fallback");
 	TCase *tc = tcase_create("fallback");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, uring_init_eperm);
@@ -158,9 +156,5 @@ int main(void)
 	tcase_add_test(tc, uring_no_splice);
 	tcase_add_test(tc, one_operation_at_a_time);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return u_run(s);
 }

@@ -318,8 +318,6 @@ int main(void)
 {
 	Suite *s = suite_create("uring_splice");
 	TCase *tc = tcase_create("splice");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, splice_whole_file);
@@ -335,9 +333,5 @@ int main(void)
 	tcase_add_test(tc, splice_many_connections);
 	tcase_add_test(tc, splice_close_in_flight);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return u_run(s);
 }

@@ -171,8 +171,6 @@ int main(void)
 {
 	Suite *s = suite_create("uring_tls");
 	TCase *tc = tcase_create("tls");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, tls_uring);
@@ -181,9 +179,5 @@ int main(void)
 	tcase_add_test(tc, tls_no_splice);
 	tcase_add_test(tc, tls_handshake_failure);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return u_run(s);
 }

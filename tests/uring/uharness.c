@@ -181,3 +181,14 @@ void u_done_cb(kssl_lconn *lc, ssize_t result, void *arg)
 	snprintf(d->path, sizeof(d->path), "%s", kssl_lconn_send_path(lc));
 	d->done = 1;
 }
+
+int u_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

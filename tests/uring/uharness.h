@@ -55,4 +55,7 @@ struct u_done {
 };
 void u_done_cb(kssl_lconn *lc, ssize_t result, void *arg);
 
+/* Run the suite (CK_VERBOSITY=verbose lists each test); exit status for main. */
+int u_run(Suite *s);
+
 #endif
