@@ -198,8 +198,8 @@ http {
 
 def kssl_python_dir(kssl_bin):
     """Directory holding the built kssl package: $KSSL_PYTHONPATH, else the
-    build tree's python/ found upwards from the kssl program (build/src/cli/
-    kssl -> build/python), else build/python next to bench/."""
+    build tree's python/ found upwards from the kssl program (build/cli/kssl
+    -> build/python), else build/python next to bench/."""
     env = os.environ.get("KSSL_PYTHONPATH")
     if env:
         return env

@@ -15,6 +15,16 @@ pc="pkg-config --define-variable=prefix=$tmp/prefix"
 test -f "$tmp/prefix/include/kssl/kssl.h"
 test -f "$tmp/prefix/include/kssl/kssl_uring.h"
 test -x "$tmp/prefix/bin/kssl"
+# `kssl bench` runs from the installed prefix alone: the script, its modules
+# and the reference sender are installed, and nothing names the source tree.
+test -x "$tmp/prefix/share/kssl/bench/run"
+test -x "$tmp/prefix/share/kssl/bench/ossl_sender"
+env -u KSSL_BENCH_SCRIPT "$tmp/prefix/bin/kssl" bench --help | grep -q -- '--quick'
+strip -o "$tmp/kssl-stripped" "$tmp/prefix/bin/kssl" # debug info may name it
+if grep -q "$src" "$tmp/kssl-stripped"; then
+	echo "the installed kssl names the source tree $src" >&2
+	exit 1
+fi
 
 cc -std=c11 -Wall -Wextra -Werror "$src/examples/tls_file_sender.c" \
 	$($pc --cflags --libs kssl) -Wl,-rpath,"$tmp/prefix/lib" -o "$tmp/sender-shared"
