@@ -36,7 +36,7 @@ struct call {
 	int wait_in;    /* read on a blocking fd: poll without the lock */
 	int eintr;
 	ssize_t r;
-	char msg[512];
+	struct kssl_error_info err;
 };
 
 int ks_ssl_ex_index = -1;
@@ -254,8 +254,10 @@ static void call_locked(KsConn *self, struct call *c)
 		c->r = kssl_shutdown(self->conn);
 		break;
 	}
-	if (c->r < 0)
-		snprintf(c->msg, sizeof(c->msg), "%s", kssl_last_error());
+	if (c->r < 0) {
+		kssl_last_error_info(&c->err);
+		c->err.code = (int)c->r;
+	}
 	PyThread_release_lock(self->lock);
 }
 
@@ -310,7 +312,7 @@ static int run(KsConn *self, struct call *c)
 			return 0;
 		}
 		if (c->r != KSSL_E_WANT_READ && c->r != KSSL_E_WANT_WRITE) {
-			ks_raise(self, (int)c->r, c->msg);
+			ks_raise(self, &c->err, op_name(c->op));
 			return -1;
 		}
 		if (timeout == 0) {
@@ -318,7 +320,7 @@ static int run(KsConn *self, struct call *c)
 				c->r = 0;
 				return 0;
 			}
-			ks_raise(self, (int)c->r, c->msg);
+			ks_raise(self, &c->err, op_name(c->op));
 			return -1;
 		}
 		if (timeout > 0) {

@@ -27,14 +27,22 @@ struct dcall {
 	void *buf;
 	size_t len;
 	ssize_t r;
-	int err;
-	char msg[512];
+	struct kssl_error_info err;
 };
+
+static const char *dop_name(enum dop op)
+{
+	switch (op) {
+	case D_READ: return "read";
+	case D_WRITE: return "write";
+	case D_SHUTDOWN: return "shutdown";
+	default: return "handshake";
+	}
+}
 
 static void dcall_locked(KsDtls *self, struct dcall *c)
 {
 	PyThread_acquire_lock(self->lock, WAIT_LOCK);
-	errno = 0;
 	switch (c->op) {
 	case D_HANDSHAKE:
 		c->r = kssl_dtls_handshake(self->d);
@@ -52,9 +60,10 @@ static void dcall_locked(KsDtls *self, struct dcall *c)
 		c->r = kssl_dtls_handle_timeout(self->d);
 		break;
 	}
-	c->err = errno;
-	if (c->r < 0)
-		snprintf(c->msg, sizeof(c->msg), "%s", kssl_last_error());
+	if (c->r < 0) {
+		kssl_last_error_info(&c->err);
+		c->err.code = (int)c->r;
+	}
 	PyThread_release_lock(self->lock);
 }
 
@@ -68,12 +77,12 @@ static int run(KsDtls *self, struct dcall *c)
 		Py_END_ALLOW_THREADS
 		if (c->r >= 0)
 			return 0;
-		if (c->r == KSSL_E_SYSCALL && c->err == EINTR) {
+		if (c->r == KSSL_E_INTR) {
 			if (PyErr_CheckSignals() < 0)
 				return -1;
 			continue;
 		}
-		ks_raise(NULL, (int)c->r, c->msg);
+		ks_raise(NULL, &c->err, dop_name(c->op));
 		return -1;
 	}
 }

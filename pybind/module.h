@@ -86,11 +86,14 @@ typedef struct {
 } KsConn;
 
 /*
- * Raise the Python exception for a failed kssl call. msg is the copy of
- * kssl_last_error() taken right after the call; conn may be NULL (context
- * calls). Always returns NULL.
+ * Raise the Python exception for a failed kssl call (errors.c). err is the
+ * copy of kssl_last_error_info() taken right after the call (its code set
+ * to the call's result); op ("handshake", "read", "write", "shutdown")
+ * names the stdlib operation the failure stands for; conn and op may be
+ * NULL (context calls). Always returns NULL.
  */
-PyObject *ks_raise(KsConn *conn, int code, const char *msg);
+PyObject *ks_raise(KsConn *conn, const struct kssl_error_info *err,
+		   const char *op);
 /* For context-level failures (no TLS peer involved). */
 PyObject *ks_raise_ctx(int code);
 

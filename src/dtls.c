@@ -368,9 +368,9 @@ static int wait_io(kssl_dtls *d, ssize_t want)
 	if (r < 0) {
 		int e = errno;
 
-		ks_err_errno(KSSL_E_SYSCALL, e, "DTLS: waiting for the socket");
-		errno = e; /* EINTR: the caller may call again */
-		return KSSL_E_SYSCALL;
+		/* EINTR: KSSL_E_INTR as for TLS; the caller may call again. */
+		return ks_err_errno(e == EINTR ? KSSL_E_INTR : KSSL_E_SYSCALL, e,
+				    "DTLS: waiting for the socket");
 	}
 	if (r == 0) {
 		r = kssl_dtls_handle_timeout(d);
@@ -405,8 +405,7 @@ static ssize_t drive(kssl_dtls *d, dtls_step step, void *buf, size_t len,
 
 static int closed(const kssl_dtls *d)
 {
-	return ks_err(KSSL_E_CLOSED, "DTLS session failed earlier: %s",
-		      d->base.failed_msg);
+	return ks_failed_earlier(&d->base, "DTLS session");
 }
 
 /*
@@ -513,7 +512,8 @@ ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len)
 	if (r < 0)
 		return r;
 	if (d->base.tx_closed)
-		return ks_err(KSSL_E_CLOSED, "kssl_dtls_send after kssl_dtls_shutdown");
+		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_dtls_send after kssl_dtls_shutdown"),
+			      KSSL_R_SHUT_DOWN, 0);
 	/* Checked here: OpenSSL's own refusal would fail the session. */
 	if (len > SSL3_RT_MAX_PLAIN_LENGTH)
 		return ks_err(KSSL_E_INVAL,

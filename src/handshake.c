@@ -199,8 +199,7 @@ int kssl_handshake(kssl_conn *conn)
 	int r;
 
 	if (conn->failed)
-		return ks_err(KSSL_E_CLOSED, "connection failed earlier: %s",
-			      conn->failed_msg);
+		return ks_failed_earlier(conn, "connection");
 	if (conn->handshake_done)
 		return 0;
 	if (SSL_in_before(conn->ssl) && (r = apply_hostname(conn)) < 0)

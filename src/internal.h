@@ -1,8 +1,24 @@
 /*
- * Private definitions shared by src/ and ktls/. Not installed.
+ * Private definitions of libkssl (src/). Not installed.
  *
  * Symbol naming: public calls are kssl_*; internal ones are ks_* (src/) and
  * ktls_* (ktls/). The shared library exports kssl_* only (kssl.map).
+ *
+ * The internal convention (one for all of src/ and ktls/):
+ *   - A function that can fail returns int (or ssize_t): >= 0 on success
+ *     (0, a byte count, or a documented flag such as "1 = now in the
+ *     kernel"), a negative value on failure. In src/ that value is a
+ *     KSSL_E_* code and the thread's error state (message, reason, detail,
+ *     errno, OpenSSL error; src/error.c) is set by ks_err* / ks_why at the
+ *     point where the cause is known. ktls/ is the kernel seam and knows
+ *     nothing of KSSL_E_*: it returns 0 or -errno, and its caller in src/
+ *     turns that into a KSSL_E_* code or an offload reason.
+ *   - Functions returning a pointer return NULL on failure with the error
+ *     state set (src/) or errno set (ktls/).
+ *   - Every status-returning function is declared KSSL_MUST_USE: a result
+ *     is handled or explicitly discarded with a (void) cast and a comment
+ *     saying why dropping it is right.
+ *   - Nothing in the library decides from message text.
  */
 #ifndef KSSL_INTERNAL_H
 #define KSSL_INTERNAL_H
@@ -96,13 +112,24 @@ struct kssl_conn {
 
 /* ---- errors (src/error.c) --------------------------------------------- */
 
-/* Set the thread's message and return code. */
+/*
+ * Set the thread's message and return code. The reason is KSSL_R_NONE
+ * (KSSL_R_BAD_ARGUMENT for KSSL_E_INVAL, KSSL_R_INTERRUPTED for
+ * KSSL_E_INTR) until ks_why names a finer one.
+ */
 int ks_err(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* As ks_err, appending ": <strerror(errno_val)>". */
+/* Set the reason and detail of the current failure; returns code. */
+int ks_why(int code, int reason, long detail);
+/* KSSL_E_EOF, KSSL_R_UNEXPECTED_EOF, "<what>: peer closed ..." */
+int ks_eof(const char *what);
+/* KSSL_E_CLOSED, KSSL_R_FAILED_EARLIER, repeating the first failure. */
+int ks_failed_earlier(const kssl_conn *conn, const char *what);
+/* As ks_err, appending ": <strerror(errno_val)>"; reason KSSL_R_ERRNO. */
 int ks_err_errno(int code, int errno_val, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* As ks_err, appending OpenSSL's queued reason (and clearing the queue). */
+/* As ks_err, appending OpenSSL's queued reason (and clearing the queue);
+ * reason KSSL_R_OPENSSL when OpenSSL queued one. */
 int ks_err_ssl(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Mark the connection failed with the current message; returns code. */

@@ -23,8 +23,7 @@ enum {
 static int check_usable(kssl_conn *conn)
 {
 	if (conn->failed)
-		return ks_err(KSSL_E_CLOSED, "connection failed earlier: %s",
-			      conn->failed_msg);
+		return ks_failed_earlier(conn, "connection");
 	if (!conn->handshake_done)
 		return kssl_handshake(conn);
 	return 0;
@@ -39,10 +38,12 @@ static void send_alert(kssl_conn *conn, int level, int desc)
 		ktls_send_record(conn->fd, KTLS_CT_ALERT, a, 2);
 }
 
-static int fail_alert(kssl_conn *conn, int code, int desc, const char *msg)
+/* Fail with code/reason after sending fatal alert desc; detail = desc. */
+static int fail_alert(kssl_conn *conn, int code, int reason, int desc,
+		      const char *msg)
 {
 	send_alert(conn, AL_FATAL, desc);
-	return ks_fail(conn, ks_err(code, "%s", msg));
+	return ks_fail(conn, ks_why(ks_err(code, "%s", msg), reason, desc));
 }
 
 /*
@@ -68,7 +69,7 @@ static int handle_hs_header(kssl_conn *conn, uint8_t type, size_t body_len)
 		 * traffic secrets after install. Going on would decrypt with
 		 * the old key: stop here, loudly.
 		 */
-		return fail_alert(conn, KSSL_E_REKEY, 10,
+		return fail_alert(conn, KSSL_E_REKEY, KSSL_R_KEY_UPDATE, 10,
 			"peer sent a TLS 1.3 KeyUpdate; re-keying kernel TLS is not supported (needs Linux 6.14 and is not implemented in kssl): connection closed");
 	case HS_HELLO_REQUEST:
 		/* TLS 1.2 servers may ask; we never renegotiate (RFC 5746 allows a warning). */
@@ -78,7 +79,8 @@ static int handle_hs_header(kssl_conn *conn, uint8_t type, size_t body_len)
 		}
 		break;
 	}
-	return fail_alert(conn, KSSL_E_TLS, 10, type == 13 ?
+	return fail_alert(conn, KSSL_E_TLS, KSSL_R_UNEXPECTED_MESSAGE, 10,
+			  type == 13 ?
 			  "unexpected post-handshake CertificateRequest (post-handshake auth is not supported)" :
 			  "unexpected post-handshake message");
 }
@@ -113,14 +115,15 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 			    (conn->alert[1] == 90 ||
 			     conn->info.version == TLS1_2_VERSION))
 				continue;
-			return ks_fail(conn, ks_err(KSSL_E_ALERT,
+			return ks_fail(conn, ks_why(ks_err(KSSL_E_ALERT,
 				"peer sent fatal alert %s (%d)",
-				ks_alert_name(conn->alert[1]), conn->alert[1]));
+				ks_alert_name(conn->alert[1]), conn->alert[1]),
+				KSSL_R_PEER_ALERT, conn->alert[1]));
 		}
 		return 0;
 	}
 	if (type != KTLS_CT_HANDSHAKE)
-		return fail_alert(conn, KSSL_E_TLS, 10,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_UNEXPECTED_MESSAGE, 10,
 				  "unexpected TLS record type after the handshake");
 	while (n) {
 		size_t body;
@@ -157,13 +160,13 @@ static ssize_t kernel_read_error(kssl_conn *conn, int err)
 	case EBADMSG:
 		/* The record did not authenticate: wrong key, wrong sequence
 		 * number, or tampering. Never hand out such bytes. */
-		return fail_alert(conn, KSSL_E_TLS, 20,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, 20,
 			"kernel TLS: record authentication failed (bad_record_mac)");
 	case EMSGSIZE:
-		return fail_alert(conn, KSSL_E_TLS, 22,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, 22,
 			"kernel TLS: record too large (record_overflow)");
 	case EINVAL:
-		return fail_alert(conn, KSSL_E_TLS, 50,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, 50,
 			"kernel TLS: malformed record (bad header or version)");
 	case ECONNRESET:
 	case EPIPE:
@@ -185,8 +188,7 @@ static ssize_t kernel_read(kssl_conn *conn, void *buf, size_t len)
 		if (n < 0)
 			return kernel_read_error(conn, (int)-n);
 		if (n == 0)
-			return ks_fail(conn, ks_err(KSSL_E_EOF,
-				"peer closed the connection without close_notify"));
+			return ks_fail(conn, ks_eof("kernel TLS receive"));
 		if (type == KTLS_CT_APPLICATION_DATA)
 			return n;
 		r = handle_control(conn, type, buf, (size_t)n);
@@ -232,7 +234,8 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len)
 	if (r < 0)
 		return r;
 	if (conn->tx_closed)
-		return ks_err(KSSL_E_CLOSED, "kssl_write after kssl_shutdown");
+		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_write after kssl_shutdown"),
+			      KSSL_R_SHUT_DOWN, 0);
 	if (len == 0)
 		return 0;
 	if (conn->tx.state == KSSL_OFFLOAD_KERNEL) {
@@ -378,7 +381,8 @@ int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
 	if (r < 0)
 		return r;
 	if (conn->tx_closed)
-		return ks_err(KSSL_E_CLOSED, "kssl_sendfile after kssl_shutdown");
+		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_sendfile after kssl_shutdown"),
+			      KSSL_R_SHUT_DOWN, 0);
 	if (offset < 0)
 		return ks_err(KSSL_E_INVAL, "kssl_sendfile: negative offset");
 	if (count == 0)
@@ -394,8 +398,7 @@ int kssl_shutdown(kssl_conn *conn)
 	int r;
 
 	if (conn->failed)
-		return ks_err(KSSL_E_CLOSED, "connection failed earlier: %s",
-			      conn->failed_msg);
+		return ks_failed_earlier(conn, "connection");
 	if (!conn->handshake_done)
 		return ks_err(KSSL_E_INVAL, "kssl_shutdown before the handshake finished");
 	if (!conn->tx_closed) {

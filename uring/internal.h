@@ -92,6 +92,8 @@ struct io_uring_sqe *ku_get_sqe(kssl_loop *loop, unsigned need);
 int ku_arm(kssl_lconn *lc, unsigned events);
 void ku_complete(kssl_lconn *lc, ssize_t result);
 int ku_fail(kssl_lconn *lc, int code, int err, const char *what);
+/* Complete with a kssl call's failure code; its error state stays. */
+int ku_fail_kssl(kssl_lconn *lc, int code);
 void ku_release(kssl_lconn *lc);
 int ku_start(kssl_lconn *lc, enum ku_op op, kssl_lconn_cb cb, void *arg);
 void ku_event(kssl_loop *loop, uint64_t data, int res);

@@ -16,8 +16,12 @@
  *     negative KSSL_E_* code;
  *   - calls that return a pointer return NULL on failure.
  * After any failure kssl_last_error() gives a one-line message that names the
- * cause (OpenSSL reason, errno text, TLS alert, or offload reason). The
- * message is per thread and valid until the next kssl call on that thread.
+ * cause (OpenSSL reason, errno text, TLS alert, or offload reason), and
+ * kssl_last_reason() / kssl_last_detail() / kssl_last_errno() /
+ * kssl_last_openssl_error() give the same cause as numbers: branch on
+ * those, never on the text. All are per thread and valid until the next
+ * kssl call on that thread. Every call in this header, kssl_dtls.h and
+ * kssl_uring.h follows this convention, including KSSL_E_INTR for a signal.
  *
  * Threads: a kssl_ctx may be shared by many threads once it is configured
  * (configure it before creating connections). A kssl_conn belongs to one
@@ -58,19 +62,106 @@ enum kssl_error {
 };
 
 /*
+ * Reasons: a stable, finer cause under the KSSL_E_* class of the last
+ * failure. Programs branch on (code, reason, detail), never on message
+ * text, which may be reworded at any release. New reasons may be added;
+ * existing numbers never change.
+ */
+enum kssl_reason {
+	KSSL_R_NONE = 0,            /* no finer cause recorded */
+	KSSL_R_ERRNO = 1,           /* a system call failed; detail = errno */
+	KSSL_R_OPENSSL = 2,         /* OpenSSL named the cause; see
+				       kssl_last_openssl_error() */
+	KSSL_R_BAD_CERT_DATA = 3,   /* a certificate (chain) does not parse */
+	KSSL_R_BAD_KEY_DATA = 4,    /* a private key does not parse (or the
+				       password is wrong) */
+	KSSL_R_KEY_MISMATCH = 5,    /* the key does not match the certificate */
+	KSSL_R_BAD_CA_DATA = 6,     /* CA certificates do not parse or load */
+	KSSL_R_PEER_ALERT = 7,      /* the peer sent a fatal alert;
+				       detail = alert description (RFC 8446) */
+	KSSL_R_VERIFY_FAILED = 8,   /* the peer certificate did not verify;
+				       detail = X509_V_ERR_* code */
+	KSSL_R_UNEXPECTED_EOF = 9,  /* transport closed without close_notify */
+	KSSL_R_KERNEL_RECORD = 10,  /* kernel TLS rejected a received record;
+				       detail = the alert kssl sent (20, 22, 50) */
+	KSSL_R_KEY_UPDATE = 11,     /* the peer re-keyed (TLS 1.3 KeyUpdate)
+				       and the kernel cannot follow */
+	KSSL_R_UNEXPECTED_MESSAGE = 12, /* a record or message not allowed
+				       after the handshake */
+	KSSL_R_FAILED_EARLIER = 13, /* the connection failed before; detail =
+				       the KSSL_E_* code of that first failure */
+	KSSL_R_SHUT_DOWN = 14,      /* this side already sent close_notify */
+	KSSL_R_PEER_CLOSED = 15,    /* the peer sent close_notify; no more
+				       data may be written */
+	KSSL_R_BAD_ARGUMENT = 16,   /* an argument is out of range or missing */
+	KSSL_R_WRONG_STATE = 17,    /* the call is not valid at this point */
+	KSSL_R_INTERRUPTED = 18,    /* a signal (with KSSL_E_INTR) */
+};
+
+/*
  * kssl_last_error returns the message of the last failure on this thread
- * ("" if none). The string is owned by kssl.
+ * ("" if none). The string is owned by kssl. It is for people (logs,
+ * exception text): its wording is not stable.
  */
 const char *kssl_last_error(void);
 
 /*
  * kssl_last_errno returns the errno behind the last failure on this thread
- * when it came from a system call (KSSL_E_SYSCALL, some KSSL_E_FILE), else 0.
+ * when it came from a system call (KSSL_E_SYSCALL, KSSL_E_INTR, some
+ * KSSL_E_FILE), else 0.
  */
 int kssl_last_errno(void);
 
+/* kssl_last_reason returns the enum kssl_reason of the last failure. */
+int kssl_last_reason(void);
+
+/*
+ * kssl_last_detail returns the number that goes with the reason: the alert
+ * description (KSSL_R_PEER_ALERT, KSSL_R_KERNEL_RECORD), the X509_V_ERR_*
+ * code (KSSL_R_VERIFY_FAILED), the errno (KSSL_R_ERRNO), the first
+ * failure's KSSL_E_* code (KSSL_R_FAILED_EARLIER); else 0.
+ */
+long kssl_last_detail(void);
+
+/*
+ * kssl_last_openssl_error returns OpenSSL's packed error code (take it
+ * apart with ERR_GET_LIB / ERR_GET_REASON) of the error queue entry that
+ * named the cause of the last failure, or 0 when OpenSSL named none. kssl
+ * clears OpenSSL's queue; this is the copy.
+ */
+unsigned long kssl_last_openssl_error(void);
+
+/* All of the above at once, copied: for callers that report later. */
+struct kssl_error_info {
+	int code;                 /* KSSL_E_* of the failure (0 if none) */
+	int reason;               /* enum kssl_reason */
+	long detail;              /* kssl_last_detail() */
+	int sys_errno;            /* kssl_last_errno() */
+	unsigned long openssl_error; /* kssl_last_openssl_error() */
+	char message[512];        /* kssl_last_error() */
+};
+
+/*
+ * kssl_last_error_info fills *out with the last failure on this thread;
+ * code is the KSSL_E_* value the failing call returned.
+ */
+void kssl_last_error_info(struct kssl_error_info *out);
+
+/*
+ * kssl_set_error records a failure in this thread's error state, as kssl's
+ * own calls do, and returns code. It is for libraries built on kssl (such
+ * as kssl_uring) that follow the same convention. sys_errno != 0 appends
+ * ": <strerror>" to the message and sets kssl_last_errno(); the OpenSSL
+ * error is cleared. fmt is printf-style.
+ */
+int kssl_set_error(int code, int reason, long detail, int sys_errno,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* kssl_error_name returns "KSSL_E_TLS" etc. for a code (static string). */
 const char *kssl_error_name(int code);
+
+/* kssl_reason_name returns "KSSL_R_PEER_ALERT" etc. (static string). */
+const char *kssl_reason_name(int reason);
 
 /* ---- contexts ---------------------------------------------------------- */
 

@@ -28,8 +28,8 @@
  * Blocking: the socket's O_NONBLOCK flag decides, as for TLS connections.
  * On a blocking socket kssl_dtls_handshake / _recv wait themselves and
  * retransmit lost flights when the DTLS timer fires (DTLSv1_handle_timeout);
- * a signal interrupts the wait with KSSL_E_SYSCALL and errno EINTR (call
- * again to go on). On a non-blocking socket they return KSSL_E_WANT_READ:
+ * a signal interrupts the wait with KSSL_E_INTR, as for TLS (call again
+ * to go on; kssl_last_errno() is EINTR). On a non-blocking socket they return KSSL_E_WANT_READ:
  * wait for the socket at most kssl_dtls_timeout_ms() and call
  * kssl_dtls_handle_timeout() when that time has passed.
  *

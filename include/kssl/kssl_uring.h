@@ -37,7 +37,10 @@ typedef struct kssl_lconn kssl_lconn;
 enum kssl_loop_flags {
 	KSSL_LOOP_FORCE_EPOLL = 1 << 0, /* never use io_uring */
 	KSSL_LOOP_NO_SPLICE = 1 << 1,   /* kernel TX: sendfile(2), not splice */
-	KSSL_LOOP_QUIET = 1 << 2,       /* do not print the fallback notice */
+	KSSL_LOOP_QUIET = 1 << 2,       /* deprecated, no effect: the loop is
+					   silent unless KSSL_LOOP_VERBOSE */
+	KSSL_LOOP_VERBOSE = 1 << 3,     /* print the io_uring fallback notice
+					   once per process on stderr */
 };
 
 /* Settings for kssl_loop_new; zero fields take the defaults. */
@@ -52,9 +55,10 @@ struct kssl_loop_config {
 /*
  * kssl_loop_new creates a loop. If io_uring cannot be set up
  * (io_uring_queue_init fails: -EPERM under seccomp or io_uring_disabled,
- * -ENOSYS on old kernels) the loop uses epoll + sendfile(2) and, unless
- * KSSL_LOOP_QUIET, says so once per process on stderr. cfg may be NULL.
- * Returns NULL on failure (out of memory, epoll_create failed).
+ * -ENOSYS on old kernels) the loop uses epoll + sendfile(2);
+ * kssl_loop_fallback_reason says why. Nothing is printed unless
+ * KSSL_LOOP_VERBOSE is set. cfg may be NULL. Returns NULL on failure (out
+ * of memory, epoll_create failed) with kssl_last_error() set.
  */
 kssl_loop *kssl_loop_new(const struct kssl_loop_config *cfg);
 
