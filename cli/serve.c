@@ -135,7 +135,11 @@ static kssl_ctx *make_ctx(const struct serve_opts *o)
 	if (!ctx)
 		return NULL;
 	kssl_ctx_set_offload(ctx, o->offload);
-	kssl_ctx_set_alpn(ctx, alpn, 1);
+	if (kssl_ctx_set_alpn(ctx, alpn, 1) < 0) {
+		fprintf(stderr, "kssl serve: %s\n", kssl_last_error());
+		kssl_ctx_free(ctx);
+		return NULL;
+	}
 	if (o->cert) {
 		if (kssl_ctx_use_cert_file(ctx, o->cert, o->key) < 0) {
 			fprintf(stderr, "kssl serve: %s\n", kssl_last_error());

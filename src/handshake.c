@@ -57,10 +57,11 @@ static void msg_cb(int write_p, int version, int content_type,
 	case SSL3_RT_ALERT:
 		/*
 		 * OpenSSL's own write of this alert was swallowed by the BIO
-		 * (TX is in the kernel): say it through the kernel instead.
+		 * (TX is in the kernel): say it through the kernel instead,
+		 * best effort: the connection fails either way.
 		 */
 		if (write_p && len == 2 && conn->tx.state == KSSL_OFFLOAD_KERNEL)
-			ktls_send_record(conn->fd, KTLS_CT_ALERT, p, 2);
+			(void)!ktls_send_record(conn->fd, KTLS_CT_ALERT, p, 2);
 		break;
 	}
 }
@@ -109,12 +110,11 @@ void ks_keylog_cb(const SSL *ssl, const char *line)
 		d->secret_len = 0;
 }
 
-int ks_conn_install_callbacks(kssl_conn *conn)
+void ks_conn_install_callbacks(kssl_conn *conn)
 {
 	SSL_set_app_data(conn->ssl, conn);
 	SSL_set_msg_callback(conn->ssl, msg_cb);
 	SSL_set_msg_callback_arg(conn->ssl, conn);
-	return 0;
 }
 
 static int is_ip_literal(const char *name)

@@ -135,18 +135,19 @@ int ks_err_ssl(int code, const char *fmt, ...)
 /* Mark the connection failed with the current message; returns code. */
 int ks_fail(kssl_conn *conn, int code);
 /* Map an SSL_get_error result after a failed SSL_* call to KSSL_E_*. */
-int ks_ssl_result(kssl_conn *conn, int ret, const char *what);
+KSSL_MUST_USE int ks_ssl_result(kssl_conn *conn, int ret, const char *what);
 /* As ks_ssl_result for SSL_write: never 0 (see src/error.c). */
-int ks_ssl_write_result(kssl_conn *conn, int ret, const char *what);
+KSSL_MUST_USE int ks_ssl_write_result(kssl_conn *conn, int ret, const char *what);
 /* Name of a TLS alert description ("bad_record_mac"). */
 const char *ks_alert_name(int desc);
 
 /* ---- handshake and offload (src/handshake.c, src/offload.c) ------------ */
 
-int ks_conn_install_callbacks(kssl_conn *conn);
+void ks_conn_install_callbacks(kssl_conn *conn);
 void ks_keylog_cb(const SSL *ssl, const char *line);
 void ks_offload_after_handshake(kssl_conn *conn);
-/* Try the deferred RX switch; returns 1 if RX is now in the kernel. */
+/* Try the deferred RX switch; returns 1 if RX is now in the kernel, 0 if
+ * not (then rx.reason says why or that it waits): a flag, not a status. */
 int ks_offload_rx_now(kssl_conn *conn);
 void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -154,7 +155,7 @@ void ks_conn_release_ssl(kssl_conn *conn);
 
 /* ---- BIO over the fd (src/bio.c) --------------------------------------- */
 
-BIO *ks_bio_new(kssl_conn *conn);
+KSSL_MUST_USE BIO *ks_bio_new(kssl_conn *conn);
 
 /* ---- the SIGPIPE guard (src/sigpipe.c) --------------------------------- */
 

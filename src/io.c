@@ -34,8 +34,9 @@ static void send_alert(kssl_conn *conn, int level, int desc)
 {
 	unsigned char a[2] = { (unsigned char)level, (unsigned char)desc };
 
+	/* Best effort: the connection fails whether the peer hears it. */
 	if (conn->tx.state == KSSL_OFFLOAD_KERNEL && !conn->tx_closed)
-		ktls_send_record(conn->fd, KTLS_CT_ALERT, a, 2);
+		(void)!ktls_send_record(conn->fd, KTLS_CT_ALERT, a, 2);
 }
 
 /* Fail with code/reason after sending fatal alert desc; detail = desc. */

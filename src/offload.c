@@ -144,7 +144,7 @@ int ks_offload_rx_now(kssl_conn *conn)
 		return 0;
 	conn->rx_deferred = 0;
 	if (conn->info.version == TLS1_3_VERSION)
-		(void)ktls_rx_expect_no_pad(conn->fd); /* optional speed-up */
+		(void)!ktls_rx_expect_no_pad(conn->fd); /* optional speed-up */
 	if (conn->tx.state == KSSL_OFFLOAD_KERNEL)
 		ks_conn_release_ssl(conn);
 	return 1;

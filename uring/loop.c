@@ -228,9 +228,12 @@ static void listen_event(kssl_loop *loop)
 		if (!loop->accept_cb)
 			return;
 	}
-	if (loop->accept_cb)
-		kssl_loop_listen(loop, loop->listen_fd, loop->accept_cb,
-				 loop->accept_arg);
+	/* Re-arming can fail (ring full, epoll_ctl): kssl_loop_run reports it
+	 * rather than the listener going deaf silently. */
+	if (loop->accept_cb &&
+	    kssl_loop_listen(loop, loop->listen_fd, loop->accept_cb,
+			     loop->accept_arg) < 0)
+		loop->listen_failed = 1;
 }
 
 void ku_event(kssl_loop *loop, uint64_t data, int res)
@@ -320,8 +323,14 @@ static void sweep(kssl_loop *loop)
 
 int kssl_loop_run(kssl_loop *loop, int timeout_ms)
 {
-	int n = run_ready(loop), r;
+	int n, r;
 
+	if (loop->listen_failed) {
+		loop->listen_failed = 0;
+		return kssl_set_error(KSSL_E_SYSCALL, KSSL_R_NONE, 0, 0,
+				      "kssl_loop_run: re-arming the listening socket failed; call kssl_loop_listen again");
+	}
+	n = run_ready(loop);
 	if (n || loop->ready)
 		timeout_ms = 0;
 	r = loop->use_uring ? uring_run(loop, timeout_ms)

@@ -40,6 +40,18 @@ extern "C" {
 
 #define KSSL_VERSION_STRING "0.1.0"
 
+/*
+ * KSSL_MUST_USE marks calls whose result says whether they worked: the
+ * compiler warns when it is dropped. To drop one on purpose (best-effort
+ * close_notify, say), write `(void)!kssl_shutdown(c);` — GCC does not
+ * accept a plain (void) cast for this attribute.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define KSSL_MUST_USE __attribute__((warn_unused_result))
+#else
+#define KSSL_MUST_USE
+#endif
+
 /* ---- errors ------------------------------------------------------------ */
 
 enum kssl_error {
@@ -198,7 +210,7 @@ enum kssl_format {
  * file (as CPython does); otherwise no secret is ever written anywhere.
  * Returns NULL on failure. Free with kssl_ctx_free.
  */
-kssl_ctx *kssl_ctx_new(enum kssl_role role);
+KSSL_MUST_USE kssl_ctx *kssl_ctx_new(enum kssl_role role);
 
 /* kssl_ctx_free drops one reference; NULL is ignored. */
 void kssl_ctx_free(kssl_ctx *ctx);
@@ -222,12 +234,12 @@ void kssl_ctx_set_password_cb(kssl_ctx *ctx, kssl_password_cb cb, void *arg);
  * leaf; extra chain certificates via kssl_ctx_add_chain_cert_mem). The key
  * must match the certificate or KSSL_E_FILE is returned.
  */
-int kssl_ctx_use_cert_file(kssl_ctx *ctx, const char *chain_path,
+KSSL_MUST_USE int kssl_ctx_use_cert_file(kssl_ctx *ctx, const char *chain_path,
 			   const char *key_path);
-int kssl_ctx_use_cert_mem(kssl_ctx *ctx, const void *cert, size_t cert_len,
+KSSL_MUST_USE int kssl_ctx_use_cert_mem(kssl_ctx *ctx, const void *cert, size_t cert_len,
 			  const void *key, size_t key_len,
 			  enum kssl_format format);
-int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
+KSSL_MUST_USE int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
 				enum kssl_format format);
 
 /*
@@ -236,11 +248,11 @@ int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
  * (one or more concatenated certificates). kssl_ctx_load_default_cas loads
  * the system default store (also done by kssl_ctx_new for clients).
  */
-int kssl_ctx_load_ca_file(kssl_ctx *ctx, const char *cafile);
-int kssl_ctx_load_ca_dir(kssl_ctx *ctx, const char *capath);
-int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
+KSSL_MUST_USE int kssl_ctx_load_ca_file(kssl_ctx *ctx, const char *cafile);
+KSSL_MUST_USE int kssl_ctx_load_ca_dir(kssl_ctx *ctx, const char *capath);
+KSSL_MUST_USE int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
 			 enum kssl_format format);
-int kssl_ctx_load_default_cas(kssl_ctx *ctx);
+KSSL_MUST_USE int kssl_ctx_load_default_cas(kssl_ctx *ctx);
 
 void kssl_ctx_set_verify(kssl_ctx *ctx, enum kssl_verify mode);
 enum kssl_verify kssl_ctx_get_verify(const kssl_ctx *ctx);
@@ -249,18 +261,18 @@ void kssl_ctx_set_check_hostname(kssl_ctx *ctx, int on);
 int kssl_ctx_get_check_hostname(const kssl_ctx *ctx);
 
 /* Version range, KSSL_TLS1_2 or KSSL_TLS1_3 (0 = no limit on that side). */
-int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version, int max_version);
+KSSL_MUST_USE int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version, int max_version);
 
 /* OpenSSL cipher string (TLS 1.2) and ciphersuite list (TLS 1.3). */
-int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *tls12_list);
-int kssl_ctx_set_ciphersuites(kssl_ctx *ctx, const char *tls13_list);
+KSSL_MUST_USE int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *tls12_list);
+KSSL_MUST_USE int kssl_ctx_set_ciphersuites(kssl_ctx *ctx, const char *tls13_list);
 
 /*
  * ALPN, as protocol names in preference order. Clients offer them; servers
  * pick their first protocol that the client also offers (none in common:
  * the handshake goes on without ALPN, as CPython does).
  */
-int kssl_ctx_set_alpn(kssl_ctx *ctx, const char *const *protos, size_t n);
+KSSL_MUST_USE int kssl_ctx_set_alpn(kssl_ctx *ctx, const char *const *protos, size_t n);
 
 /*
  * Server name indication for servers: cb is called with the name the client
@@ -279,11 +291,11 @@ void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg);
  * then the kernel takes the receive direction only once the server's
  * tickets have been read by OpenSSL (see docs/design.md, "Tickets").
  */
-int kssl_ctx_set_num_tickets(kssl_ctx *ctx, size_t n);
+KSSL_MUST_USE int kssl_ctx_set_num_tickets(kssl_ctx *ctx, size_t n);
 void kssl_ctx_set_client_sessions(kssl_ctx *ctx, int on);
 
 /* Append TLS secrets in NSS key log format to path (for Wireshark). */
-int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path);
+KSSL_MUST_USE int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path);
 
 /* Which directions kssl may move into the kernel. */
 enum kssl_offload_mode {
@@ -308,13 +320,13 @@ void *kssl_ctx_ssl_ctx(kssl_ctx *ctx);
  * stays owned by the caller (kssl never closes it) and may be blocking or
  * non-blocking. The conn holds a reference on ctx.
  */
-kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd);
+KSSL_MUST_USE kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd);
 
 /* kssl_conn_free frees the conn (no close_notify is sent); NULL ignored. */
 void kssl_conn_free(kssl_conn *conn);
 
 /* Clients: SNI and the name checked against the certificate. */
-int kssl_conn_set_hostname(kssl_conn *conn, const char *name);
+KSSL_MUST_USE int kssl_conn_set_hostname(kssl_conn *conn, const char *name);
 
 /*
  * Servers, from the SNI callback: continue with another context. Its
@@ -322,7 +334,7 @@ int kssl_conn_set_hostname(kssl_conn *conn, const char *name);
  * this connection; what OpenSSL copied into the connection when it was
  * created (version range, cipher lists, options) stays the first one's.
  */
-int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx);
+KSSL_MUST_USE int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx);
 
 /* Per-connection override of kssl_ctx_set_offload (before the handshake). */
 void kssl_conn_set_offload(kssl_conn *conn, enum kssl_offload_mode mode);
@@ -339,7 +351,7 @@ int kssl_conn_fd(const kssl_conn *conn);
  * non-blocking socket, or an error. Calling it again after success is a
  * no-op returning 0.
  */
-int kssl_handshake(kssl_conn *conn);
+KSSL_MUST_USE int kssl_handshake(kssl_conn *conn);
 
 /*
  * kssl_read reads plaintext. Returns the number of bytes (> 0), 0 when the
@@ -352,7 +364,7 @@ int kssl_handshake(kssl_conn *conn);
  * need to write (KSSL_E_WANT_WRITE). After an error other than WANT_* and
  * INTR the connection is failed.
  */
-ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
+KSSL_MUST_USE ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
 
 /*
  * kssl_write writes plaintext; returns the number of bytes taken (> 0; may
@@ -361,7 +373,7 @@ ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
  * With userspace TX, after KSSL_E_WANT_WRITE call again with the same
  * buffer and length (OpenSSL's rule).
  */
-ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
+KSSL_MUST_USE ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
 
 /*
  * kssl_sendfile sends `count` bytes of file_fd starting at `offset` (the
@@ -380,7 +392,7 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
  * when the application close(2)s a kernel-TX socket with queued records;
  * long-running programs should ignore SIGPIPE (as CPython does).
  */
-int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
+KSSL_MUST_USE int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
 		  size_t *sent);
 
 /*
@@ -388,7 +400,7 @@ int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
  * close_notify was already received, 0 if not (read until kssl_read returns
  * 0 to wait for it), KSSL_E_WANT_WRITE, or an error.
  */
-int kssl_shutdown(kssl_conn *conn);
+KSSL_MUST_USE int kssl_shutdown(kssl_conn *conn);
 
 /* Bytes of plaintext kssl can return without reading the socket. */
 size_t kssl_pending(const kssl_conn *conn);
@@ -446,8 +458,8 @@ long kssl_conn_verify_result(const kssl_conn *conn);
  * KSSL_E_INVAL if none yet); *out is malloc'd, free it with free().
  * set: resume it in the next kssl_handshake.
  */
-int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len);
-int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len);
+KSSL_MUST_USE int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len);
+KSSL_MUST_USE int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len);
 
 /*
  * kssl_conn_ssl exposes the OpenSSL `SSL *` while it exists. kssl frees it

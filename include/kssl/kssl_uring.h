@@ -60,7 +60,7 @@ struct kssl_loop_config {
  * KSSL_LOOP_VERBOSE is set. cfg may be NULL. Returns NULL on failure (out
  * of memory, epoll_create failed) with kssl_last_error() set.
  */
-kssl_loop *kssl_loop_new(const struct kssl_loop_config *cfg);
+KSSL_MUST_USE kssl_loop *kssl_loop_new(const struct kssl_loop_config *cfg);
 
 /*
  * kssl_loop_free closes every connection still attached (callbacks are not
@@ -82,7 +82,7 @@ int kssl_loop_uses_splice(const kssl_loop *loop);
  * completions and runs their callbacks. Returns the number of completions
  * handled (0 on timeout) or a negative KSSL_E_SYSCALL.
  */
-int kssl_loop_run(kssl_loop *loop, int timeout_ms);
+KSSL_MUST_USE int kssl_loop_run(kssl_loop *loop, int timeout_ms);
 
 /* Number of connections attached to the loop (including closing ones). */
 size_t kssl_loop_conn_count(const kssl_loop *loop);
@@ -98,7 +98,7 @@ typedef void (*kssl_accept_cb)(kssl_loop *loop, int new_fd, void *arg);
  * calls cb for every connection accepted. The loop does not own listen_fd.
  * Only one listener per loop.
  */
-int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
+KSSL_MUST_USE int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
 		     void *arg);
 
 /* kssl_loop_unlisten stops accepting (e.g. on SIGTERM); the fd stays open. */
@@ -112,7 +112,7 @@ void kssl_loop_unlisten(kssl_loop *loop);
  * kssl_conn made on fd. The lconn takes ownership of both: kssl_lconn_close
  * frees tls and closes fd. fd is made non-blocking. Returns NULL on failure.
  */
-kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_conn *tls);
+KSSL_MUST_USE kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_conn *tls);
 
 /*
  * kssl_lconn_close ends the connection: no callback for it runs afterwards.
@@ -122,7 +122,7 @@ kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_conn *tls);
 void kssl_lconn_close(kssl_lconn *lc);
 
 /* The kssl_conn (NULL for plain connections) and the socket. */
-kssl_conn *kssl_lconn_tls(const kssl_lconn *lc);
+KSSL_MUST_USE kssl_conn *kssl_lconn_tls(const kssl_lconn *lc);
 int kssl_lconn_fd(const kssl_lconn *lc);
 
 /* Opaque data for the caller. */
@@ -149,14 +149,14 @@ typedef void (*kssl_lconn_cb)(kssl_lconn *lc, ssize_t result, void *arg);
  */
 
 /* Run the TLS handshake (non-blocking); plain connections complete at once. */
-int kssl_lconn_handshake(kssl_lconn *lc, kssl_lconn_cb cb, void *arg);
+KSSL_MUST_USE int kssl_lconn_handshake(kssl_lconn *lc, kssl_lconn_cb cb, void *arg);
 
 /* Read up to len bytes (at least one, or end of stream). */
-int kssl_lconn_read(kssl_lconn *lc, void *buf, size_t len, kssl_lconn_cb cb,
+KSSL_MUST_USE int kssl_lconn_read(kssl_lconn *lc, void *buf, size_t len, kssl_lconn_cb cb,
 		    void *arg);
 
 /* Write all len bytes of buf; buf must stay valid until the callback. */
-int kssl_lconn_write(kssl_lconn *lc, const void *buf, size_t len,
+KSSL_MUST_USE int kssl_lconn_write(kssl_lconn *lc, const void *buf, size_t len,
 		     kssl_lconn_cb cb, void *arg);
 
 /*
@@ -164,7 +164,7 @@ int kssl_lconn_write(kssl_lconn *lc, const void *buf, size_t len,
  * caller keeps file_fd open until the callback. KSSL_E_SHORT_FILE if the
  * file ends first.
  */
-int kssl_lconn_sendfile(kssl_lconn *lc, int file_fd, off_t offset,
+KSSL_MUST_USE int kssl_lconn_sendfile(kssl_lconn *lc, int file_fd, off_t offset,
 			size_t count, kssl_lconn_cb cb, void *arg);
 
 /* Bytes sent so far by the current or last sendfile/write. */

@@ -53,7 +53,7 @@ static void send_range(kssl_loop *loop, size_t size, off_t off, size_t len,
 	ck_assert_msg(d.result == (ssize_t)len, "result %zd: %s", d.result, d.err);
 	ck_assert_str_eq(d.path, "splice");
 	kssl_lconn_close(lc);
-	kssl_loop_run(loop, 0);
+	ck_assert_int_ge(kssl_loop_run(loop, 0), 0);
 	u_reader_join(&r);
 	u_file_sha(file, off, len, want);
 	ck_assert_uint_eq(r.got, len);
@@ -214,7 +214,7 @@ START_TEST(splice_error_reported)
 	ck_assert_msg(strstr(d.err, "splice pipe->socket") != NULL, "%s", d.err);
 	ck_assert_uint_eq(kssl_lconn_sent(lc), 3u * 65536);
 	kssl_lconn_close(lc); /* the pipe holds bytes: it must not be pooled */
-	kssl_loop_run(loop, 0);
+	ck_assert_int_ge(kssl_loop_run(loop, 0), 0);
 	u_reader_join(&r);
 	ck_assert_uint_eq(r.got, 3u * 65536);
 	ck_assert_uint_eq(kssl_loop_conn_count(loop), 0);
@@ -240,7 +240,7 @@ START_TEST(splice_file_shorter_than_count)
 	ck_assert_int_eq(d.result, KSSL_E_SHORT_FILE);
 	ck_assert_uint_eq(kssl_lconn_sent(lc), 100000);
 	kssl_lconn_close(lc);
-	kssl_loop_run(loop, 0);
+	ck_assert_int_ge(kssl_loop_run(loop, 0), 0);
 	u_reader_join(&r);
 	ck_assert_uint_eq(r.got, 100000);
 	kssl_loop_free(loop);
@@ -278,7 +278,7 @@ START_TEST(splice_many_connections)
 		ck_assert_int_eq(d[i].result, (ssize_t)(size - i * 50000));
 		kssl_lconn_close(lc[i]);
 	}
-	kssl_loop_run(loop, 0);
+	ck_assert_int_ge(kssl_loop_run(loop, 0), 0);
 	for (int i = 0; i < N; i++) {
 		u_reader_join(&r[i]);
 		u_file_sha(file, i * 1000, size - i * 50000, want);
@@ -301,11 +301,11 @@ START_TEST(splice_close_in_flight)
 	lc = kssl_lconn_new(loop, sfd, NULL);
 	ck_assert_int_eq(kssl_lconn_sendfile(lc, file, 0, 8u << 20, u_done_cb, &d), 0);
 	for (int i = 0; i < 5; i++)
-		kssl_loop_run(loop, 20);
+		ck_assert_int_ge(kssl_loop_run(loop, 20), 0);
 	ck_assert_int_eq(d.done, 0);
 	kssl_lconn_close(lc);
 	for (int i = 0; i < 50 && kssl_loop_conn_count(loop); i++)
-		kssl_loop_run(loop, 100);
+		ck_assert_int_ge(kssl_loop_run(loop, 100), 0);
 	ck_assert_uint_eq(kssl_loop_conn_count(loop), 0);
 	ck_assert_int_eq(d.done, 0); /* no callback after close */
 	kssl_loop_free(loop);
