@@ -10,14 +10,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <linux/tls.h>
 #include <openssl/ssl.h>
 
 #include "kssl/kssl.h" /* KSSL_MUST_USE */
 
-#ifndef SOL_TLS
-#define SOL_TLS 282 /* glibc's <sys/socket.h> may lack it */
-#endif
+#include "ktls/wire.h"
 
 /* The kernel's crypto_info for one direction, any supported AEAD. */
 struct ktls_crypto {
@@ -29,14 +26,6 @@ struct ktls_crypto {
 		struct tls12_crypto_info_chacha20_poly1305 chacha;
 	} u;
 	size_t len; /* bytes of u to hand to setsockopt */
-};
-
-/* TLS record content types (RFC 8446, 5.1). */
-enum {
-	KTLS_CT_CHANGE_CIPHER_SPEC = 20,
-	KTLS_CT_ALERT = 21,
-	KTLS_CT_HANDSHAKE = 22,
-	KTLS_CT_APPLICATION_DATA = 23,
 };
 
 /*

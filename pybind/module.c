@@ -3,6 +3,8 @@
 
 #include "module.h"
 
+#include "ktls/wire.h"
+
 struct ks_py_classes ks_cls;
 extern int ks_ssl_ex_index;
 int ks_sni_thunk(kssl_conn *conn, const char *name, void *arg);
@@ -75,6 +77,30 @@ static int load_classes(void)
 	return 0;
 }
 
+/* Kernel and wire numbers from ktls/wire.h, so Python defines none. */
+static int add_wire_constants(PyObject *m)
+{
+	static const struct { const char *name; long value; } c[] = {
+		{ "SOL_TLS", SOL_TLS },
+		{ "TCP_ULP", TCP_ULP },
+		{ "TLS_TX", TLS_TX },
+		{ "TLS_RX", TLS_RX },
+		{ "TLS_SET_RECORD_TYPE", TLS_SET_RECORD_TYPE },
+		{ "TLS_GET_RECORD_TYPE", TLS_GET_RECORD_TYPE },
+		{ "CT_ALERT", KTLS_CT_ALERT },
+		{ "CT_HANDSHAKE", KTLS_CT_HANDSHAKE },
+		{ "CT_APPLICATION_DATA", KTLS_CT_APPLICATION_DATA },
+		{ "AL_WARNING", KTLS_AL_WARNING },
+		{ "AL_FATAL", KTLS_AL_FATAL },
+		{ "AD_CLOSE_NOTIFY", KTLS_AD_CLOSE_NOTIFY },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (PyModule_AddIntConstant(m, c[i].name, c[i].value) < 0)
+			return -1;
+	return 0;
+}
+
 PyMODINIT_FUNC PyInit__kssl(void)
 {
 	PyObject *m;
@@ -94,7 +120,8 @@ PyMODINIT_FUNC PyInit__kssl(void)
 	    PyModule_AddObjectRef(m, "DTLS", (PyObject *)&KsDtls_Type) < 0 ||
 	    PyModule_AddStringConstant(m, "KSSL_VERSION", KSSL_VERSION_STRING) < 0 ||
 	    PyModule_AddIntConstant(m, "TLS1_2", KSSL_TLS1_2) < 0 ||
-	    PyModule_AddIntConstant(m, "TLS1_3", KSSL_TLS1_3) < 0) {
+	    PyModule_AddIntConstant(m, "TLS1_3", KSSL_TLS1_3) < 0 ||
+	    add_wire_constants(m) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}

@@ -30,7 +30,8 @@ setup(
     package_dir={"kssl": "kssl"},
     ext_modules=[Extension(
         "kssl._kssl", sources=sources,
-        include_dirs=[os.path.relpath(os.path.join(root, "include"), here)],
+        include_dirs=[os.path.relpath(os.path.join(root, "include"), here),
+                      os.path.relpath(root, here)],
         define_macros=[("_GNU_SOURCE", None)],
         extra_compile_args=["-std=gnu11", "-fvisibility=hidden"],
         libraries=["ssl", "crypto"],

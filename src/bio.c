@@ -14,7 +14,7 @@
 #include <openssl/bio.h>
 
 #include "internal.h"
-#include "sys.h"
+#include "ktls/sys.h"
 
 static BIO_METHOD *ks_bio_method;
 static pthread_once_t ks_bio_once = PTHREAD_ONCE_INIT;

@@ -19,7 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "../ktls/ktls.h"
+#include "ktls/ktls.h"
 #include "internal.h"
 
 enum {

@@ -8,17 +8,9 @@
 
 #include <openssl/err.h>
 
-#include "../ktls/ktls.h"
+#include "ktls/ktls.h"
 #include "internal.h"
-#include "sys.h"
-
-enum {
-	HS_HELLO_REQUEST = 0,
-	HS_NEW_SESSION_TICKET = 4,
-	HS_KEY_UPDATE = 24,
-	AL_WARNING = 1,
-	AL_FATAL = 2,
-};
+#include "ktls/sys.h"
 
 static int check_usable(kssl_conn *conn)
 {
@@ -43,7 +35,7 @@ static void send_alert(kssl_conn *conn, int level, int desc)
 static int fail_alert(kssl_conn *conn, int code, int reason, int desc,
 		      const char *msg)
 {
-	send_alert(conn, AL_FATAL, desc);
+	send_alert(conn, KTLS_AL_FATAL, desc);
 	return ks_fail(conn, ks_why(ks_err(code, "%s", msg), reason, desc));
 }
 
@@ -58,11 +50,11 @@ static int handle_hs_header(kssl_conn *conn, uint8_t type, size_t body_len)
 	int tls13 = conn->info.version == TLS1_3_VERSION;
 
 	switch (type) {
-	case HS_NEW_SESSION_TICKET:
+	case KTLS_HS_NEW_SESSION_TICKET:
 		if (conn->ctx->role == KSSL_CLIENT && tls13)
 			return 0; /* OpenSSL cannot take it now; see design.md */
 		break;
-	case HS_KEY_UPDATE:
+	case KTLS_HS_KEY_UPDATE:
 		if (!tls13)
 			break;
 		/*
@@ -70,18 +62,18 @@ static int handle_hs_header(kssl_conn *conn, uint8_t type, size_t body_len)
 		 * traffic secrets after install. Going on would decrypt with
 		 * the old key: stop here, loudly.
 		 */
-		return fail_alert(conn, KSSL_E_REKEY, KSSL_R_KEY_UPDATE, 10,
+		return fail_alert(conn, KSSL_E_REKEY, KSSL_R_KEY_UPDATE, KTLS_AD_UNEXPECTED_MESSAGE,
 			"peer sent a TLS 1.3 KeyUpdate; re-keying kernel TLS is not supported (needs Linux 6.14 and is not implemented in kssl): connection closed");
-	case HS_HELLO_REQUEST:
+	case KTLS_HS_HELLO_REQUEST:
 		/* TLS 1.2 servers may ask; we never renegotiate (RFC 5746 allows a warning). */
 		if (conn->ctx->role == KSSL_CLIENT && !tls13 && body_len == 0) {
-			send_alert(conn, AL_WARNING, 100); /* no_renegotiation */
+			send_alert(conn, KTLS_AL_WARNING, KTLS_AD_NO_RENEGOTIATION);
 			return 0;
 		}
 		break;
 	}
-	return fail_alert(conn, KSSL_E_TLS, KSSL_R_UNEXPECTED_MESSAGE, 10,
-			  type == 13 ?
+	return fail_alert(conn, KSSL_E_TLS, KSSL_R_UNEXPECTED_MESSAGE, KTLS_AD_UNEXPECTED_MESSAGE,
+			  type == KTLS_HS_CERTIFICATE_REQUEST ?
 			  "unexpected post-handshake CertificateRequest (post-handshake auth is not supported)" :
 			  "unexpected post-handshake message");
 }
@@ -102,7 +94,7 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 			if (conn->alert_len < 2)
 				continue;
 			conn->alert_len = 0;
-			if (conn->alert[1] == 0) {
+			if (conn->alert[1] == KTLS_AD_CLOSE_NOTIFY) {
 				conn->rx_closed = 1;
 				return 1;
 			}
@@ -112,8 +104,8 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 			 * ignores them in userspace, so the kernel path does too.
 			 * TLS 1.3 makes every other alert fatal (RFC 8446, 6.2).
 			 */
-			if (conn->alert[0] == AL_WARNING &&
-			    (conn->alert[1] == 90 ||
+			if (conn->alert[0] == KTLS_AL_WARNING &&
+			    (conn->alert[1] == KTLS_AD_USER_CANCELED ||
 			     conn->info.version == TLS1_2_VERSION))
 				continue;
 			return ks_fail(conn, ks_why(ks_err(KSSL_E_ALERT,
@@ -124,7 +116,7 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 		return 0;
 	}
 	if (type != KTLS_CT_HANDSHAKE)
-		return fail_alert(conn, KSSL_E_TLS, KSSL_R_UNEXPECTED_MESSAGE, 10,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_UNEXPECTED_MESSAGE, KTLS_AD_UNEXPECTED_MESSAGE,
 				  "unexpected TLS record type after the handshake");
 	while (n) {
 		size_t body;
@@ -161,13 +153,13 @@ static ssize_t kernel_read_error(kssl_conn *conn, int err)
 	case EBADMSG:
 		/* The record did not authenticate: wrong key, wrong sequence
 		 * number, or tampering. Never hand out such bytes. */
-		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, 20,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, KTLS_AD_BAD_RECORD_MAC,
 			"kernel TLS: record authentication failed (bad_record_mac)");
 	case EMSGSIZE:
-		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, 22,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, KTLS_AD_RECORD_OVERFLOW,
 			"kernel TLS: record too large (record_overflow)");
 	case EINVAL:
-		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, 50,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, KTLS_AD_DECODE_ERROR,
 			"kernel TLS: malformed record (bad header or version)");
 	case ECONNRESET:
 	case EPIPE:
@@ -395,7 +387,7 @@ int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
 
 int kssl_shutdown(kssl_conn *conn)
 {
-	static const unsigned char close_notify[2] = { AL_WARNING, 0 };
+	static const unsigned char close_notify[2] = { KTLS_AL_WARNING, 0 };
 	int r;
 
 	if (conn->failed)

@@ -17,7 +17,7 @@
 
 #include <openssl/crypto.h>
 
-#include "../ktls/ktls.h"
+#include "ktls/ktls.h"
 #include "internal.h"
 
 void ks_dir_user(struct ks_dir *d, const char *fmt, ...)

@@ -20,14 +20,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "src/sys.h"
-
-#ifndef SOL_TLS
-#define SOL_TLS 282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
+#include "ktls/sys.h"
+#include "ktls/wire.h"
 #define ULP_FAKE_OK (-1)
 
 static struct {
