@@ -39,14 +39,14 @@ struct call {
 	struct kssl_error_info err;
 };
 
-int ks_ssl_ex_index = -1;
+int kp_ssl_ex_index = -1;
 
 /* ---- handshake snapshot -------------------------------------------------- */
 
 static void info_cb(const SSL *ssl, int where, int ret)
 {
-	KsConn *self = SSL_get_ex_data(ssl, ks_ssl_ex_index);
-	struct ks_hs_snapshot *hs;
+	KsConn *self = SSL_get_ex_data(ssl, kp_ssl_ex_index);
+	struct kp_hs_snapshot *hs;
 	STACK_OF(SSL_CIPHER) *ours, *theirs;
 
 	(void)ret;
@@ -71,7 +71,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
 	if (!ours || (self->server_side && !theirs))
 		return;
 	hs->n_shared = 0;
-	for (int i = 0; i < sk_SSL_CIPHER_num(ours) && hs->n_shared < KS_MAX_SHARED; i++) {
+	for (int i = 0; i < sk_SSL_CIPHER_num(ours) && hs->n_shared < KP_MAX_SHARED; i++) {
 		const SSL_CIPHER *c = sk_SSL_CIPHER_value(ours, i);
 
 		if (!theirs || sk_SSL_CIPHER_find(theirs, c) >= 0)
@@ -124,20 +124,20 @@ static PyObject *conn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	self->conn = kssl_conn_new(native->ctx, self->fd);
 	if (!self->conn) {
 		Py_DECREF(self);
-		return ks_raise_ctx(KSSL_E_NOMEM);
+		return kp_raise_ctx(KSSL_E_NOMEM);
 	}
 	Py_INCREF(native);
 	self->native = native;
 	kssl_conn_set_data(self->conn, self);
 	ssl = kssl_conn_ssl(self->conn);
-	SSL_set_ex_data(ssl, ks_ssl_ex_index, self);
+	SSL_set_ex_data(ssl, kp_ssl_ex_index, self);
 	SSL_set_info_callback(ssl, info_cb);
 	if (hostname && !server_side) {
 		int r = kssl_conn_set_hostname(self->conn, hostname);
 
 		if (r < 0) {
 			Py_DECREF(self);
-			return ks_raise_ctx(r);
+			return kp_raise_ctx(r);
 		}
 	}
 	return (PyObject *)self;
@@ -186,7 +186,7 @@ static int sock_timeout(KsConn *self, double *timeout)
 	if (!sock)
 		return -1;
 	if (sock == Py_None) {
-		PyErr_SetString(ks_cls.ssl_error, "Underlying socket connection gone");
+		PyErr_SetString(kp_cls.ssl_error, "Underlying socket connection gone");
 		return -1;
 	}
 	Py_INCREF(sock);
@@ -312,7 +312,7 @@ static int run(KsConn *self, struct call *c)
 			return 0;
 		}
 		if (c->r != KSSL_E_WANT_READ && c->r != KSSL_E_WANT_WRITE) {
-			ks_raise(self, &c->err, op_name(c->op));
+			kp_raise(self, &c->err, op_name(c->op));
 			return -1;
 		}
 		if (timeout == 0) {
@@ -320,7 +320,7 @@ static int run(KsConn *self, struct call *c)
 				c->r = 0;
 				return 0;
 			}
-			ks_raise(self, &c->err, op_name(c->op));
+			kp_raise(self, &c->err, op_name(c->op));
 			return -1;
 		}
 		if (timeout > 0) {
@@ -365,17 +365,17 @@ static PyObject *conn_do_handshake(KsConn *self, PyObject *unused)
 
 static PyObject *conn_read(KsConn *self, PyObject *args)
 {
-	struct ks_read rd;
+	struct kp_read rd;
 	struct call c = { .op = OP_READ };
 
-	if (ks_read_begin(&rd, args, 1024) < 0)
+	if (kp_read_begin(&rd, args, 1024) < 0)
 		return NULL;
 	c.buf = rd.buf;
 	c.len = (size_t)rd.len;
 	/* After an ignored EOF (OP_IGNORE_UNEXPECTED_EOF) reads return b"". */
 	if (rd.len > 0 && !self->eof_seen && run(self, &c) < 0)
-		return ks_read_end(&rd, -1);
-	return ks_read_end(&rd, c.r);
+		return kp_read_end(&rd, -1);
+	return kp_read_end(&rd, c.r);
 }
 
 static PyObject *conn_write(KsConn *self, PyObject *arg)
@@ -463,7 +463,7 @@ static PyObject *conn_cipher(KsConn *self, PyObject *unused)
 	(void)unused;
 	if (!kssl_conn_version(self->conn) || !self->hs.cipher)
 		Py_RETURN_NONE;
-	return ks_cipher_tuple(self->hs.cipher);
+	return kp_cipher_tuple(self->hs.cipher);
 }
 
 static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
@@ -475,7 +475,7 @@ static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
 		Py_RETURN_NONE;
 	list = PyList_New(self->hs.n_shared);
 	for (int i = 0; list && i < self->hs.n_shared; i++) {
-		PyObject *t = ks_cipher_tuple(self->hs.shared[i]);
+		PyObject *t = kp_cipher_tuple(self->hs.shared[i]);
 
 		if (!t) {
 			Py_CLEAR(list);
@@ -535,7 +535,7 @@ static PyObject *conn_peer_der(KsConn *self, PyObject *unused)
 	size_t n = kssl_conn_peer_cert_der(self->conn, &der);
 
 	(void)unused;
-	return ks_peer_der(kssl_conn_version(self->conn) != 0, der, n);
+	return kp_peer_der(kssl_conn_version(self->conn) != 0, der, n);
 }
 
 static const char *state_name(enum kssl_offload_state s)
@@ -580,13 +580,13 @@ static PyObject *conn_set_native(KsConn *self, PyObject *arg)
 	ctx = (KsContext *)arg;
 	r = kssl_conn_set_ctx(self->conn, ctx->ctx);
 	if (r < 0)
-		return ks_raise_ctx(r);
+		return kp_raise_ctx(r);
 	Py_INCREF(ctx);
 	Py_SETREF(self->native, ctx);
 	Py_RETURN_NONE;
 }
 
-int ks_sni_thunk(kssl_conn *kc, const char *name, void *arg)
+int kp_sni_thunk(kssl_conn *kc, const char *name, void *arg)
 {
 	KsConn *self = kssl_conn_get_data(kc);
 	PyGILState_STATE g;

@@ -82,7 +82,7 @@ static int run(KsDtls *self, struct dcall *c)
 				return -1;
 			continue;
 		}
-		ks_raise(NULL, &c->err, dop_name(c->op));
+		kp_raise(NULL, &c->err, dop_name(c->op));
 		return -1;
 	}
 }
@@ -116,13 +116,13 @@ static PyObject *dtls_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	self->d = kssl_dtls_new(native->ctx, fd);
 	if (!self->d) {
 		Py_DECREF(self);
-		return ks_raise_ctx(KSSL_E_INVAL);
+		return kp_raise_ctx(KSSL_E_INVAL);
 	}
 	Py_INCREF(native);
 	self->native = native;
 	if (hostname && !server_side && (r = kssl_dtls_set_hostname(self->d, hostname)) < 0) {
 		Py_DECREF(self);
-		return ks_raise_ctx(r);
+		return kp_raise_ctx(r);
 	}
 	return (PyObject *)self;
 }
@@ -148,16 +148,16 @@ static PyObject *dtls_do_handshake(KsDtls *self, PyObject *unused)
 
 static PyObject *dtls_read(KsDtls *self, PyObject *args)
 {
-	struct ks_read rd;
+	struct kp_read rd;
 	struct dcall c = { .op = D_READ };
 
-	if (ks_read_begin(&rd, args, 16384) < 0)
+	if (kp_read_begin(&rd, args, 16384) < 0)
 		return NULL;
 	c.buf = rd.buf;
 	c.len = (size_t)rd.len;
 	if (run(self, &c) < 0)
-		return ks_read_end(&rd, -1);
-	return ks_read_end(&rd, c.r);
+		return kp_read_end(&rd, -1);
+	return kp_read_end(&rd, c.r);
 }
 
 static PyObject *dtls_write(KsDtls *self, PyObject *arg)
@@ -235,7 +235,7 @@ static PyObject *dtls_cipher(KsDtls *self, PyObject *unused)
 	c = SSL_get_current_cipher(kssl_dtls_ssl(self->d));
 	if (!c)
 		Py_RETURN_NONE;
-	return ks_cipher_tuple(c);
+	return kp_cipher_tuple(c);
 }
 
 static PyObject *dtls_iana_cipher(KsDtls *self, PyObject *unused)
@@ -262,7 +262,7 @@ static PyObject *dtls_peer_der(KsDtls *self, PyObject *unused)
 	size_t n = kssl_dtls_peer_cert_der(self->d, &der);
 
 	(void)unused;
-	return ks_peer_der(kssl_dtls_version(self->d) != 0, der, n);
+	return kp_peer_der(kssl_dtls_version(self->d) != 0, der, n);
 }
 
 static PyObject *dtls_offload(KsDtls *self, PyObject *unused)

@@ -53,7 +53,7 @@ static unsigned long openssl_error(const struct kssl_error_info *e)
 	return 0;
 }
 
-PyObject *ks_raise(KsConn *c, const struct kssl_error_info *e, const char *op)
+PyObject *kp_raise(KsConn *c, const struct kssl_error_info *e, const char *op)
 {
 	unsigned long oe = openssl_error(e);
 	const char *errstr = oe ? ERR_reason_error_string(oe) : NULL;
@@ -76,11 +76,11 @@ PyObject *ks_raise(KsConn *c, const struct kssl_error_info *e, const char *op)
 	return NULL;
 }
 
-PyObject *ks_raise_ctx(int code)
+PyObject *kp_raise_ctx(int code)
 {
 	struct kssl_error_info e;
 
 	kssl_last_error_info(&e);
 	e.code = code;
-	return ks_raise(NULL, &e, NULL);
+	return kp_raise(NULL, &e, NULL);
 }

@@ -5,9 +5,9 @@
 
 #include "ktls/wire.h"
 
-struct ks_py_classes ks_cls;
-extern int ks_ssl_ex_index;
-int ks_sni_thunk(kssl_conn *conn, const char *name, void *arg);
+struct kp_py_classes kp_cls;
+extern int kp_ssl_ex_index;
+int kp_sni_thunk(kssl_conn *conn, const char *name, void *arg);
 
 static PyObject *mod_kernel_has_tls(PyObject *m, PyObject *unused)
 {
@@ -27,7 +27,7 @@ static PyObject *mod_enable_sni(PyObject *m, PyObject *arg)
 	(void)m;
 	if (!PyObject_TypeCheck(arg, &KsContext_Type))
 		return PyErr_Format(PyExc_TypeError, "expected a _kssl.Context");
-	kssl_ctx_set_sni_cb(((KsContext *)arg)->ctx, ks_sni_thunk, NULL);
+	kssl_ctx_set_sni_cb(((KsContext *)arg)->ctx, kp_sni_thunk, NULL);
 	Py_RETURN_NONE;
 }
 
@@ -36,9 +36,9 @@ static PyMethodDef mod_methods[] = {
 	  "True if the running kernel offers the \"tls\" TCP ULP." },
 	{ "enable_sni", mod_enable_sni, METH_O,
 	  "enable_sni(ctx): call conn._sni(name) during server handshakes." },
-	{ "cipher_table", ks_cipher_table, METH_NOARGS,
+	{ "cipher_table", kp_cipher_table, METH_NOARGS,
 	  "[(iana, openssl, id, protocol_id, version)] of every suite OpenSSL knows." },
-	{ "key_pem", ks_key_pem, METH_O,
+	{ "key_pem", kp_key_pem, METH_O,
 	  "key_pem(der): an unencrypted DER private key as PKCS#8 PEM bytes." },
 	{ NULL, NULL, 0, NULL },
 };
@@ -55,13 +55,13 @@ static int load_classes(void)
 {
 	PyObject *ssl = PyImport_ImportModule("ssl");
 	struct { PyObject **slot; const char *name; } map[] = {
-		{ &ks_cls.ssl_error, "SSLError" },
-		{ &ks_cls.zero_return, "SSLZeroReturnError" },
-		{ &ks_cls.want_read, "SSLWantReadError" },
-		{ &ks_cls.want_write, "SSLWantWriteError" },
-		{ &ks_cls.syscall, "SSLSyscallError" },
-		{ &ks_cls.eof, "SSLEOFError" },
-		{ &ks_cls.cert_verification, "SSLCertVerificationError" },
+		{ &kp_cls.ssl_error, "SSLError" },
+		{ &kp_cls.zero_return, "SSLZeroReturnError" },
+		{ &kp_cls.want_read, "SSLWantReadError" },
+		{ &kp_cls.want_write, "SSLWantWriteError" },
+		{ &kp_cls.syscall, "SSLSyscallError" },
+		{ &kp_cls.eof, "SSLEOFError" },
+		{ &kp_cls.cert_verification, "SSLCertVerificationError" },
 	};
 
 	if (!ssl)
@@ -110,8 +110,8 @@ PyMODINIT_FUNC PyInit__kssl(void)
 		return NULL;
 	if (load_classes() < 0)
 		return NULL;
-	if (ks_ssl_ex_index < 0)
-		ks_ssl_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (kp_ssl_ex_index < 0)
+		kp_ssl_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	m = PyModule_Create(&kssl_module);
 	if (!m)
 		return NULL;

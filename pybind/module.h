@@ -4,6 +4,9 @@
  * of KSSL_E_* codes onto the stdlib ssl exception classes. Everything
  * ssl-shaped (settings mirroring, SSLSocket, getpeercert dicts) lives in
  * the Python package; this file set only calls the C API.
+ *
+ * Naming: the binding's own symbols are kp_* / KP_* (libkssl's internal
+ * prefix ks_ is the library's alone).
  */
 #ifndef KSSL_PYBIND_MODULE_H
 #define KSSL_PYBIND_MODULE_H
@@ -14,7 +17,7 @@
 #include <kssl/kssl.h>
 
 /* The stdlib ssl classes, looked up once at import (module.c). */
-struct ks_py_classes {
+struct kp_py_classes {
 	PyObject *ssl_error;
 	PyObject *zero_return;
 	PyObject *want_read;
@@ -23,7 +26,7 @@ struct ks_py_classes {
 	PyObject *eof;
 	PyObject *cert_verification;
 };
-extern struct ks_py_classes ks_cls;
+extern struct kp_py_classes kp_cls;
 
 extern PyTypeObject KsContext_Type;
 extern PyTypeObject KsConn_Type;
@@ -31,27 +34,27 @@ extern PyTypeObject KsDtls_Type; /* dtls.c */
 
 /*
  * values.c. read(len=default, buffer=None) as the stdlib's _sslobj.read:
- * ks_read_begin parses the arguments and gives the buffer to fill
- * (buf, len); ks_read_end(rd, n) returns the bytes object or the count
+ * kp_read_begin parses the arguments and gives the buffer to fill
+ * (buf, len); kp_read_end(rd, n) returns the bytes object or the count
  * for n >= 0 bytes read, and releases everything (NULL) for n < 0.
  */
-struct ks_read {
+struct kp_read {
 	Py_buffer view;   /* buffer= given */
 	PyObject *bytes;  /* else: the result being filled */
 	char *buf;
 	Py_ssize_t len;
 };
-int ks_read_begin(struct ks_read *rd, PyObject *args, Py_ssize_t default_len);
-PyObject *ks_read_end(struct ks_read *rd, Py_ssize_t n);
+int kp_read_begin(struct kp_read *rd, PyObject *args, Py_ssize_t default_len);
+PyObject *kp_read_end(struct kp_read *rd, Py_ssize_t n);
 /* (name, protocol, bits) of a `const SSL_CIPHER *`, as the stdlib's. */
-PyObject *ks_cipher_tuple(const void *cipher);
+PyObject *kp_cipher_tuple(const void *cipher);
 /* The peer certificate's DER as bytes, None without one; ValueError
  * before the handshake. */
-PyObject *ks_peer_der(int handshake_done, const uint8_t *der, size_t n);
+PyObject *kp_peer_der(int handshake_done, const uint8_t *der, size_t n);
 
 /* Module functions defined next to what they serve. */
-PyObject *ks_cipher_table(PyObject *m, PyObject *unused); /* ciphers.c */
-PyObject *ks_key_pem(PyObject *m, PyObject *arg);         /* context.c */
+PyObject *kp_cipher_table(PyObject *m, PyObject *unused); /* ciphers.c */
+PyObject *kp_key_pem(PyObject *m, PyObject *arg);         /* context.c */
 
 typedef struct {
 	PyObject_HEAD
@@ -60,13 +63,13 @@ typedef struct {
 
 /* What OpenSSL knows only until kssl frees the SSL (both directions in
  * the kernel): captured by an info callback at handshake end. */
-#define KS_MAX_SHARED 128
-struct ks_hs_snapshot {
+#define KP_MAX_SHARED 128
+struct kp_hs_snapshot {
 	int done;
 	const void *cipher; /* const SSL_CIPHER *, static in libssl */
 	unsigned char finished[64];
 	size_t finished_len;
-	const void *shared[KS_MAX_SHARED];
+	const void *shared[KP_MAX_SHARED];
 	int n_shared; /* -1: not applicable (client side) */
 };
 
@@ -82,7 +85,7 @@ typedef struct {
 	int server_side;
 	int ignore_eof;  /* OP_IGNORE_UNEXPECTED_EOF: a FIN reads as EOF */
 	int eof_seen;
-	struct ks_hs_snapshot hs;
+	struct kp_hs_snapshot hs;
 } KsConn;
 
 /*
@@ -92,9 +95,9 @@ typedef struct {
  * names the stdlib operation the failure stands for; conn and op may be
  * NULL (context calls). Always returns NULL.
  */
-PyObject *ks_raise(KsConn *conn, const struct kssl_error_info *err,
+PyObject *kp_raise(KsConn *conn, const struct kssl_error_info *err,
 		   const char *op);
 /* For context-level failures (no TLS peer involved). */
-PyObject *ks_raise_ctx(int code);
+PyObject *kp_raise_ctx(int code);
 
 #endif
