@@ -139,7 +139,7 @@ enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
 	const struct ks_dir *d = dir == KSSL_DIR_TX ? &conn->tx : &conn->rx;
 
 	if (reason)
-		*reason = d->state == KSSL_OFFLOAD_KERNEL ? NULL :
+		*reason = d->state == KSSL_STATE_KERNEL ? NULL :
 			  d->reason ? d->reason : "handshake not finished";
 	return d->state;
 }

@@ -654,7 +654,7 @@ enum kssl_offload_state kssl_dtls_offload(const kssl_dtls *d,
 	(void)dir;
 	if (reason)
 		*reason = no_kernel_dtls;
-	return KSSL_OFFLOAD_USER;
+	return KSSL_STATE_USER;
 }
 
 int kssl_dtls_fd(const kssl_dtls *d)

@@ -60,7 +60,7 @@ static void msg_cb(int write_p, int version, int content_type,
 		 * (TX is in the kernel): say it through the kernel instead,
 		 * best effort: the connection fails either way.
 		 */
-		if (write_p && len == 2 && conn->tx.state == KSSL_OFFLOAD_KERNEL)
+		if (write_p && len == 2 && conn->tx.state == KSSL_STATE_KERNEL)
 			(void)!ktls_send_record(conn->fd, KTLS_CT_ALERT, p, 2);
 		break;
 	}

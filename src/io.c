@@ -27,7 +27,7 @@ static void send_alert(kssl_conn *conn, int level, int desc)
 	unsigned char a[2] = { (unsigned char)level, (unsigned char)desc };
 
 	/* Best effort: the connection fails whether the peer hears it. */
-	if (conn->tx.state == KSSL_OFFLOAD_KERNEL && !conn->tx_closed)
+	if (conn->tx.state == KSSL_STATE_KERNEL && !conn->tx_closed)
 		(void)!ktls_send_record(conn->fd, KTLS_CT_ALERT, a, 2);
 }
 
@@ -203,7 +203,7 @@ ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len)
 		return ks_err(KSSL_E_INVAL, "kssl_read: zero-length buffer");
 	if (conn->rx_closed)
 		return 0;
-	if (conn->rx.state == KSSL_OFFLOAD_KERNEL)
+	if (conn->rx.state == KSSL_STATE_KERNEL)
 		return kernel_read(conn, buf, len);
 	ERR_clear_error();
 	errno = 0;
@@ -231,7 +231,7 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len)
 			      KSSL_R_SHUT_DOWN, 0);
 	if (len == 0)
 		return 0;
-	if (conn->tx.state == KSSL_OFFLOAD_KERNEL) {
+	if (conn->tx.state == KSSL_STATE_KERNEL) {
 		n = ks_sys->send(conn->fd, buf, len, MSG_NOSIGNAL);
 		if (n >= 0)
 			return n;
@@ -380,7 +380,7 @@ int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
 		return ks_err(KSSL_E_INVAL, "kssl_sendfile: negative offset");
 	if (count == 0)
 		return 0;
-	if (conn->tx.state == KSSL_OFFLOAD_KERNEL)
+	if (conn->tx.state == KSSL_STATE_KERNEL)
 		return kernel_sendfile(conn, file_fd, offset, count, sent);
 	return user_sendfile(conn, file_fd, offset, count, sent);
 }
@@ -395,7 +395,7 @@ int kssl_shutdown(kssl_conn *conn)
 	if (!conn->handshake_done)
 		return ks_err(KSSL_E_INVAL, "kssl_shutdown before the handshake finished");
 	if (!conn->tx_closed) {
-		if (conn->tx.state == KSSL_OFFLOAD_KERNEL) {
+		if (conn->tx.state == KSSL_STATE_KERNEL) {
 			r = ktls_send_record(conn->fd, KTLS_CT_ALERT,
 					     close_notify, 2);
 			if (r == -EAGAIN)
@@ -421,7 +421,7 @@ int kssl_shutdown(kssl_conn *conn)
 
 size_t kssl_pending(const kssl_conn *conn)
 {
-	if (!conn->ssl || conn->rx.state == KSSL_OFFLOAD_KERNEL)
+	if (!conn->ssl || conn->rx.state == KSSL_STATE_KERNEL)
 		return 0;
 	return (size_t)SSL_pending(conn->ssl);
 }

@@ -207,7 +207,7 @@ int kssl_lconn_sendfile(kssl_lconn *lc, int file_fd, off_t offset,
 		return kssl_set_error(KSSL_E_INVAL, KSSL_R_BAD_ARGUMENT, 0, 0,
 				      "kssl_lconn_sendfile: bad file or offset");
 	kernel_tx = !lc->tls || kssl_conn_offload(lc->tls, KSSL_DIR_TX, NULL) ==
-					KSSL_OFFLOAD_KERNEL;
+					KSSL_STATE_KERNEL;
 	r = ku_start(lc, KU_OP_SENDFILE, cb, arg);
 	if (r < 0)
 		return r;

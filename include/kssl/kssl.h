@@ -413,15 +413,22 @@ enum kssl_dir {
 };
 
 enum kssl_offload_state {
-	KSSL_OFFLOAD_PENDING = 0, /* decision not made yet (handshake running,
-				     or RX waits for the server's tickets) */
-	KSSL_OFFLOAD_KERNEL = 1,  /* records of this direction are kernel TLS */
-	KSSL_OFFLOAD_USER = 2,    /* records of this direction are OpenSSL's */
+	KSSL_STATE_PENDING = 0, /* decision not made yet (handshake running,
+				   or RX waits for the server's tickets) */
+	KSSL_STATE_KERNEL = 1,  /* records of this direction are kernel TLS */
+	KSSL_STATE_USER = 2,    /* records of this direction are OpenSSL's */
 };
+/*
+ * Deprecated spellings of the states (they shared the KSSL_OFFLOAD_ prefix
+ * with enum kssl_offload_mode); kept so existing code compiles.
+ */
+#define KSSL_OFFLOAD_PENDING KSSL_STATE_PENDING
+#define KSSL_OFFLOAD_KERNEL KSSL_STATE_KERNEL
+#define KSSL_OFFLOAD_USER KSSL_STATE_USER
 
 /*
  * kssl_conn_offload tells where a direction's records are processed. When
- * the answer is not KSSL_OFFLOAD_KERNEL and reason is not NULL, *reason is a
+ * the answer is not KSSL_STATE_KERNEL and reason is not NULL, *reason is a
  * static or conn-owned string naming why (e.g. "kernel has no tls ULP
  * (CONFIG_TLS): setsockopt TCP_ULP: No such file or directory").
  */

@@ -167,7 +167,7 @@ long kssl_dtls_verify_result(const kssl_dtls *d);
 
 /*
  * kssl_dtls_offload is kssl_conn_offload for DTLS: always
- * KSSL_OFFLOAD_USER, with a reason naming why (no kernel DTLS).
+ * KSSL_STATE_USER, with a reason naming why (no kernel DTLS).
  */
 enum kssl_offload_state kssl_dtls_offload(const kssl_dtls *d,
 					  enum kssl_dir dir,
