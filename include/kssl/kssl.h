@@ -218,6 +218,7 @@ void kssl_ctx_free(kssl_ctx *ctx);
 /* kssl_ctx_up_ref adds a reference (for sharing between owners). */
 void kssl_ctx_up_ref(kssl_ctx *ctx);
 
+/* kssl_ctx_role returns the role the context was made for. */
 enum kssl_role kssl_ctx_role(const kssl_ctx *ctx);
 
 /*
@@ -254,6 +255,10 @@ KSSL_MUST_USE int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t l
 			 enum kssl_format format);
 KSSL_MUST_USE int kssl_ctx_load_default_cas(kssl_ctx *ctx);
 
+/*
+ * Whether and how the peer's certificate is checked (clients default to
+ * KSSL_VERIFY_REQUIRED, servers to KSSL_VERIFY_NONE); get returns it.
+ */
 void kssl_ctx_set_verify(kssl_ctx *ctx, enum kssl_verify mode);
 enum kssl_verify kssl_ctx_get_verify(const kssl_ctx *ctx);
 /* Clients: check the certificate names the server_name given to the conn. */
@@ -343,6 +348,7 @@ void kssl_conn_set_offload(kssl_conn *conn, enum kssl_offload_mode mode);
 void kssl_conn_set_data(kssl_conn *conn, void *data);
 void *kssl_conn_get_data(const kssl_conn *conn);
 
+/* kssl_conn_fd returns the socket given to kssl_conn_new. */
 int kssl_conn_fd(const kssl_conn *conn);
 
 /*

@@ -173,6 +173,7 @@ enum kssl_offload_state kssl_dtls_offload(const kssl_dtls *d,
 					  enum kssl_dir dir,
 					  const char **reason);
 
+/* kssl_dtls_fd returns the UDP socket given to kssl_dtls_new. */
 int kssl_dtls_fd(const kssl_dtls *d);
 
 /* The OpenSSL `SSL *` of the session (DTLS never frees it early). */

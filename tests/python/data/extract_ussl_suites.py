@@ -6,8 +6,8 @@
 The document lists the suites mbedTLS offers on QuecPython modules as
 markdown table rows "| TLS_..._SHA256 (0xcca9) |". Output: one suite per
 line, "NAME 0xCODE", in the document's order (its preference order). The
-file in this directory was made from the seed document
-/work/shared/seeds/004_c8f9b2842ceb5dc6.txt.
+file in this directory was made from QuecPython's ussl documentation page
+(the cipher suite table); that page is not part of this repository.
 """
 import re
 import sys
