@@ -52,6 +52,17 @@ extern "C" {
 #define KSSL_MUST_USE
 #endif
 
+/*
+ * KSSL_API marks the exported calls. libkssl is built with
+ * -fvisibility=hidden, so everything else stays inside the library (and
+ * src/kssl.map still limits the shared library to kssl_*).
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define KSSL_API __attribute__((visibility("default")))
+#else
+#define KSSL_API
+#endif
+
 /* ---- errors ------------------------------------------------------------ */
 
 enum kssl_error {
@@ -115,17 +126,17 @@ enum kssl_reason {
  * ("" if none). The string is owned by kssl. It is for people (logs,
  * exception text): its wording is not stable.
  */
-const char *kssl_last_error(void);
+KSSL_API const char *kssl_last_error(void);
 
 /*
  * kssl_last_errno returns the errno behind the last failure on this thread
  * when it came from a system call (KSSL_E_SYSCALL, KSSL_E_INTR, some
  * KSSL_E_FILE), else 0.
  */
-int kssl_last_errno(void);
+KSSL_API int kssl_last_errno(void);
 
 /* kssl_last_reason returns the enum kssl_reason of the last failure. */
-int kssl_last_reason(void);
+KSSL_API int kssl_last_reason(void);
 
 /*
  * kssl_last_detail returns the number that goes with the reason: the alert
@@ -133,7 +144,7 @@ int kssl_last_reason(void);
  * code (KSSL_R_VERIFY_FAILED), the errno (KSSL_R_ERRNO), the first
  * failure's KSSL_E_* code (KSSL_R_FAILED_EARLIER); else 0.
  */
-long kssl_last_detail(void);
+KSSL_API long kssl_last_detail(void);
 
 /*
  * kssl_last_openssl_error returns OpenSSL's packed error code (take it
@@ -141,7 +152,7 @@ long kssl_last_detail(void);
  * named the cause of the last failure, or 0 when OpenSSL named none. kssl
  * clears OpenSSL's queue; this is the copy.
  */
-unsigned long kssl_last_openssl_error(void);
+KSSL_API unsigned long kssl_last_openssl_error(void);
 
 /* All of the above at once, copied: for callers that report later. */
 struct kssl_error_info {
@@ -157,7 +168,7 @@ struct kssl_error_info {
  * kssl_last_error_info fills *out with the last failure on this thread;
  * code is the KSSL_E_* value the failing call returned.
  */
-void kssl_last_error_info(struct kssl_error_info *out);
+KSSL_API void kssl_last_error_info(struct kssl_error_info *out);
 
 /*
  * kssl_set_error records a failure in this thread's error state, as kssl's
@@ -166,14 +177,14 @@ void kssl_last_error_info(struct kssl_error_info *out);
  * ": <strerror>" to the message and sets kssl_last_errno(); the OpenSSL
  * error is cleared. fmt is printf-style.
  */
-int kssl_set_error(int code, int reason, long detail, int sys_errno,
+KSSL_API int kssl_set_error(int code, int reason, long detail, int sys_errno,
 		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* kssl_error_name returns "KSSL_E_TLS" etc. for a code (static string). */
-const char *kssl_error_name(int code);
+KSSL_API const char *kssl_error_name(int code);
 
 /* kssl_reason_name returns "KSSL_R_PEER_ALERT" etc. (static string). */
-const char *kssl_reason_name(int reason);
+KSSL_API const char *kssl_reason_name(int reason);
 
 /* ---- contexts ---------------------------------------------------------- */
 
@@ -210,23 +221,23 @@ enum kssl_format {
  * file (as CPython does); otherwise no secret is ever written anywhere.
  * Returns NULL on failure. Free with kssl_ctx_free.
  */
-KSSL_MUST_USE kssl_ctx *kssl_ctx_new(enum kssl_role role);
+KSSL_API KSSL_MUST_USE kssl_ctx *kssl_ctx_new(enum kssl_role role);
 
 /* kssl_ctx_free drops one reference; NULL is ignored. */
-void kssl_ctx_free(kssl_ctx *ctx);
+KSSL_API void kssl_ctx_free(kssl_ctx *ctx);
 
 /* kssl_ctx_up_ref adds a reference (for sharing between owners). */
-void kssl_ctx_up_ref(kssl_ctx *ctx);
+KSSL_API void kssl_ctx_up_ref(kssl_ctx *ctx);
 
 /* kssl_ctx_role returns the role the context was made for. */
-enum kssl_role kssl_ctx_role(const kssl_ctx *ctx);
+KSSL_API enum kssl_role kssl_ctx_role(const kssl_ctx *ctx);
 
 /*
  * Password callback for encrypted private keys: writes at most size bytes of
  * the password into buf and returns its length, or -1 to fail.
  */
 typedef int (*kssl_password_cb)(char *buf, int size, void *arg);
-void kssl_ctx_set_password_cb(kssl_ctx *ctx, kssl_password_cb cb, void *arg);
+KSSL_API void kssl_ctx_set_password_cb(kssl_ctx *ctx, kssl_password_cb cb, void *arg);
 
 /*
  * Certificate chain and private key. From files: the chain file holds the
@@ -235,12 +246,12 @@ void kssl_ctx_set_password_cb(kssl_ctx *ctx, kssl_password_cb cb, void *arg);
  * leaf; extra chain certificates via kssl_ctx_add_chain_cert_mem). The key
  * must match the certificate or KSSL_E_FILE is returned.
  */
-KSSL_MUST_USE int kssl_ctx_use_cert_file(kssl_ctx *ctx, const char *chain_path,
+KSSL_API KSSL_MUST_USE int kssl_ctx_use_cert_file(kssl_ctx *ctx, const char *chain_path,
 			   const char *key_path);
-KSSL_MUST_USE int kssl_ctx_use_cert_mem(kssl_ctx *ctx, const void *cert, size_t cert_len,
+KSSL_API KSSL_MUST_USE int kssl_ctx_use_cert_mem(kssl_ctx *ctx, const void *cert, size_t cert_len,
 			  const void *key, size_t key_len,
 			  enum kssl_format format);
-KSSL_MUST_USE int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
+KSSL_API KSSL_MUST_USE int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
 				enum kssl_format format);
 
 /*
@@ -249,35 +260,35 @@ KSSL_MUST_USE int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, s
  * (one or more concatenated certificates). kssl_ctx_load_default_cas loads
  * the system default store (also done by kssl_ctx_new for clients).
  */
-KSSL_MUST_USE int kssl_ctx_load_ca_file(kssl_ctx *ctx, const char *cafile);
-KSSL_MUST_USE int kssl_ctx_load_ca_dir(kssl_ctx *ctx, const char *capath);
-KSSL_MUST_USE int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
+KSSL_API KSSL_MUST_USE int kssl_ctx_load_ca_file(kssl_ctx *ctx, const char *cafile);
+KSSL_API KSSL_MUST_USE int kssl_ctx_load_ca_dir(kssl_ctx *ctx, const char *capath);
+KSSL_API KSSL_MUST_USE int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
 			 enum kssl_format format);
-KSSL_MUST_USE int kssl_ctx_load_default_cas(kssl_ctx *ctx);
+KSSL_API KSSL_MUST_USE int kssl_ctx_load_default_cas(kssl_ctx *ctx);
 
 /*
  * Whether and how the peer's certificate is checked (clients default to
  * KSSL_VERIFY_REQUIRED, servers to KSSL_VERIFY_NONE); get returns it.
  */
-void kssl_ctx_set_verify(kssl_ctx *ctx, enum kssl_verify mode);
-enum kssl_verify kssl_ctx_get_verify(const kssl_ctx *ctx);
+KSSL_API void kssl_ctx_set_verify(kssl_ctx *ctx, enum kssl_verify mode);
+KSSL_API enum kssl_verify kssl_ctx_get_verify(const kssl_ctx *ctx);
 /* Clients: check the certificate names the server_name given to the conn. */
-void kssl_ctx_set_check_hostname(kssl_ctx *ctx, int on);
-int kssl_ctx_get_check_hostname(const kssl_ctx *ctx);
+KSSL_API void kssl_ctx_set_check_hostname(kssl_ctx *ctx, int on);
+KSSL_API int kssl_ctx_get_check_hostname(const kssl_ctx *ctx);
 
 /* Version range, KSSL_TLS1_2 or KSSL_TLS1_3 (0 = no limit on that side). */
-KSSL_MUST_USE int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version, int max_version);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version, int max_version);
 
 /* OpenSSL cipher string (TLS 1.2) and ciphersuite list (TLS 1.3). */
-KSSL_MUST_USE int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *tls12_list);
-KSSL_MUST_USE int kssl_ctx_set_ciphersuites(kssl_ctx *ctx, const char *tls13_list);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *tls12_list);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_ciphersuites(kssl_ctx *ctx, const char *tls13_list);
 
 /*
  * ALPN, as protocol names in preference order. Clients offer them; servers
  * pick their first protocol that the client also offers (none in common:
  * the handshake goes on without ALPN, as CPython does).
  */
-KSSL_MUST_USE int kssl_ctx_set_alpn(kssl_ctx *ctx, const char *const *protos, size_t n);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_alpn(kssl_ctx *ctx, const char *const *protos, size_t n);
 
 /*
  * Server name indication for servers: cb is called with the name the client
@@ -287,7 +298,7 @@ KSSL_MUST_USE int kssl_ctx_set_alpn(kssl_ctx *ctx, const char *const *protos, si
  */
 typedef int (*kssl_sni_cb)(kssl_conn *conn, const char *server_name,
 			   void *arg);
-void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg);
+KSSL_API void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg);
 
 /*
  * Session resumption. Servers issue `n` TLS 1.3 tickets per handshake
@@ -296,11 +307,11 @@ void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg);
  * then the kernel takes the receive direction only once the server's
  * tickets have been read by OpenSSL (see docs/design.md, "Tickets").
  */
-KSSL_MUST_USE int kssl_ctx_set_num_tickets(kssl_ctx *ctx, size_t n);
-void kssl_ctx_set_client_sessions(kssl_ctx *ctx, int on);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_num_tickets(kssl_ctx *ctx, size_t n);
+KSSL_API void kssl_ctx_set_client_sessions(kssl_ctx *ctx, int on);
 
 /* Append TLS secrets in NSS key log format to path (for Wireshark). */
-KSSL_MUST_USE int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path);
 
 /* Which directions kssl may move into the kernel. */
 enum kssl_offload_mode {
@@ -309,14 +320,14 @@ enum kssl_offload_mode {
 	KSSL_OFFLOAD_RX = 2,   /* receive only */
 	KSSL_OFFLOAD_NONE = 3, /* everything in OpenSSL */
 };
-void kssl_ctx_set_offload(kssl_ctx *ctx, enum kssl_offload_mode mode);
+KSSL_API void kssl_ctx_set_offload(kssl_ctx *ctx, enum kssl_offload_mode mode);
 
 /*
  * kssl_ctx_ssl_ctx exposes the underlying OpenSSL SSL_CTX (a `SSL_CTX *`) for
  * settings this API does not cover. Do not enable SSL_OP_ENABLE_KTLS or
  * change the keylog/message callbacks: kssl owns them.
  */
-void *kssl_ctx_ssl_ctx(kssl_ctx *ctx);
+KSSL_API void *kssl_ctx_ssl_ctx(kssl_ctx *ctx);
 
 /* ---- connections ------------------------------------------------------- */
 
@@ -325,13 +336,13 @@ void *kssl_ctx_ssl_ctx(kssl_ctx *ctx);
  * stays owned by the caller (kssl never closes it) and may be blocking or
  * non-blocking. The conn holds a reference on ctx.
  */
-KSSL_MUST_USE kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd);
+KSSL_API KSSL_MUST_USE kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd);
 
 /* kssl_conn_free frees the conn (no close_notify is sent); NULL ignored. */
-void kssl_conn_free(kssl_conn *conn);
+KSSL_API void kssl_conn_free(kssl_conn *conn);
 
 /* Clients: SNI and the name checked against the certificate. */
-KSSL_MUST_USE int kssl_conn_set_hostname(kssl_conn *conn, const char *name);
+KSSL_API KSSL_MUST_USE int kssl_conn_set_hostname(kssl_conn *conn, const char *name);
 
 /*
  * Servers, from the SNI callback: continue with another context. Its
@@ -339,17 +350,17 @@ KSSL_MUST_USE int kssl_conn_set_hostname(kssl_conn *conn, const char *name);
  * this connection; what OpenSSL copied into the connection when it was
  * created (version range, cipher lists, options) stays the first one's.
  */
-KSSL_MUST_USE int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx);
+KSSL_API KSSL_MUST_USE int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx);
 
 /* Per-connection override of kssl_ctx_set_offload (before the handshake). */
-void kssl_conn_set_offload(kssl_conn *conn, enum kssl_offload_mode mode);
+KSSL_API void kssl_conn_set_offload(kssl_conn *conn, enum kssl_offload_mode mode);
 
 /* Opaque data for the caller. */
-void kssl_conn_set_data(kssl_conn *conn, void *data);
-void *kssl_conn_get_data(const kssl_conn *conn);
+KSSL_API void kssl_conn_set_data(kssl_conn *conn, void *data);
+KSSL_API void *kssl_conn_get_data(const kssl_conn *conn);
 
 /* kssl_conn_fd returns the socket given to kssl_conn_new. */
-int kssl_conn_fd(const kssl_conn *conn);
+KSSL_API int kssl_conn_fd(const kssl_conn *conn);
 
 /*
  * kssl_handshake runs (or continues) the handshake. Returns 0 when it is
@@ -357,7 +368,7 @@ int kssl_conn_fd(const kssl_conn *conn);
  * non-blocking socket, or an error. Calling it again after success is a
  * no-op returning 0.
  */
-KSSL_MUST_USE int kssl_handshake(kssl_conn *conn);
+KSSL_API KSSL_MUST_USE int kssl_handshake(kssl_conn *conn);
 
 /*
  * kssl_read reads plaintext. Returns the number of bytes (> 0), 0 when the
@@ -370,7 +381,7 @@ KSSL_MUST_USE int kssl_handshake(kssl_conn *conn);
  * need to write (KSSL_E_WANT_WRITE). After an error other than WANT_* and
  * INTR the connection is failed.
  */
-KSSL_MUST_USE ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
+KSSL_API KSSL_MUST_USE ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
 
 /*
  * kssl_write writes plaintext; returns the number of bytes taken (> 0; may
@@ -379,7 +390,7 @@ KSSL_MUST_USE ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
  * With userspace TX, after KSSL_E_WANT_WRITE call again with the same
  * buffer and length (OpenSSL's rule).
  */
-KSSL_MUST_USE ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
+KSSL_API KSSL_MUST_USE ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
 
 /*
  * kssl_sendfile sends `count` bytes of file_fd starting at `offset` (the
@@ -398,7 +409,7 @@ KSSL_MUST_USE ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
  * when the application close(2)s a kernel-TX socket with queued records;
  * long-running programs should ignore SIGPIPE (as CPython does).
  */
-KSSL_MUST_USE int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
+KSSL_API KSSL_MUST_USE int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
 		  size_t *sent);
 
 /*
@@ -406,10 +417,10 @@ KSSL_MUST_USE int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size
  * close_notify was already received, 0 if not (read until kssl_read returns
  * 0 to wait for it), KSSL_E_WANT_WRITE, or an error.
  */
-KSSL_MUST_USE int kssl_shutdown(kssl_conn *conn);
+KSSL_API KSSL_MUST_USE int kssl_shutdown(kssl_conn *conn);
 
 /* Bytes of plaintext kssl can return without reading the socket. */
-size_t kssl_pending(const kssl_conn *conn);
+KSSL_API size_t kssl_pending(const kssl_conn *conn);
 
 /* ---- connection state -------------------------------------------------- */
 
@@ -438,32 +449,32 @@ enum kssl_offload_state {
  * static or conn-owned string naming why (e.g. "kernel has no tls ULP
  * (CONFIG_TLS): setsockopt TCP_ULP: No such file or directory").
  */
-enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
+KSSL_API enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
 					  enum kssl_dir dir,
 					  const char **reason);
 
 /* Negotiated version (KSSL_TLS1_2/3), 0 before the handshake. */
-int kssl_conn_version(const kssl_conn *conn);
+KSSL_API int kssl_conn_version(const kssl_conn *conn);
 /* Negotiated cipher in IANA and OpenSSL naming (NULL before handshake). */
-const char *kssl_conn_cipher(const kssl_conn *conn);
-const char *kssl_conn_cipher_openssl(const kssl_conn *conn);
+KSSL_API const char *kssl_conn_cipher(const kssl_conn *conn);
+KSSL_API const char *kssl_conn_cipher_openssl(const kssl_conn *conn);
 /* ALPN protocol selected (NULL if none); *len gets its length. */
-const char *kssl_conn_alpn(const kssl_conn *conn, size_t *len);
+KSSL_API const char *kssl_conn_alpn(const kssl_conn *conn, size_t *len);
 /* Server: the SNI name the client sent (NULL if none). */
-const char *kssl_conn_server_name(const kssl_conn *conn);
+KSSL_API const char *kssl_conn_server_name(const kssl_conn *conn);
 /* 1 if this handshake resumed a session. */
-int kssl_conn_session_reused(const kssl_conn *conn);
+KSSL_API int kssl_conn_session_reused(const kssl_conn *conn);
 
 /*
  * The peer's certificate as DER. Returns the length and points *der at
  * conn-owned memory, or 0 if the peer sent none.
  */
-size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der);
+KSSL_API size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der);
 /*
  * X.509 verification result of the peer certificate (0 = ok, X509_V_*);
  * also valid after a handshake that failed with KSSL_E_CERT.
  */
-long kssl_conn_verify_result(const kssl_conn *conn);
+KSSL_API long kssl_conn_verify_result(const kssl_conn *conn);
 
 /*
  * Client sessions, serialized (DER of an SSL_SESSION). get: the session to
@@ -471,15 +482,15 @@ long kssl_conn_verify_result(const kssl_conn *conn);
  * KSSL_E_INVAL if none yet); *out is malloc'd, free it with free().
  * set: resume it in the next kssl_handshake.
  */
-KSSL_MUST_USE int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len);
-KSSL_MUST_USE int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len);
+KSSL_API KSSL_MUST_USE int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len);
+KSSL_API KSSL_MUST_USE int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len);
 
 /*
  * kssl_conn_ssl exposes the OpenSSL `SSL *` while it exists. kssl frees it
  * once both directions are in the kernel (its buffers and keys are no
  * longer needed); then this returns NULL.
  */
-void *kssl_conn_ssl(kssl_conn *conn);
+KSSL_API void *kssl_conn_ssl(kssl_conn *conn);
 
 /* ---- kernel capabilities ----------------------------------------------- */
 
@@ -488,7 +499,7 @@ void *kssl_conn_ssl(kssl_conn *conn);
  * ULP (reads /proc/sys/net/ipv4/tcp_available_ulp, falling back to trying
  * it on a socket), 0 if not.
  */
-int kssl_kernel_has_tls(void);
+KSSL_API int kssl_kernel_has_tls(void);
 
 #ifdef __cplusplus
 }

@@ -60,32 +60,32 @@ struct kssl_loop_config {
  * KSSL_LOOP_VERBOSE is set. cfg may be NULL. Returns NULL on failure (out
  * of memory, epoll_create failed) with kssl_last_error() set.
  */
-KSSL_MUST_USE kssl_loop *kssl_loop_new(const struct kssl_loop_config *cfg);
+KSSL_API KSSL_MUST_USE kssl_loop *kssl_loop_new(const struct kssl_loop_config *cfg);
 
 /*
  * kssl_loop_free closes every connection still attached (callbacks are not
  * called), waits for the kernel to finish with them and frees the loop.
  */
-void kssl_loop_free(kssl_loop *loop);
+KSSL_API void kssl_loop_free(kssl_loop *loop);
 
 /* "io_uring" or "epoll" (static string). */
-const char *kssl_loop_backend(const kssl_loop *loop);
+KSSL_API const char *kssl_loop_backend(const kssl_loop *loop);
 
 /* Why io_uring is not used (static/loop-owned string), or NULL if it is. */
-const char *kssl_loop_fallback_reason(const kssl_loop *loop);
+KSSL_API const char *kssl_loop_fallback_reason(const kssl_loop *loop);
 
 /* 1 if kernel-TX file sends use io_uring splice chains, 0 if sendfile(2). */
-int kssl_loop_uses_splice(const kssl_loop *loop);
+KSSL_API int kssl_loop_uses_splice(const kssl_loop *loop);
 
 /*
  * kssl_loop_run waits up to timeout_ms (-1: no limit, 0: do not block) for
  * completions and runs their callbacks. Returns the number of completions
  * handled (0 on timeout) or a negative KSSL_E_SYSCALL.
  */
-KSSL_MUST_USE int kssl_loop_run(kssl_loop *loop, int timeout_ms);
+KSSL_API KSSL_MUST_USE int kssl_loop_run(kssl_loop *loop, int timeout_ms);
 
 /* Number of connections attached to the loop (including closing ones). */
-size_t kssl_loop_conn_count(const kssl_loop *loop);
+KSSL_API size_t kssl_loop_conn_count(const kssl_loop *loop);
 
 /* ---- listening sockets -------------------------------------------------- */
 
@@ -98,11 +98,11 @@ typedef void (*kssl_accept_cb)(kssl_loop *loop, int new_fd, void *arg);
  * calls cb for every connection accepted. The loop does not own listen_fd.
  * Only one listener per loop.
  */
-KSSL_MUST_USE int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
+KSSL_API KSSL_MUST_USE int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
 		     void *arg);
 
 /* kssl_loop_unlisten stops accepting (e.g. on SIGTERM); the fd stays open. */
-void kssl_loop_unlisten(kssl_loop *loop);
+KSSL_API void kssl_loop_unlisten(kssl_loop *loop);
 
 /* ---- connections --------------------------------------------------------- */
 
@@ -112,25 +112,25 @@ void kssl_loop_unlisten(kssl_loop *loop);
  * kssl_conn made on fd. The lconn takes ownership of both: kssl_lconn_close
  * frees tls and closes fd. fd is made non-blocking. Returns NULL on failure.
  */
-KSSL_MUST_USE kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_conn *tls);
+KSSL_API KSSL_MUST_USE kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_conn *tls);
 
 /*
  * kssl_lconn_close ends the connection: no callback for it runs afterwards.
  * Operations in the kernel are stopped (shutdown(2) of the socket) and the
  * memory is released once their completions arrive.
  */
-void kssl_lconn_close(kssl_lconn *lc);
+KSSL_API void kssl_lconn_close(kssl_lconn *lc);
 
 /* The kssl_conn (NULL for plain connections) and the socket. */
-KSSL_MUST_USE kssl_conn *kssl_lconn_tls(const kssl_lconn *lc);
-int kssl_lconn_fd(const kssl_lconn *lc);
+KSSL_API KSSL_MUST_USE kssl_conn *kssl_lconn_tls(const kssl_lconn *lc);
+KSSL_API int kssl_lconn_fd(const kssl_lconn *lc);
 
 /* Opaque data for the caller. */
-void kssl_lconn_set_data(kssl_lconn *lc, void *data);
-void *kssl_lconn_get_data(const kssl_lconn *lc);
+KSSL_API void kssl_lconn_set_data(kssl_lconn *lc, void *data);
+KSSL_API void *kssl_lconn_get_data(const kssl_lconn *lc);
 
 /* Message of the last failed operation on lc ("" if none); lc-owned. */
-const char *kssl_lconn_error(const kssl_lconn *lc);
+KSSL_API const char *kssl_lconn_error(const kssl_lconn *lc);
 
 /*
  * Completion callback. result: handshake 0; read the byte count (> 0) or 0
@@ -149,14 +149,14 @@ typedef void (*kssl_lconn_cb)(kssl_lconn *lc, ssize_t result, void *arg);
  */
 
 /* Run the TLS handshake (non-blocking); plain connections complete at once. */
-KSSL_MUST_USE int kssl_lconn_handshake(kssl_lconn *lc, kssl_lconn_cb cb, void *arg);
+KSSL_API KSSL_MUST_USE int kssl_lconn_handshake(kssl_lconn *lc, kssl_lconn_cb cb, void *arg);
 
 /* Read up to len bytes (at least one, or end of stream). */
-KSSL_MUST_USE int kssl_lconn_read(kssl_lconn *lc, void *buf, size_t len, kssl_lconn_cb cb,
+KSSL_API KSSL_MUST_USE int kssl_lconn_read(kssl_lconn *lc, void *buf, size_t len, kssl_lconn_cb cb,
 		    void *arg);
 
 /* Write all len bytes of buf; buf must stay valid until the callback. */
-KSSL_MUST_USE int kssl_lconn_write(kssl_lconn *lc, const void *buf, size_t len,
+KSSL_API KSSL_MUST_USE int kssl_lconn_write(kssl_lconn *lc, const void *buf, size_t len,
 		     kssl_lconn_cb cb, void *arg);
 
 /*
@@ -164,14 +164,14 @@ KSSL_MUST_USE int kssl_lconn_write(kssl_lconn *lc, const void *buf, size_t len,
  * caller keeps file_fd open until the callback. KSSL_E_SHORT_FILE if the
  * file ends first.
  */
-KSSL_MUST_USE int kssl_lconn_sendfile(kssl_lconn *lc, int file_fd, off_t offset,
+KSSL_API KSSL_MUST_USE int kssl_lconn_sendfile(kssl_lconn *lc, int file_fd, off_t offset,
 			size_t count, kssl_lconn_cb cb, void *arg);
 
 /* Bytes sent so far by the current or last sendfile/write. */
-size_t kssl_lconn_sent(const kssl_lconn *lc);
+KSSL_API size_t kssl_lconn_sent(const kssl_lconn *lc);
 
 /* How the last sendfile went out: "splice", "sendfile", "tls-user". */
-const char *kssl_lconn_send_path(const kssl_lconn *lc);
+KSSL_API const char *kssl_lconn_send_path(const kssl_lconn *lc);
 
 #ifdef __cplusplus
 }
