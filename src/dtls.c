@@ -297,54 +297,14 @@ void kssl_dtls_free(kssl_dtls *d)
 		return;
 	SSL_free(d->base.ssl);
 	kssl_ctx_free(d->base.ctx);
-	free(d->base.info.server_name);
-	OPENSSL_free(d->base.info.peer_der);
+	ks_info_clear(&d->base.info);
 	OPENSSL_cleanse(d, sizeof(*d));
 	free(d);
 }
 
 int kssl_dtls_set_hostname(kssl_dtls *d, const char *name)
 {
-	char *copy;
-
-	if (d->base.ctx->role != KSSL_CLIENT)
-		return ks_err(KSSL_E_INVAL, "kssl_dtls_set_hostname: server sessions have no host name");
-	if (!name || !*name || strlen(name) > 253)
-		return ks_err(KSSL_E_INVAL, "kssl_dtls_set_hostname: empty or too long");
-	if (!SSL_in_before(d->base.ssl))
-		return ks_err(KSSL_E_INVAL, "kssl_dtls_set_hostname: handshake already started");
-	copy = strdup(name);
-	if (!copy)
-		return ks_err(KSSL_E_NOMEM, "out of memory");
-	free(d->base.info.server_name);
-	d->base.info.server_name = copy;
-	return 0;
-}
-
-/* SNI for names (never IP literals, RFC 6066), and the identity to check. */
-static int client_identity(kssl_dtls *d)
-{
-	const kssl_ctx *ctx = d->base.ctx;
-	const char *name = d->base.info.server_name;
-	int check = ctx->check_hostname && ctx->verify != KSSL_VERIFY_NONE;
-	ASN1_OCTET_STRING *ip;
-
-	if (!name)
-		return check ? ks_err(KSSL_E_INVAL,
-				      "check_hostname is on but no host name was given (kssl_dtls_set_hostname)")
-			     : 0;
-	ip = a2i_IPADDRESS(name);
-	ERR_clear_error();
-	if (ip) {
-		ASN1_OCTET_STRING_free(ip);
-		if (check && !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(d->base.ssl), name))
-			return ks_err_ssl(KSSL_E_INVAL, "invalid IP address %s", name);
-		return 0;
-	}
-	if (!SSL_set_tlsext_host_name(d->base.ssl, name) ||
-	    (check && !SSL_set1_host(d->base.ssl, name)))
-		return ks_err_ssl(KSSL_E_INVAL, "invalid host name %s", name);
-	return 0;
+	return ks_hostname_set(&d->base, name, "kssl_dtls_set_hostname");
 }
 
 /* ---- the I/O loop ------------------------------------------------------ */
@@ -486,8 +446,8 @@ int kssl_dtls_handshake(kssl_dtls *d)
 		return closed(d);
 	if (d->base.handshake_done)
 		return 0;
-	if (d->base.ctx->role == KSSL_CLIENT && SSL_in_before(d->base.ssl) &&
-	    (r = client_identity(d)) < 0)
+	if (SSL_in_before(d->base.ssl) &&
+	    (r = ks_hostname_apply(&d->base, "kssl_dtls_set_hostname")) < 0)
 		return ks_fail(&d->base, r);
 	return (int)drive(d, handshake_step, NULL, 0,
 			  d->base.ctx->role == KSSL_SERVER && !d->listened);

@@ -13,7 +13,6 @@
  *    NewSessionTicket in its own record inside SSL_accept, so its TX starts
  *    at the number of tickets, not 0).
  */
-#include <arpa/inet.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -117,41 +116,6 @@ void ks_conn_install_callbacks(kssl_conn *conn)
 	SSL_set_msg_callback_arg(conn->ssl, conn);
 }
 
-static int is_ip_literal(const char *name)
-{
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, name, buf) == 1 ||
-	       inet_pton(AF_INET6, name, buf) == 1;
-}
-
-/* Host name: SNI (never for IP literals, RFC 6066) and the name to check. */
-static int apply_hostname(kssl_conn *conn)
-{
-	kssl_ctx *ctx = conn->ctx;
-	const char *name = conn->info.server_name;
-	int check = ctx->check_hostname && ctx->verify != KSSL_VERIFY_NONE;
-
-	if (ctx->role != KSSL_CLIENT)
-		return 0;
-	if (!name) {
-		if (check)
-			return ks_err(KSSL_E_INVAL,
-				      "check_hostname is on but no host name was given (kssl_conn_set_hostname)");
-		return 0;
-	}
-	if (is_ip_literal(name)) {
-		if (check && !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(conn->ssl), name))
-			return ks_err_ssl(KSSL_E_INVAL, "invalid IP address %s", name);
-		return 0;
-	}
-	if (!SSL_set_tlsext_host_name(conn->ssl, name))
-		return ks_err_ssl(KSSL_E_INVAL, "invalid server name %s", name);
-	if (check && !SSL_set1_host(conn->ssl, name))
-		return ks_err_ssl(KSSL_E_INVAL, "invalid host name %s", name);
-	return 0;
-}
-
 static void record_info(kssl_conn *conn)
 {
 	struct ks_info *in = &conn->info;
@@ -202,7 +166,7 @@ int kssl_handshake(kssl_conn *conn)
 		return ks_failed_earlier(conn, "connection");
 	if (conn->handshake_done)
 		return 0;
-	if (SSL_in_before(conn->ssl) && (r = apply_hostname(conn)) < 0)
+	if (SSL_in_before(conn->ssl) && (r = ks_hostname_apply(conn, "kssl_conn_set_hostname")) < 0)
 		return ks_fail(conn, r);
 	ERR_clear_error();
 	errno = 0;

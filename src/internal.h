@@ -153,6 +153,17 @@ void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void ks_conn_release_ssl(kssl_conn *conn);
 
+/* ---- shared by TLS connections and DTLS sessions ---------------------- */
+
+/* kssl_conn_set_hostname / kssl_dtls_set_hostname (src/hostname.c). */
+KSSL_MUST_USE int ks_hostname_set(kssl_conn *conn, const char *name,
+				  const char *caller);
+/* Clients, before the first handshake step: SNI and the identity to
+ * verify; setter names the call that gives the name (for the message). */
+KSSL_MUST_USE int ks_hostname_apply(kssl_conn *conn, const char *setter);
+/* Free what struct ks_info owns (src/connection.c). */
+void ks_info_clear(struct ks_info *info);
+
 /* ---- BIO over the fd (src/bio.c) --------------------------------------- */
 
 KSSL_MUST_USE BIO *ks_bio_new(kssl_conn *conn);
