@@ -33,6 +33,7 @@
 
 #define KS_MAX_SECRET 64
 #define KS_MAX_ALPN 256
+#define KS_MAX_WARN_ALERTS 5 /* OpenSSL 3.0's MAX_WARN_ALERT_COUNT */
 
 struct kssl_ctx {
 	SSL_CTX *ssl_ctx;
@@ -102,6 +103,7 @@ struct kssl_conn {
 	size_t hs_skip;            /* body bytes of a dropped message */
 	unsigned char alert[2];
 	size_t alert_len;
+	int warn_alerts;           /* consecutive warning alerts (limit: 5) */
 
 	/* userspace sendfile: a chunk SSL_write must be retried with */
 	unsigned char *sf_buf;

@@ -106,8 +106,20 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 			 */
 			if (conn->alert[0] == KTLS_AL_WARNING &&
 			    (conn->alert[1] == KTLS_AD_USER_CANCELED ||
-			     conn->info.version == TLS1_2_VERSION))
-				continue;
+			     conn->info.version == TLS1_2_VERSION)) {
+				/*
+				 * As OpenSSL 3.0 (rec_layer_s3.c,
+				 * MAX_WARN_ALERT_COUNT): the fifth warning
+				 * alert in a row, with no data between,
+				 * ends the connection.
+				 */
+				if (++conn->warn_alerts < KS_MAX_WARN_ALERTS)
+					continue;
+				return fail_alert(conn, KSSL_E_TLS,
+					KSSL_R_UNEXPECTED_MESSAGE,
+					KTLS_AD_UNEXPECTED_MESSAGE,
+					"too many warning alerts in a row");
+			}
 			return ks_fail(conn, ks_why(ks_err(KSSL_E_ALERT,
 				"peer sent fatal alert %s (%d)",
 				ks_alert_name(conn->alert[1]), conn->alert[1]),
@@ -182,8 +194,10 @@ static ssize_t kernel_read(kssl_conn *conn, void *buf, size_t len)
 			return kernel_read_error(conn, (int)-n);
 		if (n == 0)
 			return ks_fail(conn, ks_eof("kernel TLS receive"));
-		if (type == KTLS_CT_APPLICATION_DATA)
+		if (type == KTLS_CT_APPLICATION_DATA) {
+			conn->warn_alerts = 0;
 			return n;
+		}
 		r = handle_control(conn, type, buf, (size_t)n);
 		if (r < 0)
 			return r;
