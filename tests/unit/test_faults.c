@@ -1,5 +1,5 @@
 /*
- * Fault injection through kssl's syscall table (src/sys.h): failures the
+ * Fault injection through kssl's syscall table (ktls/sys.h): failures the
  * kernel at hand cannot produce on demand. The table is process-wide and the
  * kssl server runs in a thread of this process, so every wrapper acts only on
  * the client's fd (F.fd) and passes everything else to the real call. Each
