@@ -165,8 +165,10 @@ struct kssl_error_info {
 };
 
 /*
- * kssl_last_error_info fills *out with the last failure on this thread;
- * code is the KSSL_E_* value the failing call returned.
+ * kssl_last_error_info fills *out with the last failure recorded on this
+ * thread. Its code is the one recorded with the message; KSSL_E_WANT_*
+ * results record nothing, so a caller holding a call's result should
+ * store that result in out->code.
  */
 KSSL_API void kssl_last_error_info(struct kssl_error_info *out);
 
