@@ -56,12 +56,6 @@ static void info_cb(const SSL *ssl, int where, int ret)
 	hs->done = 1;
 	hs->cipher = SSL_get_current_cipher(ssl);
 	/* tls-unique (RFC 5929): the first Finished of the handshake. */
-	if (SSL_session_reused(ssl) ^ !self->server_side)
-		hs->finished_len = SSL_get_finished(ssl, hs->finished, sizeof(hs->finished));
-	else
-		hs->finished_len = SSL_get_peer_finished(ssl, hs->finished, sizeof(hs->finished));
-	if (hs->finished_len > sizeof(hs->finished))
-		hs->finished_len = 0;
 	/* shared_ciphers(): for servers, ours that the client offered; for
 	 * clients (OpenSSL keeps no peer list there) our own list, which is
 	 * what the stdlib returns too. */
@@ -201,9 +195,7 @@ static int sock_timeout(KsConn *self, double *timeout)
 
 static int rx_has_buffered(KsConn *self)
 {
-	SSL *ssl = kssl_conn_ssl(self->conn);
-
-	return kssl_pending(self->conn) > 0 || (ssl && SSL_has_pending(ssl));
+	return kssl_conn_rx_buffered(self->conn);
 }
 
 /* Runs with the GIL released. */
@@ -523,10 +515,14 @@ static PyObject *conn_channel_binding(KsConn *self, PyObject *args)
 	if (strcmp(type, "tls-unique") != 0)
 		return PyErr_Format(PyExc_ValueError,
 				    "'%s' channel binding type not implemented", type);
-	if (!self->hs.done || self->hs.finished_len == 0)
-		Py_RETURN_NONE;
-	return PyBytes_FromStringAndSize((const char *)self->hs.finished,
-					 (Py_ssize_t)self->hs.finished_len);
+	{
+		uint8_t buf[64];
+		size_t n = kssl_conn_tls_unique(self->conn, buf, sizeof(buf));
+
+		if (!self->hs.done || n == 0 || n > sizeof(buf))
+			Py_RETURN_NONE;
+		return PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)n);
+	}
 }
 
 static PyObject *conn_peer_der(KsConn *self, PyObject *unused)

@@ -67,8 +67,6 @@ typedef struct {
 struct kp_hs_snapshot {
 	int done;
 	const void *cipher; /* const SSL_CIPHER *, static in libssl */
-	unsigned char finished[64];
-	size_t finished_len;
 	const void *shared[KP_MAX_SHARED];
 	int n_shared; /* -1: not applicable (client side) */
 };

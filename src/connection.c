@@ -229,3 +229,14 @@ int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len)
 		return ks_err_ssl(KSSL_E_INVAL, "SSL_set_session");
 	return 0;
 }
+
+size_t kssl_conn_tls_unique(const kssl_conn *conn, uint8_t *buf, size_t size)
+{
+	size_t n = conn->info.tls_unique_len;
+
+	if (!conn->handshake_done || !n)
+		return 0;
+	if (buf)
+		memcpy(buf, conn->info.tls_unique, n < size ? n : size);
+	return n;
+}

@@ -126,6 +126,16 @@ static void record_info(kssl_conn *conn)
 
 	in->version = SSL_version(conn->ssl);
 	in->session_reused = SSL_session_reused(conn->ssl);
+	/* tls-unique: the first Finished sent, the client's in a full
+	 * handshake and the server's when resuming (RFC 5929, 3.1). */
+	if (in->session_reused ^ (conn->ctx->role == KSSL_CLIENT))
+		in->tls_unique_len = SSL_get_finished(conn->ssl, in->tls_unique,
+						      sizeof(in->tls_unique));
+	else
+		in->tls_unique_len = SSL_get_peer_finished(conn->ssl, in->tls_unique,
+							   sizeof(in->tls_unique));
+	if (in->tls_unique_len > sizeof(in->tls_unique))
+		in->tls_unique_len = 0;
 	in->verify_result = SSL_get_verify_result(conn->ssl);
 	if (c) {
 		snprintf(in->cipher, sizeof(in->cipher), "%s",

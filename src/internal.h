@@ -65,6 +65,8 @@ struct ks_info {
 	char *server_name;
 	unsigned char *peer_der;
 	size_t peer_der_len;
+	unsigned char tls_unique[64]; /* first Finished (RFC 5929) */
+	size_t tls_unique_len;
 };
 
 /* One direction of the record layer. */

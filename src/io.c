@@ -439,3 +439,10 @@ size_t kssl_pending(const kssl_conn *conn)
 		return 0;
 	return (size_t)SSL_pending(conn->ssl);
 }
+
+int kssl_conn_rx_buffered(const kssl_conn *conn)
+{
+	if (!conn->ssl || conn->rx.state == KSSL_STATE_KERNEL)
+		return 0;
+	return SSL_pending(conn->ssl) > 0 || SSL_has_pending(conn->ssl);
+}

@@ -424,6 +424,14 @@ KSSL_API KSSL_MUST_USE int kssl_shutdown(kssl_conn *conn);
 /* Bytes of plaintext kssl can return without reading the socket. */
 KSSL_API size_t kssl_pending(const kssl_conn *conn);
 
+/*
+ * kssl_conn_rx_buffered returns 1 if received bytes wait inside kssl /
+ * OpenSSL (decrypted plaintext or whole or partial records read from the
+ * socket), so that polling the socket before the next kssl_read could wait
+ * for nothing; 0 if not (always 0 with RX in the kernel).
+ */
+KSSL_API int kssl_conn_rx_buffered(const kssl_conn *conn);
+
 /* ---- connection state -------------------------------------------------- */
 
 enum kssl_dir {
@@ -464,6 +472,14 @@ KSSL_API const char *kssl_conn_cipher_openssl(const kssl_conn *conn);
 KSSL_API const char *kssl_conn_alpn(const kssl_conn *conn, size_t *len);
 /* Server: the SNI name the client sent (NULL if none). */
 KSSL_API const char *kssl_conn_server_name(const kssl_conn *conn);
+/*
+ * tls-unique channel binding (RFC 5929): the first Finished message of the
+ * handshake, kept after OpenSSL's SSL is freed. Copies at most size bytes
+ * into buf (may be NULL to ask the length) and returns the full length, 0
+ * before the handshake.
+ */
+KSSL_API size_t kssl_conn_tls_unique(const kssl_conn *conn, uint8_t *buf,
+				     size_t size);
 /* 1 if this handshake resumed a session. */
 KSSL_API int kssl_conn_session_reused(const kssl_conn *conn);
 

@@ -194,6 +194,24 @@ class ConnectionDifferentialTest(unittest.TestCase):
         res = self.assert_same(self.both(scenario))
         self.assert_same_exception(res[0][2], res[1][2])
 
+    def test_tls_unique_matches_the_peer(self):
+        # Both ends of one handshake see the same first Finished: the
+        # stdlib client's value is kssl's (libkssl's kssl_conn_tls_unique).
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            with self.subTest(version=version):
+                sctx = server_ctx(kssl)
+                sctx.maximum_version = version
+                port, peer = serve(
+                    sctx, lambda s: (s.recv(1),
+                                     s.get_channel_binding("tls-unique")))
+                with connect(client_ctx(ssl), port) as c:
+                    ours = c.get_channel_binding("tls-unique")
+                    c.sendall(b"x")
+                    theirs = peer.result()[1]
+                self.assertIsInstance(ours, bytes)
+                self.assertGreater(len(ours), 0)
+                self.assertEqual(ours, theirs)
+
     def test_wrong_version(self):
         def scenario(m):
             cctx = client_ctx(m)
