@@ -1006,3 +1006,8 @@ async def start_server(client_connected_cb, host=None, port=None, *, ssl,
         return asyncio.StreamReaderProtocol(reader, client_connected_cb,
                                             loop=loop)
     return await create_server(loop, factory, host, port, ssl=ssl, **kwds)
+
+
+# A loop that routes ssl=kssl.SSLContext through the functions above.
+from ._event_loop import EventLoop, EventLoopPolicy  # noqa: E402
+__all__ += ["EventLoop", "EventLoopPolicy"]
