@@ -39,14 +39,42 @@ static int open_checked(const char *root_real, const char *rel)
 		return status_of(errno);
 	if (strncmp(real, root_real, rl) || (real[rl] && real[rl] != '/'))
 		return -403;
-	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	return fd < 0 ? status_of(errno) : fd;
 }
 
-int fsroot_open(int root_fd, const char *root_real, const char *rel)
+/*
+ * Nothing that can block runs on the event loop: O_NONBLOCK makes opening a
+ * FIFO without a writer (or a device) return at once, and the type is
+ * checked on the open fd before any read. Regular files go back to blocking
+ * mode (splice and sendfile read them like any file).
+ */
+static int check_type(int fd, struct stat *st)
+{
+	int fl;
+
+	if (fstat(fd, st) < 0) {
+		close(fd);
+		return -403;
+	}
+	if (S_ISDIR(st->st_mode))
+		return fd;
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -403; /* FIFOs, sockets, devices: never read */
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		close(fd);
+		return -403;
+	}
+	return fd;
+}
+
+static int open_resolved(int root_fd, const char *root_real, const char *rel)
 {
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC,
+		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd;
@@ -61,6 +89,14 @@ int fsroot_open(int root_fd, const char *root_real, const char *rel)
 	if (errno == ENOSYS)
 		return open_checked(root_real, rel);
 	return status_of(errno);
+}
+
+int fsroot_open(int root_fd, const char *root_real, const char *rel,
+		struct stat *st)
+{
+	int fd = open_resolved(root_fd, root_real, rel);
+
+	return fd < 0 ? fd : check_type(fd, st);
 }
 
 static int by_name(const void *a, const void *b)

@@ -129,13 +129,9 @@ void respond(struct hconn *hc)
 	hc->out.len = 0;
 	hc->file_fd = -1;
 	hc->body_len = 0;
-	fd = fsroot_open(srv->root_fd, srv->root_real, path);
+	fd = fsroot_open(srv->root_fd, srv->root_real, path, &st);
 	if (fd < 0)
 		return respond_error(hc, -fd);
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return respond_error(hc, 500);
-	}
 	if (S_ISDIR(st.st_mode)) {
 		char index[4200];
 		int ifd;
@@ -146,8 +142,8 @@ void respond(struct hconn *hc)
 			return redirect_dir(hc);
 		}
 		snprintf(index, sizeof(index), "%sindex.html", path);
-		ifd = fsroot_open(srv->root_fd, srv->root_real, index);
-		if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
+		ifd = fsroot_open(srv->root_fd, srv->root_real, index, &ist);
+		if (ifd >= 0 && S_ISREG(ist.st_mode)) {
 			close(fd);
 			return file(hc, ifd, &ist, index);
 		}
@@ -156,10 +152,6 @@ void respond(struct hconn *hc)
 		listing(hc, fd);
 		close(fd);
 		return;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return respond_error(hc, 403);
 	}
 	file(hc, fd, &st, path);
 }
