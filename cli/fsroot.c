@@ -25,22 +25,140 @@ static int status_of(int err)
 	}
 }
 
-/* Kernels before 5.6 (no openat2): resolve, then check the prefix. */
-static int open_checked(const char *root_real, const char *rel)
-{
-	char path[PATH_MAX], real[PATH_MAX];
-	size_t rl = strlen(root_real);
-	int fd;
+/* Directory depth and symlink expansions a walk accepts (the kernel's
+ * own limit on symlinks in one resolution is 40). */
+#define WALK_MAX_DEPTH 256
+#define WALK_MAX_LINKS 40
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", root_real, rel) >=
-	    sizeof(path))
-		return -404;
-	if (!realpath(path, real))
+/* Open the regular file name in dir and check it is still the inode the
+ * walk looked at (s), so a swap between the two opens is refused. */
+static int reopen_file(int dir, const char *name, const struct stat *s)
+{
+	struct stat now;
+	int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+				   O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
 		return status_of(errno);
-	if (strncmp(real, root_real, rl) || (real[rl] && real[rl] != '/'))
+	if (fstat(fd, &now) < 0 || now.st_dev != s->st_dev ||
+	    now.st_ino != s->st_ino) {
+		close(fd);
 		return -403;
-	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	return fd < 0 ? status_of(errno) : fd;
+	}
+	return fd;
+}
+
+/*
+ * Kernels before 5.6 (no openat2): the same rules as RESOLVE_BENEATH, one
+ * component at a time from the root fd. Every step is an openat(O_PATH |
+ * O_NOFOLLOW) relative to a directory fd already held, so renaming or
+ * swapping entries meanwhile (renameat2 RENAME_EXCHANGE) cannot lead the
+ * walk outside the root: a symlink is read as a symlink and expanded here,
+ * an absolute target is refused, and ".." goes back to the fd of the
+ * parent the walk came through, never above the root.
+ */
+static int open_walk(int root_fd, const char *rel)
+{
+	char buf[2][PATH_MAX], name[NAME_MAX + 1], target[PATH_MAX];
+	int dirs[WALK_MAX_DEPTH], depth = 0, links = 0, cur = 0, r;
+	const char *p = buf[0];
+
+	if ((size_t)snprintf(buf[0], sizeof(buf[0]), "%s", rel) >=
+	    sizeof(buf[0]))
+		return -404;
+	dirs[0] = root_fd;
+	for (;;) {
+		const char *end;
+		struct stat s;
+		ssize_t tl;
+		int fd;
+
+		while (*p == '/')
+			p++;
+		if (!*p) { /* ends on a directory */
+			fd = openat(dirs[depth], ".", O_RDONLY | O_DIRECTORY |
+				    O_CLOEXEC | O_NONBLOCK);
+			r = fd < 0 ? status_of(errno) : fd;
+			break;
+		}
+		end = strchrnul(p, '/');
+		if ((size_t)(end - p) > NAME_MAX) {
+			r = -404;
+			break;
+		}
+		memcpy(name, p, (size_t)(end - p));
+		name[end - p] = 0;
+		p = end;
+		if (!strcmp(name, "."))
+			continue;
+		if (!strcmp(name, "..")) {
+			if (depth == 0) {
+				r = -403; /* would climb out of the root */
+				break;
+			}
+			close(dirs[depth--]);
+			continue;
+		}
+		fd = openat(dirs[depth], name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &s) < 0) {
+			r = status_of(errno);
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		if (S_ISDIR(s.st_mode)) {
+			if (depth + 1 >= WALK_MAX_DEPTH) {
+				close(fd);
+				r = -404;
+				break;
+			}
+			dirs[++depth] = fd;
+			continue;
+		}
+		if (S_ISLNK(s.st_mode)) {
+			tl = readlinkat(fd, "", target, sizeof(target) - 1);
+			close(fd);
+			if (tl <= 0 || ++links > WALK_MAX_LINKS) {
+				r = -403;
+				break;
+			}
+			target[tl] = 0;
+			if (target[0] == '/' ||
+			    (size_t)snprintf(buf[!cur], sizeof(buf[0]), "%s%s",
+					     target, p) >= sizeof(buf[0])) {
+				r = -403; /* absolute: not beneath the root */
+				break;
+			}
+			cur = !cur;
+			p = buf[cur];
+			continue;
+		}
+		close(fd);
+		if (*p) { /* a file used as a directory */
+			r = -404;
+			break;
+		}
+		/* Never open anything else for reading (FIFOs, devices). */
+		r = S_ISREG(s.st_mode) ? reopen_file(dirs[depth], name, &s)
+				       : -403;
+		break;
+	}
+	while (depth > 0)
+		close(dirs[depth--]);
+	return r;
+}
+
+/* KSSL_SERVE_NO_OPENAT2=1 forces the walk (tests of the old-kernel path). */
+static int openat2_usable(void)
+{
+	static int usable = -1;
+
+	if (usable < 0) {
+		const char *e = getenv("KSSL_SERVE_NO_OPENAT2");
+
+		usable = !(e && *e && strcmp(e, "0"));
+	}
+	return usable;
 }
 
 /*
@@ -71,7 +189,7 @@ static int check_type(int fd, struct stat *st)
 	return fd;
 }
 
-static int open_resolved(int root_fd, const char *root_real, const char *rel)
+static int open_resolved(int root_fd, const char *rel)
 {
 	struct open_how how = {
 		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
@@ -83,18 +201,19 @@ static int open_resolved(int root_fd, const char *root_real, const char *rel)
 		rel++;
 	if (!*rel)
 		rel = ".";
+	if (!openat2_usable())
+		return open_walk(root_fd, rel);
 	fd = syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
 	if (fd >= 0)
 		return (int)fd;
 	if (errno == ENOSYS)
-		return open_checked(root_real, rel);
+		return open_walk(root_fd, rel);
 	return status_of(errno);
 }
 
-int fsroot_open(int root_fd, const char *root_real, const char *rel,
-		struct stat *st)
+int fsroot_open(int root_fd, const char *rel, struct stat *st)
 {
-	int fd = open_resolved(root_fd, root_real, rel);
+	int fd = open_resolved(root_fd, rel);
 
 	return fd < 0 ? fd : check_type(fd, st);
 }

@@ -10,14 +10,14 @@
  * fsroot_open opens rel (a decoded request path, leading '/' allowed)
  * beneath the directory root_fd, read-only. Symlinks are followed only while
  * they stay beneath the root (openat2 RESOLVE_BENEATH; on kernels without
- * openat2, a realpath prefix check). Only a regular file (returned in
+ * openat2, the same rules by a component-by-component openat walk from
+ * root_fd, race-free against renames; KSSL_SERVE_NO_OPENAT2=1 forces it). Only a regular file (returned in
  * blocking mode) or a directory is returned, with its fstat in *st; anything
  * else (FIFO, socket, device) is refused without a read, and the open itself
  * never blocks. Returns an fd, or -(HTTP status): -404 missing, -403
  * escaping/forbidden.
  */
-int fsroot_open(int root_fd, const char *root_real, const char *rel,
-		struct stat *st);
+int fsroot_open(int root_fd, const char *rel, struct stat *st);
 
 /* Append an HTML listing of the open directory dir_fd (url_path is the
  * request path, ending in '/') to b. Names are HTML-escaped. */

@@ -129,7 +129,7 @@ void respond(struct hconn *hc)
 	hc->out.len = 0;
 	hc->file_fd = -1;
 	hc->body_len = 0;
-	fd = fsroot_open(srv->root_fd, srv->root_real, path, &st);
+	fd = fsroot_open(srv->root_fd, path, &st);
 	if (fd < 0)
 		return respond_error(hc, -fd);
 	if (S_ISDIR(st.st_mode)) {
@@ -142,7 +142,7 @@ void respond(struct hconn *hc)
 			return redirect_dir(hc);
 		}
 		snprintf(index, sizeof(index), "%sindex.html", path);
-		ifd = fsroot_open(srv->root_fd, srv->root_real, index, &ist);
+		ifd = fsroot_open(srv->root_fd, index, &ist);
 		if (ifd >= 0 && S_ISREG(ist.st_mode)) {
 			close(fd);
 			return file(hc, ifd, &ist, index);

@@ -42,7 +42,9 @@ static void usage(void)
 "  --offload MODE      both|tx|rx|none (kernel TLS directions, default both)\n"
 "  --no-uring          epoll + sendfile(2) instead of io_uring\n"
 "  --no-splice         io_uring loop, but sendfile(2) for file bodies\n"
-"  --quiet             no access log\n");
+"  --quiet             no access log\n"
+"  --user NAME         drop root for this account once the port is bound and\n"
+"                      the key loaded\n");
 }
 
 static int parse_opts(int argc, char **argv, struct serve_opts *o)
@@ -64,6 +66,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		else if (!strcmp(a, "--idle-timeout") && v) o->idle_timeout = atoi(v);
 		else if (!strcmp(a, "--header-timeout") && v) o->header_timeout = atoi(v);
 		else if (!strcmp(a, "--send-timeout") && v) o->send_timeout = atoi(v);
+		else if (!strcmp(a, "--user") && v) o->user = v;
 		else if (!strcmp(a, "--offload") && v) {
 			if (!strcmp(v, "none")) o->offload = KSSL_OFFLOAD_NONE;
 			else if (!strcmp(v, "tx")) o->offload = KSSL_OFFLOAD_TX;
@@ -198,27 +201,27 @@ static int run_worker(struct server *srv, int lfd)
 	return 0;
 }
 
-static int run_workers(struct server *srv, int lfd, int port)
+/* Each worker its own socket on the port, so the kernel spreads
+ * connections (SO_REUSEPORT); all bound before privileges are dropped. */
+static int run_workers(struct server *srv, int *lfds)
 {
 	pid_t *pids = calloc((size_t)srv->o->workers, sizeof(*pids));
-	char portstr[16];
 	int status, rc = 0;
 
-	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (!pids)
+		return 1;
 	fflush(stdout);
 	for (int i = 0; i < srv->o->workers; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
-			/* Each worker its own socket on the port: the kernel
-			 * spreads connections (SO_REUSEPORT). */
-			int fd = i == 0 ? lfd : listen_socket(srv->o, portstr);
-
-			if (i != 0)
-				close(lfd);
-			_exit(fd < 0 ? 1 : run_worker(srv, fd));
+			for (int j = 0; j < srv->o->workers; j++)
+				if (j != i)
+					close(lfds[j]);
+			_exit(run_worker(srv, lfds[i]));
 		}
 	}
-	close(lfd);
+	for (int i = 0; i < srv->o->workers; i++)
+		close(lfds[i]);
 	for (int left = srv->o->workers; left > 0;) {
 		pid_t p = wait(&status);
 
@@ -238,11 +241,33 @@ static int run_workers(struct server *srv, int lfd, int port)
 	return rc;
 }
 
+/* The listening sockets of all workers: the first on --port, the others
+ * on the port it got. */
+static int open_listeners(const struct serve_opts *o, int *lfds, int *port)
+{
+	char portstr[16];
+
+	lfds[0] = listen_socket(o, o->port);
+	if (lfds[0] < 0)
+		return -1;
+	*port = bound_port(lfds[0]);
+	snprintf(portstr, sizeof(portstr), "%d", *port);
+	for (int i = 1; i < o->workers; i++) {
+		lfds[i] = listen_socket(o, portstr);
+		if (lfds[i] < 0) {
+			while (i-- > 0)
+				close(lfds[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct serve_opts o;
 	struct server srv = { .o = &o };
-	int lfd, port, rc;
+	int *lfds, port, rc;
 
 	if (parse_opts(argc, argv, &o) < 0) {
 		usage();
@@ -258,10 +283,13 @@ int cmd_serve(int argc, char **argv)
 	srv.ctx = make_ctx(&o);
 	if (!srv.ctx)
 		return 1;
-	lfd = listen_socket(&o, o.port);
-	if (lfd < 0)
+	lfds = calloc((size_t)o.workers, sizeof(*lfds));
+	if (!lfds || open_listeners(&o, lfds, &port) < 0 ||
+	    (o.user && drop_privileges(o.user) < 0)) {
+		free(lfds);
+		kssl_ctx_free(srv.ctx);
 		return 1;
-	port = bound_port(lfd);
+	}
 	printf("kssl serve: serving %s on https://%s%s%s:%d/ (%d worker%s)\n",
 	       srv.root_real, strchr(o.bind, ':') ? "[" : "", o.bind,
 	       strchr(o.bind, ':') ? "]" : "", port, o.workers,
@@ -269,9 +297,10 @@ int cmd_serve(int argc, char **argv)
 	if (!kssl_kernel_has_tls())
 		printf("kssl serve: kernel has no TLS ULP: records are encrypted by OpenSSL (fallback)\n");
 	if (o.workers > 1)
-		rc = run_workers(&srv, lfd, port);
+		rc = run_workers(&srv, lfds);
 	else
-		rc = run_worker(&srv, lfd);
+		rc = run_worker(&srv, lfds[0]);
+	free(lfds);
 	kssl_ctx_free(srv.ctx);
 	close(srv.root_fd);
 	return rc;

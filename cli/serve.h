@@ -18,6 +18,7 @@ struct serve_opts {
 	unsigned loop_flags;
 	enum kssl_offload_mode offload;
 	int access_log;
+	const char *user;  /* --user: drop to this account after setup */
 };
 
 enum hc_state {
@@ -68,6 +69,10 @@ void conn_close(struct hconn *hc);
 /* respond.c: fills hc->out, hc->file_fd/body_* and hc->status. */
 void respond(struct hconn *hc);
 void respond_error(struct hconn *hc, int status);
+
+/* privs.c: initgroups, setgid, setuid to user, and check that root cannot
+ * be regained. 0 or -1 (with a message on stderr). */
+int drop_privileges(const char *user);
 
 /* serve.c */
 int cmd_serve(int argc, char **argv);

@@ -28,10 +28,10 @@ def sha(data):
 
 
 class Server:
-    def __init__(self, root, *args):
+    def __init__(self, root, *args, env=None):
         self.proc = subprocess.Popen(
             [KSSL, "serve", root, "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.banner = []
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -6,14 +6,16 @@ clean refusal or a correct answer (bytes compared by SHA-256). No timing is
 asserted: client timeouts are generous "did not hang" bounds only.
 Environment: KSSL_BIN (the kssl program).
 """
-import hashlib
 import os
+import pwd
 import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -96,6 +98,134 @@ class Fifo(RootDir):
             self.assertEqual(result["fifo"][0], 403)
         finally:
             srv.stop()
+
+
+# Swaps two directory entries atomically as fast as it can, in its own
+# process (no GIL shared with the client), until killed.
+SWAPPER = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+a, b = sys.argv[1].encode(), sys.argv[2].encode()
+print("ready", flush=True)
+while True:
+    if libc.renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0:
+        sys.exit("renameat2: " + os.strerror(ctypes.get_errno()))
+"""
+
+
+class RenameRace(RootDir):
+    """Without openat2 (forced), a directory swapped for a symlink to the
+    outside while requests resolve must never leak the outside file."""
+
+    SECONDS = 3
+
+    def setUp(self):
+        super().setUp()
+        self.outside = tempfile.mkdtemp(prefix="kssl-outside-")
+        with open(os.path.join(self.outside, "doc.txt"), "wb") as f:
+            f.write(b"OUTSIDE-SECRET\n")
+        os.mkdir(os.path.join(self.dir, "d"))
+        self.put("d/doc.txt", b"inside\n")
+        os.symlink(self.outside, os.path.join(self.dir, "s"))
+        os.symlink("../" * 8 + self.outside.lstrip("/"),
+                   os.path.join(self.dir, "r"))
+
+    def tearDown(self):
+        super().tearDown()
+        shutil.rmtree(self.outside, ignore_errors=True)
+
+    def race(self, link):
+        env = dict(os.environ, KSSL_SERVE_NO_OPENAT2="1")
+        srv = Server(self.dir, "--quiet", env=env)
+        swapper = subprocess.Popen(
+            [sys.executable, "-c", SWAPPER, os.path.join(self.dir, "d"),
+             os.path.join(self.dir, link)], stdout=subprocess.PIPE, text=True)
+        statuses = {}
+        try:
+            self.assertEqual(swapper.stdout.readline().strip(), "ready")
+            s = tls_client(srv.port)
+            req = b"GET /d/doc.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+            buf = b""
+            end = time.monotonic() + self.SECONDS
+            while time.monotonic() < end:
+                s.sendall(req)
+                while b"\r\n\r\n" not in buf:
+                    buf += s.recv(65536)
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                n = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+                while len(buf) < n:
+                    buf += s.recv(65536)
+                body, buf = buf[:n], buf[n:]
+                self.assertNotIn(b"OUTSIDE", body)
+                status = int(head.split(b" ")[1])
+                statuses[status] = statuses.get(status, 0) + 1
+            s.close()
+        finally:
+            swapper.kill()
+            swapper.wait()
+            swapper.stdout.close()
+            srv.stop()
+        # The race really ran: the inside file was served and some
+        # requests met the symlink (refused).
+        self.assertGreater(statuses.get(200, 0), 0, statuses)
+        self.assertGreater(sum(statuses.values()) - statuses.get(200, 0), 0,
+                           statuses)
+
+    def test_swap_with_absolute_symlink(self):
+        self.race("s")
+
+    def test_swap_with_climbing_symlink(self):
+        self.race("r")
+
+    def test_walk_serves_symlinks_inside_the_root(self):
+        os.mkdir(os.path.join(self.dir, "sub"))
+        os.symlink("../hello.txt", os.path.join(self.dir, "sub", "in"))
+        os.symlink("sub/../d", os.path.join(self.dir, "dd"))
+        env = dict(os.environ, KSSL_SERVE_NO_OPENAT2="1")
+        srv = Server(self.dir, env=env)
+        try:
+            self.assertEqual(get(srv.port, "/sub/in"), (200, b"hello, kssl\n"))
+            self.assertEqual(get(srv.port, "/dd/doc.txt"), (200, b"inside\n"))
+            self.assertEqual(get(srv.port, "/s/doc.txt")[0], 403)
+            self.assertEqual(get(srv.port, "/r/doc.txt")[0], 403)
+            self.assertEqual(get(srv.port, "/hello.txt/x")[0], 404)
+            self.assertEqual(get(srv.port, "/nope")[0], 404)
+        finally:
+            srv.stop()
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root to drop privileges")
+class DropPrivileges(RootDir):
+    def test_user_nobody(self):
+        nobody = pwd.getpwnam("nobody")
+        self.put("private.txt", b"root only\n")
+        os.chmod(os.path.join(self.dir, "private.txt"), 0o600)
+        srv = Server(self.dir, "--user", "nobody", "--workers", "2")
+        try:
+            status, body = get(srv.port, "/f.bin")
+            self.assertEqual((status, sha(body)), (200, sha(self.data)))
+            self.assertEqual(get(srv.port, "/private.txt")[0], 403)
+            with open("/proc/%d/task/%d/children" % (srv.proc.pid,
+                                                     srv.proc.pid)) as f:
+                pids = [srv.proc.pid] + [int(p) for p in f.read().split()]
+            self.assertEqual(len(pids), 3)
+            for pid in pids:
+                with open("/proc/%d/status" % pid) as f:
+                    st = dict(l.split(":", 1) for l in f)
+                self.assertEqual(st["Uid"].split(), [str(nobody.pw_uid)] * 4)
+                self.assertEqual(st["Gid"].split(), [str(nobody.pw_gid)] * 4)
+                self.assertNotIn("0", st["Groups"].split())
+        finally:
+            srv.stop()
+
+    def test_unknown_user_refused(self):
+        r = subprocess.run([os.environ.get("KSSL_BIN", "kssl"), "serve",
+                            self.dir, "--port", "0", "--user",
+                            "no-such-user-kssl"], capture_output=True,
+                           text=True, timeout=HANG)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--user no-such-user-kssl: no such user", r.stderr)
 
 
 if __name__ == "__main__":
