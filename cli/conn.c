@@ -6,7 +6,6 @@
  * (slowloris) is cut off; idle_timeout between requests; send_timeout
  * without progress while sending.
  */
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -69,7 +68,7 @@ static void access_log(struct hconn *hc)
 	localtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S %z", &tm);
 	printf("%s - - [%s] \"%s %s HTTP/1.%d\" %d %zu tls=%s tx=%s%s%s\n",
-	       hc->peer, date, hc->req.method[0] ? hc->req.method : "-",
+	       hc->peer.name, date, hc->req.method[0] ? hc->req.method : "-",
 	       hc->req.target[0] ? hc->req.target : "-", hc->req.minor,
 	       hc->status, hc->body_len,
 	       kssl_conn_version(c) == KSSL_TLS1_3 ? "1.3" : "1.2",
@@ -98,7 +97,7 @@ static void on_body(kssl_lconn *lc, ssize_t r, void *arg)
 
 	(void)lc;
 	if (r < 0) {
-		fprintf(stderr, "kssl serve: %s: sending %s: %s\n", hc->peer,
+		fprintf(stderr, "kssl serve: %s: sending %s: %s\n", hc->peer.name,
 			hc->req.path, kssl_lconn_error(hc->lc));
 		return conn_close(hc);
 	}
@@ -188,30 +187,17 @@ static void on_handshake(kssl_lconn *lc, ssize_t r, void *arg)
 	start_read(hc);
 }
 
-static void peer_name(int fd, char *out, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	snprintf(out, len, "-");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out,
-			  (socklen_t)len);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-			  out, (socklen_t)len);
-}
-
 void conn_accept(kssl_loop *loop, int fd, void *arg)
 {
 	struct server *srv = arg;
+	struct hconn_peer peer;
 	struct hconn *hc;
 	kssl_conn *c;
 
-	if (srv->nconns >= (size_t)srv->o->max_conns) {
-		close(fd); /* over the cap: refuse before any TLS work */
+	if (fd < 0)
+		return admit_accept_failed(srv, -fd);
+	if (admit(srv, fd, &peer) < 0) {
+		close(fd); /* over a cap: refuse before any TLS work */
 		return;
 	}
 	/*
@@ -232,7 +218,7 @@ void conn_accept(kssl_loop *loop, int fd, void *arg)
 	hc->srv = srv;
 	hc->file_fd = -1;
 	hc->state = HC_HANDSHAKE;
-	peer_name(fd, hc->peer, sizeof(hc->peer));
+	hc->peer = peer;
 	hc->deadline = now_ms() + (int64_t)srv->o->header_timeout * 1000;
 	hc->next = srv->conns;
 	if (srv->conns)

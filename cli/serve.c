@@ -35,7 +35,10 @@ static void usage(void)
 "  --cert FILE --key FILE  certificate chain and key (PEM); without them an\n"
 "                      in-memory self-signed certificate for localhost\n"
 "  --workers N         worker processes sharing the port (SO_REUSEPORT)\n"
-"  --max-conns N       connections per worker (default 1024)\n"
+"  --max-conns N       connections per worker (default 1024, fewer if\n"
+"                      RLIMIT_NOFILE allows less: (limit - 64) / 4)\n"
+"  --max-conns-per-addr N  connections per client address and worker\n"
+"                      (default 64)\n"
 "  --idle-timeout S    keep-alive idle limit (default 30)\n"
 "  --header-timeout S  handshake / request head limit (default 10)\n"
 "  --send-timeout S    limit without send progress (default 60)\n"
@@ -50,7 +53,7 @@ static void usage(void)
 static int parse_opts(int argc, char **argv, struct serve_opts *o)
 {
 	*o = (struct serve_opts){ .dir = ".", .bind = "127.0.0.1",
-		.port = "8443", .workers = 1, .max_conns = 1024,
+		.port = "8443", .workers = 1,
 		.idle_timeout = 30, .header_timeout = 10, .send_timeout = 60,
 		.grace = 30, .offload = KSSL_OFFLOAD_BOTH, .access_log = 1 };
 	for (int i = 1; i < argc; i++) {
@@ -63,6 +66,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		else if (!strcmp(a, "--key") && v) o->key = v;
 		else if (!strcmp(a, "--workers") && v) o->workers = atoi(v);
 		else if (!strcmp(a, "--max-conns") && v) o->max_conns = atoi(v);
+		else if (!strcmp(a, "--max-conns-per-addr") && v)
+			o->max_conns_per_addr = atoi(v);
 		else if (!strcmp(a, "--idle-timeout") && v) o->idle_timeout = atoi(v);
 		else if (!strcmp(a, "--header-timeout") && v) o->header_timeout = atoi(v);
 		else if (!strcmp(a, "--send-timeout") && v) o->send_timeout = atoi(v);
@@ -83,7 +88,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		}
 		i += used;
 	}
-	if (o->workers < 1 || o->max_conns < 1 || o->idle_timeout < 1 ||
+	if (o->workers < 1 || o->max_conns < 0 || o->max_conns_per_addr < 0 ||
+	    o->idle_timeout < 1 ||
 	    o->header_timeout < 1 || o->send_timeout < 1 || !o->cert != !o->key)
 		return -1;
 	return 0;
@@ -181,12 +187,14 @@ static int run_worker(struct server *srv, int lfd)
 		kssl_loop_backend(srv->loop),
 		kssl_loop_uses_splice(srv->loop) ? " (splice for kernel TX)"
 						 : " (sendfile for kernel TX)");
+	srv->listen_fd = lfd;
 	if (kssl_loop_listen(srv->loop, lfd, conn_accept, srv) < 0)
 		return 1;
 	for (;;) {
 		if (kssl_loop_run(srv->loop, 250) < 0 && errno != EINTR)
 			break;
 		conn_timers(srv);
+		admit_resume(srv);
 		if (stop_signal && !srv->stopping) {
 			conn_begin_stop(srv);
 			give_up = now_ms() + (int64_t)srv->o->grace * 1000;
@@ -279,6 +287,7 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "kssl serve: %s: %s\n", o.dir, strerror(errno));
 		return 1;
 	}
+	admit_init_limits(&o);
 	install_signals();
 	srv.ctx = make_ctx(&o);
 	if (!srv.ctx)

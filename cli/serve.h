@@ -10,10 +10,16 @@
 #include "kssl/kssl.h"
 #include "kssl/kssl_uring.h"
 
+/* Defaults of --max-conns (lowered to fit RLIMIT_NOFILE) and
+ * --max-conns-per-addr. */
+#define SERVE_DEFAULT_MAX_CONNS 1024
+#define SERVE_DEFAULT_PER_ADDR 64
+
 struct serve_opts {
 	const char *dir, *bind, *port, *cert, *key;
 	int workers;
-	int max_conns;
+	int max_conns;          /* 0: from RLIMIT_NOFILE (admit_init_limits) */
+	int max_conns_per_addr; /* 0: the default */
 	int idle_timeout, header_timeout, send_timeout, grace; /* seconds */
 	unsigned loop_flags;
 	enum kssl_offload_mode offload;
@@ -26,6 +32,13 @@ enum hc_state {
 	HC_READ,
 	HC_HEAD,  /* writing the response head (and small bodies) */
 	HC_BODY,  /* sending the file */
+};
+
+/* The client address: the key of the per-address cap, and for the log. */
+struct hconn_peer {
+	int family;
+	unsigned char addr[16];
+	char name[64];
 };
 
 struct hconn {
@@ -44,7 +57,7 @@ struct hconn {
 	int keepalive;
 	int64_t deadline;  /* ms, CLOCK_MONOTONIC; 0 = none */
 	size_t last_sent;
-	char peer[64];
+	struct hconn_peer peer;
 };
 
 struct server {
@@ -52,6 +65,10 @@ struct server {
 	kssl_loop *loop;
 	kssl_ctx *ctx;
 	int root_fd;
+	int listen_fd;
+	int accept_paused;        /* after EMFILE & co. (admit.c) */
+	int64_t accept_resume_at; /* ms */
+	size_t nconns_at_pause;
 	char root_real[PATH_MAX];
 	struct hconn *conns;
 	size_t nconns;
@@ -65,6 +82,17 @@ void conn_accept(kssl_loop *loop, int fd, void *arg);
 void conn_timers(struct server *srv);
 void conn_begin_stop(struct server *srv);
 void conn_close(struct hconn *hc);
+
+/* admit.c */
+/* Raise the soft RLIMIT_NOFILE to the hard one; size the default caps. */
+void admit_init_limits(struct serve_opts *o);
+/* Whether the new socket fd may become a connection (fills *p), evicting
+ * the oldest pre-handshake connection when the worker is full. 0 or -1. */
+int admit(struct server *srv, int fd, struct hconn_peer *p);
+/* accept failed with err (EMFILE...): pause accepting, shed one. */
+void admit_accept_failed(struct server *srv, int err);
+/* Resume accepting once a connection closed or the back-off is over. */
+void admit_resume(struct server *srv);
 
 /* respond.c: fills hc->out, hc->file_fd/body_* and hc->status. */
 void respond(struct hconn *hc);

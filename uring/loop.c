@@ -208,9 +208,17 @@ static void listen_event(kssl_loop *loop)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			int err = errno;
+
+			if (err == EINTR || err == ECONNABORTED)
 				continue;
-			break; /* EAGAIN, or EMFILE: retry on the next poll */
+			if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+			    err == ENOMEM) {
+				/* Paused: the caller re-arms (kssl_accept_cb). */
+				loop->accept_cb(loop, -err, loop->accept_arg);
+				return;
+			}
+			break; /* EAGAIN: wait for the next connection */
 		}
 		loop->accept_cb(loop, fd, loop->accept_arg);
 		if (!loop->accept_cb)

@@ -85,8 +85,14 @@ size_t kssl_loop_conn_count(const kssl_loop *loop);
 
 /* ---- listening sockets -------------------------------------------------- */
 
-/* Called with each accepted socket (non-blocking, close-on-exec). The
- * callee owns new_fd. */
+/*
+ * Called with each accepted socket (non-blocking, close-on-exec); the callee
+ * owns new_fd. When accept(2) fails for lack of resources (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM), cb gets new_fd = -errno instead and the listener is
+ * paused (re-arming at once would spin on the still-pending connection):
+ * call kssl_loop_listen again once resources are free (a connection closed,
+ * or after a back-off).
+ */
 typedef void (*kssl_accept_cb)(kssl_loop *loop, int new_fd, void *arg);
 
 /*

@@ -8,6 +8,7 @@ Environment: KSSL_BIN (the kssl program).
 """
 import os
 import pwd
+import resource
 import shutil
 import socket
 import ssl
@@ -226,6 +227,83 @@ class DropPrivileges(RootDir):
                            text=True, timeout=HANG)
         self.assertEqual(r.returncode, 1)
         self.assertIn("--user no-such-user-kssl: no such user", r.stderr)
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_idle(port, n, addr="127.0.0.1"):
+    """n TCP connections that never send a byte."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.settimeout(HANG)
+        s.connect((addr, port))
+        socks.append(s)
+    return socks
+
+
+class FdExhaustion(RootDir):
+    def test_emfile_backs_off_then_serves_again(self):
+        def small_fd_table():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        # Caps above what 64 descriptors allow: accept(2) meets EMFILE.
+        srv = Server(self.dir, "--max-conns", "1000", "--max-conns-per-addr",
+                     "1000", "--quiet", preexec_fn=small_fd_table)
+        socks = []
+        try:
+            socks = open_idle(srv.port, 150)
+            time.sleep(0.5)  # let the worker reach EMFILE
+            before = cpu_seconds(srv.proc.pid)
+            time.sleep(2)
+            spent = cpu_seconds(srv.proc.pid) - before
+            # A spinning worker burns ~2 s here; a backed-off one ~0.
+            self.assertLess(spent, 0.5)
+            for s in socks:
+                s.close()
+            socks = []
+            status, body = get(srv.port, "/f.bin")
+            self.assertEqual((status, sha(body)), (200, sha(self.data)))
+        finally:
+            for s in socks:
+                s.close()
+            rc, _, err = srv.stop()
+        self.assertIn("accept: Too many open files: pausing", err)
+
+    def test_default_cap_fits_the_fd_limit(self):
+        def small_fd_table():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
+        # (100 - 64) / 4 = 9 connections: the 10th idle socket is refused
+        # or evicts the oldest pre-handshake one; the server never needs
+        # more descriptors than it has, and still serves.
+        srv = Server(self.dir, "--quiet", preexec_fn=small_fd_table)
+        socks = []
+        try:
+            socks = open_idle(srv.port, 40)
+            status, body = get(srv.port, "/f.bin")
+            self.assertEqual((status, sha(body)), (200, sha(self.data)))
+        finally:
+            for s in socks:
+                s.close()
+            rc, _, err = srv.stop()
+        self.assertNotIn("Too many open files", err)
+
+    def test_soft_limit_raised_to_hard(self):
+        def soft_low():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (
+                100, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        srv = Server(self.dir, "--quiet", preexec_fn=soft_low)
+        try:
+            with open("/proc/%d/limits" % srv.proc.pid) as f:
+                line = [l for l in f if l.startswith("Max open files")][0]
+            soft, hard = line.split()[3:5]
+            self.assertEqual(soft, hard)
+        finally:
+            srv.stop()
 
 
 if __name__ == "__main__":
