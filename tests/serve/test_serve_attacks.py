@@ -9,6 +9,7 @@ Environment: KSSL_BIN (the kssl program).
 import os
 import pwd
 import resource
+import select
 import shutil
 import socket
 import ssl
@@ -25,17 +26,20 @@ from test_serve import Server, curl, sha  # noqa: E402
 HANG = 30  # seconds: a client that waits this long has met a hung server
 
 
-def tls_client(port, addr="127.0.0.1", timeout=HANG):
+def tls_client(port, src="127.0.0.1", timeout=HANG):
+    """A TLS connection to the server on 127.0.0.1 from source address src
+    (any 127/8 address is local)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    s = socket.create_connection((addr, port), timeout=timeout)
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                 source_address=(src, 0))
     return ctx.wrap_socket(s, server_hostname="localhost")
 
 
-def raw_request(port, data, addr="127.0.0.1"):
+def raw_request(port, data, src="127.0.0.1"):
     """Send data over TLS, return everything until the server closes."""
-    s = tls_client(port, addr)
+    s = tls_client(port, src)
     s.sendall(data)
     out = b""
     while True:
@@ -50,10 +54,10 @@ def raw_request(port, data, addr="127.0.0.1"):
     return out
 
 
-def get(port, path, addr="127.0.0.1"):
+def get(port, path, src="127.0.0.1"):
     """One GET with Connection: close; returns (status, body)."""
     resp = raw_request(port, b"GET %s HTTP/1.1\r\nHost: x\r\n"
-                       b"Connection: close\r\n\r\n" % path.encode(), addr)
+                       b"Connection: close\r\n\r\n" % path.encode(), src)
     head, _, body = resp.partition(b"\r\n\r\n")
     status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/") else 0
     return status, body
@@ -236,13 +240,14 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def open_idle(port, n, addr="127.0.0.1"):
-    """n TCP connections that never send a byte."""
+def open_idle(port, n, src="127.0.0.1"):
+    """n TCP connections from src that never send a byte."""
     socks = []
     for _ in range(n):
         s = socket.socket()
         s.settimeout(HANG)
-        s.connect((addr, port))
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
         socks.append(s)
     return socks
 
@@ -303,6 +308,46 @@ class FdExhaustion(RootDir):
             soft, hard = line.split()[3:5]
             self.assertEqual(soft, hard)
         finally:
+            srv.stop()
+
+
+class Fairness(RootDir):
+    def test_one_address_cannot_starve_another(self):
+        # The attacker (127.0.0.1) opens more idle sockets than the whole
+        # worker allows; another client (127.0.0.2) is still served.
+        srv = Server(self.dir, "--max-conns", "40", "--max-conns-per-addr",
+                     "20", "--quiet")
+        socks = []
+        try:
+            socks = open_idle(srv.port, 100)
+            for _ in range(3):
+                status, body = get(srv.port, "/f.bin", src="127.0.0.2")
+                self.assertEqual((status, sha(body)), (200, sha(self.data)))
+            # Accepts are in order, so all 100 were seen: the newest 20
+            # hold the address's slots, the older ones were closed.
+            closed, _, _ = select.select(socks, [], [], 0)
+            self.assertEqual(len(socks) - len(closed), 20)
+            self.assertEqual(set(socks) - set(closed), set(socks[-20:]))
+        finally:
+            for s in socks:
+                s.close()
+            srv.stop()
+
+    def test_full_worker_prefers_a_new_handshake(self):
+        # Two addresses fill the worker with idle pre-handshake sockets
+        # within their per-address caps: a third is served by evicting
+        # the oldest idle one.
+        srv = Server(self.dir, "--max-conns", "20", "--max-conns-per-addr",
+                     "10", "--quiet")
+        socks = []
+        try:
+            socks = open_idle(srv.port, 10) + open_idle(srv.port, 10,
+                                                        "127.0.0.2")
+            status, body = get(srv.port, "/f.bin", src="127.0.0.3")
+            self.assertEqual((status, sha(body)), (200, sha(self.data)))
+        finally:
+            for s in socks:
+                s.close()
             srv.stop()
 
 
