@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,6 +116,7 @@ static void on_head(kssl_lconn *lc, ssize_t r, void *arg)
 		return finish(hc);
 	hc->state = HC_BODY;
 	hc->last_sent = 0;
+	hc->last_outq = 0;
 	hc->deadline = now_ms() + (int64_t)hc->srv->o->send_timeout * 1000;
 	if (kssl_lconn_sendfile(lc, hc->file_fd, hc->body_off, hc->body_len,
 				on_body, hc) < 0)
@@ -123,6 +126,8 @@ static void on_head(kssl_lconn *lc, ssize_t r, void *arg)
 static void send_response(struct hconn *hc)
 {
 	hc->state = HC_HEAD;
+	hc->last_sent = 0;
+	hc->last_outq = 0;
 	hc->deadline = now_ms() + (int64_t)hc->srv->o->send_timeout * 1000;
 	if (kssl_lconn_write(hc->lc, hc->out.p, hc->out.len, on_head, hc) < 0)
 		conn_close(hc);
@@ -229,6 +234,27 @@ void conn_accept(kssl_loop *loop, int fd, void *arg)
 		conn_close(hc);
 }
 
+/*
+ * Progress of a response as the client sees it: bytes handed to the socket
+ * (kssl_lconn_sent) only move when the send buffer has room, and an
+ * autotuned buffer of megabytes drained by a slow but steady reader opens
+ * room only after minutes. The send queue (SIOCOUTQ: bytes not yet
+ * acknowledged) shrinks with every ACK, so either counts as progress.
+ * Sampled once per --send-timeout, at the deadline: no cost meanwhile.
+ */
+static int send_progressed(struct hconn *hc)
+{
+	size_t sent = kssl_lconn_sent(hc->lc);
+	int outq = 0, moved;
+
+	if (ioctl(kssl_lconn_fd(hc->lc), SIOCOUTQ, &outq) < 0)
+		outq = hc->last_outq;
+	moved = sent != hc->last_sent || outq < hc->last_outq;
+	hc->last_sent = sent;
+	hc->last_outq = outq;
+	return moved;
+}
+
 void conn_timers(struct server *srv)
 {
 	int64_t now = now_ms();
@@ -236,16 +262,23 @@ void conn_timers(struct server *srv)
 
 	for (; hc; hc = next) {
 		next = hc->next;
-		if (hc->state == HC_BODY) {
-			size_t sent = kssl_lconn_sent(hc->lc);
-
-			if (sent != hc->last_sent) { /* progress: extend */
-				hc->last_sent = sent;
-				hc->deadline = now + (int64_t)srv->o->send_timeout * 1000;
-			}
-		}
-		if (hc->deadline && now >= hc->deadline)
+		if (!hc->deadline || now < hc->deadline)
+			continue;
+		if (hc->state != HC_HEAD && hc->state != HC_BODY) {
 			conn_close(hc);
+			continue;
+		}
+		if (send_progressed(hc)) {
+			hc->deadline = now + (int64_t)srv->o->send_timeout * 1000;
+			continue;
+		}
+		/* Every cut is logged: the client got a truncated response. */
+		fprintf(stderr, "kssl serve: %s: %s: no send progress for %d s, "
+			"cut after %zu of %zu body bytes\n", hc->peer.name,
+			hc->req.path[0] ? hc->req.path : "-",
+			srv->o->send_timeout,
+			hc->state == HC_BODY ? hc->last_sent : 0, hc->body_len);
+		conn_close(hc);
 	}
 }
 

@@ -56,7 +56,8 @@ struct hconn {
 	int status;
 	int keepalive;
 	int64_t deadline;  /* ms, CLOCK_MONOTONIC; 0 = none */
-	size_t last_sent;
+	size_t last_sent;  /* progress at the last send deadline (conn.c) */
+	int last_outq;
 	struct hconn_peer peer;
 };
 
