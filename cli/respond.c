@@ -92,7 +92,9 @@ static void file(struct hconn *hc, int fd, const struct stat *st,
 		close(fd);
 		return;
 	}
+	/* A date later than now is invalid (RFC 9110 §13.1.3): ignored. */
 	if (status == 200 && hc->req.if_modified_since &&
+	    hc->req.if_modified_since <= time(NULL) &&
 	    st->st_mtime <= hc->req.if_modified_since) {
 		snprintf(extra, sizeof(extra), "Last-Modified: %s\r\n", lm);
 		head(hc, 304, NULL, 0, extra);

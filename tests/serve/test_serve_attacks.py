@@ -437,5 +437,64 @@ class SlowReaders(RootDir):
             srv.stop()
 
 
+def status_of(resp):
+    return int(resp.split(b" ")[1]) if resp.startswith(b"HTTP/1.1 ") else 0
+
+
+class RequestSyntax(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp(prefix="kssl-syntax-")
+        with open(os.path.join(cls.root, "hello.txt"), "wb") as f:
+            f.write(b"hello, kssl\n")
+        cls.srv = Server(cls.root)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.root)
+
+    def send(self, data):
+        return raw_request(self.srv.port, data)
+
+    def test_nul_in_target_400(self):
+        for target in (b"/hello.txt\0.png", b"/hello.txt%00.png", b"/\0"):
+            r = self.send(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(status_of(r), 400, target)
+
+    def test_host_required_once_in_http11(self):
+        self.assertEqual(status_of(self.send(
+            b"GET /hello.txt HTTP/1.1\r\n\r\n")), 400)
+        self.assertEqual(status_of(self.send(
+            b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")), 400)
+        self.assertEqual(status_of(self.send(
+            b"GET /hello.txt HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n")), 400)
+        r = self.send(b"GET /hello.txt HTTP/1.0\r\n\r\n")  # no Host in 1.0
+        self.assertEqual(status_of(r), 200)
+        self.assertTrue(r.endswith(b"\r\n\r\nhello, kssl\n"))
+
+    def test_future_if_modified_since_ignored(self):
+        future = time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                               time.gmtime(time.time() + 10 * 365 * 86400))
+        r = self.send(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+                      b"Connection: close\r\nIf-Modified-Since: %s\r\n\r\n"
+                      % future.encode())
+        self.assertEqual(status_of(r), 200)
+        self.assertTrue(r.endswith(b"hello, kssl\n"))
+
+    def test_bare_lf_lines_accepted(self):
+        r = self.send(b"GET /hello.txt HTTP/1.1\nHost: x\nConnection: close\n\n")
+        self.assertEqual(status_of(r), 200)
+        self.assertTrue(r.endswith(b"\r\n\r\nhello, kssl\n"))
+        # Mixed endings, two pipelined requests.
+        r = self.send(b"GET /hello.txt HTTP/1.1\r\nHost: x\n\r\n"
+                      b"GET /hello.txt HTTP/1.1\nHost: x\nConnection: close\r\n\n")
+        self.assertEqual(r.count(b"HTTP/1.1 200 OK"), 2)
+
+    def test_bare_cr_refused(self):
+        r = self.send(b"GET /hello.txt HTTP/1.1\r\nHost: x\rX-A: b\r\n\r\n")
+        self.assertEqual(status_of(r), 400)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
