@@ -64,14 +64,18 @@ static void access_log(struct hconn *hc)
 	time_t t = time(NULL);
 	struct tm tm;
 	const char *path = kssl_lconn_send_path(hc->lc);
+	char method[4 * sizeof(hc->req.method)], target[4 * 1024];
 
 	if (!hc->srv->o->access_log)
 		return;
 	localtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S %z", &tm);
 	printf("%s - - [%s] \"%s %s HTTP/1.%d\" %d %zu tls=%s tx=%s%s%s\n",
-	       hc->peer.name, date, hc->req.method[0] ? hc->req.method : "-",
-	       hc->req.target[0] ? hc->req.target : "-", hc->req.minor,
+	       hc->peer.name, date,
+	       hc->req.method[0] ? log_escape(hc->req.method, method,
+					      sizeof(method)) : "-",
+	       hc->req.target[0] ? log_escape(hc->req.target, target,
+					      sizeof(target)) : "-", hc->req.minor,
 	       hc->status, hc->body_len,
 	       kssl_conn_version(c) == KSSL_TLS1_3 ? "1.3" : "1.2",
 	       kssl_conn_offload(c, KSSL_DIR_TX, NULL) == KSSL_OFFLOAD_KERNEL ?
@@ -99,8 +103,11 @@ static void on_body(kssl_lconn *lc, ssize_t r, void *arg)
 
 	(void)lc;
 	if (r < 0) {
+		char path[4 * 1024];
+
 		fprintf(stderr, "kssl serve: %s: sending %s: %s\n", hc->peer.name,
-			hc->req.path, kssl_lconn_error(hc->lc));
+			log_escape(hc->req.path, path, sizeof(path)),
+			kssl_lconn_error(hc->lc));
 		return conn_close(hc);
 	}
 	finish(hc);
@@ -259,6 +266,7 @@ void conn_timers(struct server *srv)
 {
 	int64_t now = now_ms();
 	struct hconn *hc = srv->conns, *next;
+	char path[4 * 1024];
 
 	for (; hc; hc = next) {
 		next = hc->next;
@@ -275,7 +283,8 @@ void conn_timers(struct server *srv)
 		/* Every cut is logged: the client got a truncated response. */
 		fprintf(stderr, "kssl serve: %s: %s: no send progress for %d s, "
 			"cut after %zu of %zu body bytes\n", hc->peer.name,
-			hc->req.path[0] ? hc->req.path : "-",
+			hc->req.path[0] ? log_escape(hc->req.path, path,
+						     sizeof(path)) : "-",
 			srv->o->send_timeout,
 			hc->state == HC_BODY ? hc->last_sent : 0, hc->body_len);
 		conn_close(hc);

@@ -223,7 +223,8 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int fsroot_listing(int dir_fd, const char *url_path, struct http_buf *b)
+int fsroot_listing(int dir_fd, const char *url_path, int dotfiles,
+		   struct http_buf *b)
 {
 	int fd = dup(dir_fd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -243,8 +244,9 @@ int fsroot_listing(int dir_fd, const char *url_path, struct http_buf *b)
 		size_t len = strlen(e->d_name);
 		char *name;
 
-		if (e->d_name[0] == '.')
-			continue; /* ".", "..", and hidden files */
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    (e->d_name[0] == '.' && !dotfiles))
+			continue; /* dot-files are not served by default */
 		if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (n == cap) {

@@ -20,7 +20,9 @@
 int fsroot_open(int root_fd, const char *rel, struct stat *st);
 
 /* Append an HTML listing of the open directory dir_fd (url_path is the
- * request path, ending in '/') to b. Names are HTML-escaped. */
-int fsroot_listing(int dir_fd, const char *url_path, struct http_buf *b);
+ * request path, ending in '/') to b. Names are HTML-escaped; names starting
+ * with '.' are left out unless dotfiles. */
+int fsroot_listing(int dir_fd, const char *url_path, int dotfiles,
+		   struct http_buf *b);
 
 #endif

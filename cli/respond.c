@@ -52,8 +52,14 @@ static void redirect_dir(struct hconn *hc)
 {
 	struct http_buf loc = { 0 };
 
+	const char *path = hc->req.path;
+
+	/* One leading slash: "//host/" would be a protocol-relative URL,
+	 * a redirect to another site (an open redirect). */
+	while (path[0] == '/' && path[1] == '/')
+		path++;
 	http_buf_printf(&loc, "Location: ");
-	http_buf_url(&loc, hc->req.path);
+	http_buf_url(&loc, path);
 	http_buf_printf(&loc, "/\r\n");
 	hc->out.len = 0;
 	head(hc, 301, NULL, 0, loc.p);
@@ -64,7 +70,8 @@ static void listing(struct hconn *hc, int dir_fd)
 {
 	struct http_buf body = { 0 };
 
-	if (fsroot_listing(dir_fd, hc->req.path, &body) < 0) {
+	if (fsroot_listing(dir_fd, hc->req.path, hc->srv->o->dotfiles,
+			   &body) < 0) {
 		free(body.p);
 		return respond_error(hc, 500);
 	}
@@ -120,6 +127,15 @@ static void file(struct hconn *hc, int fd, const struct stat *st,
 	hc->body_len = count;
 }
 
+/* A segment naming a dot-file or dot-directory (".git", ".env", ...). */
+static int has_dot_segment(const char *path)
+{
+	for (const char *p = path; (p = strchr(p, '/')); p++)
+		if (p[1] == '.')
+			return 1;
+	return path[0] == '.';
+}
+
 void respond(struct hconn *hc)
 {
 	struct server *srv = hc->srv;
@@ -131,6 +147,8 @@ void respond(struct hconn *hc)
 	hc->out.len = 0;
 	hc->file_fd = -1;
 	hc->body_len = 0;
+	if (!srv->o->dotfiles && has_dot_segment(path))
+		return respond_error(hc, 404);
 	fd = fsroot_open(srv->root_fd, path, &st);
 	if (fd < 0)
 		return respond_error(hc, -fd);

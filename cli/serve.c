@@ -46,6 +46,7 @@ static void usage(void)
 "  --no-uring          epoll + sendfile(2) instead of io_uring\n"
 "  --no-splice         io_uring loop, but sendfile(2) for file bodies\n"
 "  --quiet             no access log\n"
+"  --dotfiles          serve and list dot-files (default: 404, hidden)\n"
 "  --user NAME         drop root for this account once the port is bound and\n"
 "                      the key loaded\n");
 }
@@ -83,6 +84,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 			if (!strcmp(a, "--no-uring")) o->loop_flags |= KSSL_LOOP_FORCE_EPOLL;
 			else if (!strcmp(a, "--no-splice")) o->loop_flags |= KSSL_LOOP_NO_SPLICE;
 			else if (!strcmp(a, "--quiet")) o->access_log = 0;
+			else if (!strcmp(a, "--dotfiles")) o->dotfiles = 1;
 			else if (a[0] != '-') o->dir = a;
 			else return -1;
 		}

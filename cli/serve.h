@@ -25,6 +25,7 @@ struct serve_opts {
 	enum kssl_offload_mode offload;
 	int access_log;
 	const char *user;  /* --user: drop to this account after setup */
+	int dotfiles;      /* --dotfiles: serve and list names starting '.' */
 };
 
 enum hc_state {
@@ -83,6 +84,10 @@ void conn_accept(kssl_loop *loop, int fd, void *arg);
 void conn_timers(struct server *srv);
 void conn_begin_stop(struct server *srv);
 void conn_close(struct hconn *hc);
+
+/* log.c: in with bytes < 0x20, >= 0x7f, '"' and '\\' written as \xHH,
+ * truncated to fit outlen (>= 6); returns out. */
+const char *log_escape(const char *in, char *out, size_t outlen);
 
 /* admit.c */
 /* Raise the soft RLIMIT_NOFILE to the hard one; size the default caps. */

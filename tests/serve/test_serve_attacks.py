@@ -496,5 +496,74 @@ class RequestSyntax(unittest.TestCase):
         self.assertEqual(status_of(r), 400)
 
 
+class AccessLog(RootDir):
+    def test_control_bytes_escaped(self):
+        srv = Server(self.dir)
+        try:
+            r = raw_request(srv.port, b"GET /a\x1b[2J\x07\"b\\%0A HTTP/1.1\r\n"
+                            b"Host: x\r\nConnection: close\r\n\r\n")
+            self.assertEqual(status_of(r), 400)  # for the backslash
+            r = raw_request(srv.port, b"G\x1bT / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(status_of(r), 405)
+        finally:
+            rc, out, err = srv.stop()
+        log = [l for l in out.splitlines() if "HTTP/1.1\" 40" in l]
+        self.assertEqual(len(log), 2, out)
+        self.assertIn('"GET /a\\x1B[2J\\x07\\x22b\\x5C%0A HTTP/1.1" 400', log[0])
+        self.assertIn('"G\\x1BT / HTTP/1.1" 405', log[1])
+        for text in (out, err):
+            self.assertNotIn("\x1b", text)
+            self.assertNotIn("\x07", text)
+
+
+def location(resp):
+    for line in resp.split(b"\r\n\r\n")[0].split(b"\r\n"):
+        if line.lower().startswith(b"location:"):
+            return line.split(b":", 1)[1].strip()
+    return None
+
+
+class Names(RootDir):
+    def setUp(self):
+        super().setUp()
+        os.mkdir(os.path.join(self.dir, "evil.example"))
+        os.mkdir(os.path.join(self.dir, ".git"))
+        self.put(".git/config", b"[remote] token=x\n")
+        self.put(".env", b"PASSWORD=x\n")
+
+    def test_double_slash_redirect_stays_on_site(self):
+        srv = Server(self.dir)
+        try:
+            for path in (b"//evil.example", b"///evil.example"):
+                r = raw_request(srv.port, b"GET %s HTTP/1.1\r\nHost: x\r\n"
+                                b"Connection: close\r\n\r\n" % path)
+                self.assertEqual(status_of(r), 301)
+                self.assertEqual(location(r), b"/evil.example/")
+        finally:
+            srv.stop()
+
+    def test_dotfiles_refused_by_default(self):
+        srv = Server(self.dir)
+        try:
+            for path in ("/.env", "/.git/config", "/.git/", "/evil.example/../.env"):
+                self.assertIn(get(srv.port, path)[0], (400, 404), path)
+            status, body = get(srv.port, "/")
+            self.assertEqual(status, 200)
+            self.assertNotIn(b".env", body)
+            self.assertNotIn(b".git", body)
+        finally:
+            srv.stop()
+
+    def test_dotfiles_option(self):
+        srv = Server(self.dir, "--dotfiles")
+        try:
+            self.assertEqual(get(srv.port, "/.env"), (200, b"PASSWORD=x\n"))
+            self.assertEqual(get(srv.port, "/.git/config")[0], 200)
+            status, body = get(srv.port, "/")
+            self.assertIn(b'href="./.env"', body)
+        finally:
+            srv.stop()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
