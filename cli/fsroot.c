@@ -223,15 +223,65 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Whether entry e of dir_fd is a directory, without a stat when the file
+ * system reports the type. */
+static int is_dir(int dir_fd, const struct dirent *e)
+{
+	struct stat st;
+
+	if (e->d_type != DT_UNKNOWN)
+		return e->d_type == DT_DIR;
+	return fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
+/* Up to FSROOT_LISTING_MAX_ENTRIES names of d ("/" appended to
+ * directories) into *names; *more set if the directory has others. */
+static size_t read_names(DIR *d, int dir_fd, int dotfiles, char ***names,
+			 int *more)
+{
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+
+	*names = NULL;
+	*more = 0;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char *name;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    (e->d_name[0] == '.' && !dotfiles))
+			continue; /* dot-files are not served by default */
+		if (n == FSROOT_LISTING_MAX_ENTRIES) {
+			*more = 1;
+			break;
+		}
+		if (n == cap) {
+			char **nn = realloc(*names, (cap = cap ? 2 * cap : 64) *
+							   sizeof(**names));
+			if (!nn)
+				break;
+			*names = nn;
+		}
+		name = malloc(len + 2);
+		if (!name)
+			break;
+		memcpy(name, e->d_name, len + 1);
+		if (is_dir(dir_fd, e))
+			strcpy(name + len, "/");
+		(*names)[n++] = name;
+	}
+	return n;
+}
+
 int fsroot_listing(int dir_fd, const char *url_path, int dotfiles,
 		   struct http_buf *b)
 {
 	int fd = dup(dir_fd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	int r = 0;
+	char **names;
+	size_t n, i;
+	int r = 0, more;
 
 	if (!d) {
 		if (fd >= 0)
@@ -239,31 +289,7 @@ int fsroot_listing(int dir_fd, const char *url_path, int dotfiles,
 		return -1;
 	}
 	rewinddir(d);
-	while ((e = readdir(d))) {
-		struct stat st;
-		size_t len = strlen(e->d_name);
-		char *name;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
-		    (e->d_name[0] == '.' && !dotfiles))
-			continue; /* dot-files are not served by default */
-		if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? 2 * cap : 64) *
-							  sizeof(*names));
-			if (!nn)
-				break;
-			names = nn;
-		}
-		name = malloc(len + 2);
-		if (!name)
-			break;
-		memcpy(name, e->d_name, len + 1);
-		if (S_ISDIR(st.st_mode))
-			strcpy(name + len, "/");
-		names[n++] = name;
-	}
+	n = read_names(d, dir_fd, dotfiles, &names, &more);
 	closedir(d);
 	qsort(names, n, sizeof(*names), by_name);
 	r |= http_buf_printf(b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
@@ -273,7 +299,7 @@ int fsroot_listing(int dir_fd, const char *url_path, int dotfiles,
 	r |= http_buf_printf(b, "</h1>\n<ul>\n");
 	if (strcmp(url_path, "/"))
 		r |= http_buf_printf(b, "<li><a href=\"../\">../</a></li>\n");
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n && b->len < FSROOT_LISTING_MAX_BYTES; i++) {
 		r |= http_buf_printf(b, "<li><a href=\"");
 		/* "./" keeps a name such as "a:b" from reading as a scheme. */
 		r |= http_buf_printf(b, "./");
@@ -281,9 +307,14 @@ int fsroot_listing(int dir_fd, const char *url_path, int dotfiles,
 		r |= http_buf_printf(b, "\">");
 		r |= http_buf_html(b, names[i]);
 		r |= http_buf_printf(b, "</a></li>\n");
-		free(names[i]);
 	}
+	r |= http_buf_printf(b, "</ul>\n");
+	if (more || i < n)
+		r |= http_buf_printf(b, "<p>Listing truncated after %zu "
+				     "entries.</p>\n", i);
+	for (size_t j = 0; j < n; j++)
+		free(names[j]);
 	free(names);
-	r |= http_buf_printf(b, "</ul>\n</body></html>\n");
+	r |= http_buf_printf(b, "</body></html>\n");
 	return r ? -1 : 0;
 }

@@ -19,9 +19,15 @@
  */
 int fsroot_open(int root_fd, const char *rel, struct stat *st);
 
+/* Caps of one directory listing: the names read, and the HTML built (the
+ * work is bounded, so a listing never holds up the event loop for long). */
+#define FSROOT_LISTING_MAX_ENTRIES 10000
+#define FSROOT_LISTING_MAX_BYTES (1024 * 1024)
+
 /* Append an HTML listing of the open directory dir_fd (url_path is the
  * request path, ending in '/') to b. Names are HTML-escaped; names starting
- * with '.' are left out unless dotfiles. */
+ * with '.' are left out unless dotfiles. Past the caps above, the listing
+ * ends with a "Listing truncated" note. */
 int fsroot_listing(int dir_fd, const char *url_path, int dotfiles,
 		   struct http_buf *b);
 

@@ -565,5 +565,40 @@ class Names(RootDir):
             srv.stop()
 
 
+class Listings(RootDir):
+    def test_entry_cap(self):
+        big = os.path.join(self.dir, "many")
+        os.mkdir(big)
+        for i in range(10050):
+            open(os.path.join(big, "f%05d" % i), "w").close()
+        srv = Server(self.dir, "--quiet")
+        try:
+            status, body = get(srv.port, "/many/")
+            self.assertEqual(status, 200)
+            self.assertEqual(body.count(b'<li><a href="./f'), 10000)
+            self.assertIn(b"Listing truncated after 10000 entries.", body)
+            # Small directories are complete, without the note.
+            status, body = get(srv.port, "/")
+            self.assertIn(b'href="./many/"', body)
+            self.assertNotIn(b"truncated", body)
+        finally:
+            srv.stop()
+
+    def test_byte_cap(self):
+        big = os.path.join(self.dir, "long")
+        os.mkdir(big)
+        for i in range(2000):  # ~1.5 KB of HTML each once escaped
+            open(os.path.join(big, "%04d" % i + "&" * 200), "w").close()
+        srv = Server(self.dir, "--quiet")
+        try:
+            status, body = get(srv.port, "/long/")
+            self.assertEqual(status, 200)
+            self.assertLess(len(body), 1024 * 1024 + 4096)
+            self.assertIn(b"Listing truncated after", body)
+            self.assertTrue(body.endswith(b"</body></html>\n"))
+        finally:
+            srv.stop()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
