@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,8 +48,20 @@ static void usage(void)
 "  --no-splice         io_uring loop, but sendfile(2) for file bodies\n"
 "  --quiet             no access log\n"
 "  --dotfiles          serve and list dot-files (default: 404, hidden)\n"
+"  --ciphers LIST      TLS 1.2 cipher string (default: ECDHE with AES-GCM or\n"
+"                      ChaCha20-Poly1305 only; TLS 1.3 suites: all)\n"
 "  --user NAME         drop root for this account once the port is bound and\n"
 "                      the key loaded\n");
+}
+
+/* The --workers bound: more processes than cores only add memory. */
+static int max_workers(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cpus < 1)
+		cpus = 1;
+	return cpus * 4 < SERVE_MAX_WORKERS ? (int)cpus * 4 : SERVE_MAX_WORKERS;
 }
 
 static int parse_opts(int argc, char **argv, struct serve_opts *o)
@@ -56,7 +69,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 	*o = (struct serve_opts){ .dir = ".", .bind = "127.0.0.1",
 		.port = "8443", .workers = 1,
 		.idle_timeout = 30, .header_timeout = 10, .send_timeout = 60,
-		.grace = 30, .offload = KSSL_OFFLOAD_BOTH, .access_log = 1 };
+		.grace = 30, .offload = KSSL_OFFLOAD_BOTH, .access_log = 1,
+		.ciphers = SERVE_DEFAULT_CIPHERS };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int used = 1;
@@ -73,6 +87,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		else if (!strcmp(a, "--header-timeout") && v) o->header_timeout = atoi(v);
 		else if (!strcmp(a, "--send-timeout") && v) o->send_timeout = atoi(v);
 		else if (!strcmp(a, "--user") && v) o->user = v;
+		else if (!strcmp(a, "--ciphers") && v) o->ciphers = v;
 		else if (!strcmp(a, "--offload") && v) {
 			if (!strcmp(v, "none")) o->offload = KSSL_OFFLOAD_NONE;
 			else if (!strcmp(v, "tx")) o->offload = KSSL_OFFLOAD_TX;
@@ -89,6 +104,12 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 			else return -1;
 		}
 		i += used;
+	}
+	if (o->workers > max_workers()) {
+		fprintf(stderr, "kssl serve: --workers %d: at most %d (4 per "
+			"CPU, %d in all)\n", o->workers, max_workers(),
+			SERVE_MAX_WORKERS);
+		return -2;
 	}
 	if (o->workers < 1 || o->max_conns < 0 || o->max_conns_per_addr < 0 ||
 	    o->idle_timeout < 1 ||
@@ -147,6 +168,18 @@ static kssl_ctx *make_ctx(const struct serve_opts *o)
 		return NULL;
 	kssl_ctx_set_offload(ctx, o->offload);
 	kssl_ctx_set_alpn(ctx, alpn, 1);
+	if (kssl_ctx_set_ciphers(ctx, o->ciphers) < 0) {
+		fprintf(stderr, "kssl serve: --ciphers %s: %s\n", o->ciphers,
+			kssl_last_error());
+		kssl_ctx_free(ctx);
+		return NULL;
+	}
+	/* libkssl honours SSLKEYLOGFILE (for debugging): on a server it
+	 * writes the secrets of every client's session to that file. */
+	if (secure_getenv("SSLKEYLOGFILE") && *secure_getenv("SSLKEYLOGFILE"))
+		fprintf(stderr, "kssl serve: warning: SSLKEYLOGFILE is set: "
+			"the TLS secrets of every connection are written to "
+			"%s\n", secure_getenv("SSLKEYLOGFILE"));
 	if (o->cert) {
 		if (kssl_ctx_use_cert_file(ctx, o->cert, o->key) < 0) {
 			fprintf(stderr, "kssl serve: %s\n", kssl_last_error());
@@ -216,6 +249,7 @@ static int run_worker(struct server *srv, int lfd)
 static int run_workers(struct server *srv, int *lfds)
 {
 	pid_t *pids = calloc((size_t)srv->o->workers, sizeof(*pids));
+	pid_t parent = getpid();
 	int status, rc = 0;
 
 	if (!pids)
@@ -224,6 +258,11 @@ static int run_workers(struct server *srv, int *lfds)
 	for (int i = 0; i < srv->o->workers; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
+			/* A worker must not outlive the parent (killed with
+			 * SIGKILL, say): SIGTERM stops it gracefully. */
+			if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 ||
+			    getppid() != parent)
+				_exit(1);
 			for (int j = 0; j < srv->o->workers; j++)
 				if (j != i)
 					close(lfds[j]);
@@ -279,8 +318,10 @@ int cmd_serve(int argc, char **argv)
 	struct server srv = { .o = &o };
 	int *lfds, port, rc;
 
-	if (parse_opts(argc, argv, &o) < 0) {
-		usage();
+	rc = parse_opts(argc, argv, &o);
+	if (rc < 0) {
+		if (rc == -1)
+			usage();
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);

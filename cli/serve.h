@@ -14,6 +14,15 @@
  * --max-conns-per-addr. */
 #define SERVE_DEFAULT_MAX_CONNS 1024
 #define SERVE_DEFAULT_PER_ADDR 64
+/* Upper bound of --workers (also at most 4 per online CPU). */
+#define SERVE_MAX_WORKERS 256
+/* TLS 1.2 suites by default: ECDHE key exchange with an AEAD, the ones
+ * kernel TLS can carry (Mozilla's "intermediate" profile without DHE).
+ * TLS 1.3 suites are all AEAD: OpenSSL's default list stays. */
+#define SERVE_DEFAULT_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 struct serve_opts {
 	const char *dir, *bind, *port, *cert, *key;
@@ -26,6 +35,7 @@ struct serve_opts {
 	int access_log;
 	const char *user;  /* --user: drop to this account after setup */
 	int dotfiles;      /* --dotfiles: serve and list names starting '.' */
+	const char *ciphers; /* --ciphers: TLS 1.2 cipher string */
 };
 
 enum hc_state {

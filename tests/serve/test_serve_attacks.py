@@ -600,5 +600,99 @@ class Listings(RootDir):
             srv.stop()
 
 
+class TlsDefaults(RootDir):
+    def handshake(self, port, tls12_cipher):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(tls12_cipher + ":@SECLEVEL=0")
+        with socket.create_connection(("127.0.0.1", port), timeout=HANG) as s:
+            with ctx.wrap_socket(s, server_hostname="localhost") as t:
+                return t.cipher()[0]
+
+    def test_tls12_aead_ecdhe_only(self):
+        srv = Server(self.dir, "--quiet")  # self-signed: ECDSA P-256
+        try:
+            for name in ("ECDHE-ECDSA-AES128-GCM-SHA256",
+                         "ECDHE-ECDSA-AES256-GCM-SHA384",
+                         "ECDHE-ECDSA-CHACHA20-POLY1305"):
+                self.assertEqual(self.handshake(srv.port, name), name)
+            for name in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384",
+                         "ECDHE-ECDSA-AES128-CCM", "AES128-GCM-SHA256",
+                         "AES128-SHA"):
+                with self.assertRaises(ssl.SSLError, msg=name) as cm:
+                    self.handshake(srv.port, name)
+                self.assertIn("HANDSHAKE_FAILURE", cm.exception.reason or "",
+                              name)
+        finally:
+            srv.stop()
+
+    def test_tls13_all_suites(self):
+        srv = Server(self.dir, "--quiet")
+        try:
+            for suite in ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                          "TLS_CHACHA20_POLY1305_SHA256"):
+                r = subprocess.run(
+                    ["openssl", "s_client", "-connect", "127.0.0.1:%d" % srv.port,
+                     "-tls1_3", "-ciphersuites", suite],
+                    input=b"", capture_output=True, timeout=HANG)
+                self.assertIn(b"Cipher is " + suite.encode(), r.stdout, suite)
+        finally:
+            srv.stop()
+
+    def test_sslkeylogfile_warns(self):
+        keylog = os.path.join(self.dir, "keys.log")
+        srv = Server(self.dir, "--quiet",
+                     env=dict(os.environ, SSLKEYLOGFILE=keylog))
+        try:
+            line = wait_stderr(srv, "SSLKEYLOGFILE")
+            self.assertIn("warning: SSLKEYLOGFILE is set", line)
+            self.assertIn(keylog, line)
+            self.assertEqual(get(srv.port, "/hello.txt")[0], 200)
+        finally:
+            srv.stop()
+        with open(keylog) as f:
+            self.assertIn("CLIENT_", f.read())  # really honoured
+
+
+class Workers(RootDir):
+    def test_workers_bounded(self):
+        r = subprocess.run([os.environ.get("KSSL_BIN", "kssl"), "serve",
+                            self.dir, "--port", "0", "--workers", "100000"],
+                           capture_output=True, text=True, timeout=HANG)
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stderr, r"--workers 100000: at most \d+ \(4 per CPU, "
+                         r"256 in all\)")
+
+    def test_workers_die_with_the_parent(self):
+        srv = Server(self.dir, "--workers", "2", "--quiet")
+        try:
+            self.assertEqual(get(srv.port, "/hello.txt")[0], 200)
+            with open("/proc/%d/task/%d/children" % (srv.proc.pid,
+                                                     srv.proc.pid)) as f:
+                workers = [int(p) for p in f.read().split()]
+            self.assertEqual(len(workers), 2)
+            srv.proc.kill()
+            srv.proc.wait()
+            end = time.monotonic() + HANG
+            alive = workers
+            while alive and time.monotonic() < end:
+                time.sleep(0.05)
+                alive = [p for p in workers if running(p)]
+            self.assertEqual(alive, [])
+        finally:
+            srv.stop()
+
+
+def running(pid):
+    """Whether pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
