@@ -40,9 +40,9 @@ void conn_close(struct hconn *hc)
 	if (hc->next)
 		hc->next->prev = hc->prev;
 	srv->nconns--;
-	if (hc->file_fd >= 0)
-		close(hc->file_fd);
-	kssl_lconn_close(hc->lc); /* frees the kssl_conn, closes the socket */
+	/* Frees the kssl_conn, closes the socket, and the file once no
+	 * splice of it is left in the ring. */
+	kssl_lconn_close_file(hc->lc, hc->file_fd);
 	free(hc->out.p);
 	free(hc);
 }

@@ -123,6 +123,14 @@ kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_conn *tls);
  */
 void kssl_lconn_close(kssl_lconn *lc);
 
+/*
+ * kssl_lconn_close_file is kssl_lconn_close that also closes file_fd (the
+ * file of a sendfile in progress; -1 for none) once the kernel has finished
+ * every operation of lc: an io_uring splice still queued may look the fd
+ * number up later, so it must not be closed (and reused) before.
+ */
+void kssl_lconn_close_file(kssl_lconn *lc, int file_fd);
+
 /* The kssl_conn (NULL for plain connections) and the socket. */
 kssl_conn *kssl_lconn_tls(const kssl_lconn *lc);
 int kssl_lconn_fd(const kssl_lconn *lc);
