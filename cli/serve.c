@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -208,6 +209,28 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * glibc keeps freed heap memory: after a burst of connections the worker
+ * would stay at its high-water mark. Give it back once every connection
+ * is released (the loop's count includes those still closing), or every
+ * 30 s while fewer than half of the peak are open.
+ */
+static void trim_memory(struct server *srv)
+{
+	size_t n = kssl_loop_conn_count(srv->loop);
+	int64_t now = now_ms();
+
+	if (n > srv->conns_peak)
+		srv->conns_peak = n;
+	if (!srv->conns_peak)
+		return;
+	if (n == 0 || (n < srv->conns_peak / 2 && now >= srv->next_trim)) {
+		malloc_trim(0);
+		srv->conns_peak = n;
+		srv->next_trim = now + 30000;
+	}
+}
+
 static int run_worker(struct server *srv, int lfd)
 {
 	struct kssl_loop_config cfg = { .flags = srv->o->loop_flags };
@@ -230,6 +253,7 @@ static int run_worker(struct server *srv, int lfd)
 			break;
 		conn_timers(srv);
 		admit_resume(srv);
+		trim_memory(srv);
 		if (stop_signal && !srv->stopping) {
 			conn_begin_stop(srv);
 			give_up = now_ms() + (int64_t)srv->o->grace * 1000;
