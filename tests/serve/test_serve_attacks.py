@@ -87,6 +87,11 @@ class RootDir(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def assert_serves(self, srv, src="127.0.0.1"):
+        """GET /f.bin from src returns the whole file."""
+        status, body = get(srv.port, "/f.bin", src)
+        self.assertEqual((status, sha(body)), (200, sha(self.data)))
+
     def put(self, name, data):
         path = os.path.join(self.dir, name)
         with open(path, "wb") as f:
@@ -219,8 +224,7 @@ class DropPrivileges(RootDir):
         os.chmod(os.path.join(self.dir, "private.txt"), 0o600)
         srv = Server(self.dir, "--user", "nobody", "--workers", "2")
         try:
-            status, body = get(srv.port, "/f.bin")
-            self.assertEqual((status, sha(body)), (200, sha(self.data)))
+            self.assert_serves(srv)
             self.assertEqual(get(srv.port, "/private.txt")[0], 403)
             with open("/proc/%d/task/%d/children" % (srv.proc.pid,
                                                      srv.proc.pid)) as f:
@@ -263,13 +267,16 @@ def open_idle(port, n, src="127.0.0.1"):
     return socks
 
 
+def fd_limit(soft, hard):
+    """A preexec_fn setting RLIMIT_NOFILE for the server."""
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 class FdExhaustion(RootDir):
     def test_emfile_backs_off_then_serves_again(self):
-        def small_fd_table():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
         # Caps above what 64 descriptors allow: accept(2) meets EMFILE.
         srv = Server(self.dir, "--max-conns", "1000", "--max-conns-per-addr",
-                     "1000", "--quiet", preexec_fn=small_fd_table)
+                     "1000", "--quiet", preexec_fn=fd_limit(64, 64))
         socks = []
         try:
             socks = open_idle(srv.port, 150)
@@ -282,8 +289,7 @@ class FdExhaustion(RootDir):
             for s in socks:
                 s.close()
             socks = []
-            status, body = get(srv.port, "/f.bin")
-            self.assertEqual((status, sha(body)), (200, sha(self.data)))
+            self.assert_serves(srv)
         finally:
             for s in socks:
                 s.close()
@@ -291,17 +297,14 @@ class FdExhaustion(RootDir):
         self.assertIn("accept: Too many open files: pausing", err)
 
     def test_default_cap_fits_the_fd_limit(self):
-        def small_fd_table():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
         # (100 - 64) / 4 = 9 connections: the 10th idle socket is refused
         # or evicts the oldest pre-handshake one; the server never needs
         # more descriptors than it has, and still serves.
-        srv = Server(self.dir, "--quiet", preexec_fn=small_fd_table)
+        srv = Server(self.dir, "--quiet", preexec_fn=fd_limit(100, 100))
         socks = []
         try:
             socks = open_idle(srv.port, 40)
-            status, body = get(srv.port, "/f.bin")
-            self.assertEqual((status, sha(body)), (200, sha(self.data)))
+            self.assert_serves(srv)
         finally:
             for s in socks:
                 s.close()
@@ -309,10 +312,8 @@ class FdExhaustion(RootDir):
         self.assertNotIn("Too many open files", err)
 
     def test_soft_limit_raised_to_hard(self):
-        def soft_low():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (
-                100, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
-        srv = Server(self.dir, "--quiet", preexec_fn=soft_low)
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        srv = Server(self.dir, "--quiet", preexec_fn=fd_limit(100, hard))
         try:
             with open("/proc/%d/limits" % srv.proc.pid) as f:
                 line = [l for l in f if l.startswith("Max open files")][0]
@@ -332,8 +333,7 @@ class Fairness(RootDir):
         try:
             socks = open_idle(srv.port, 100)
             for _ in range(3):
-                status, body = get(srv.port, "/f.bin", src="127.0.0.2")
-                self.assertEqual((status, sha(body)), (200, sha(self.data)))
+                self.assert_serves(srv, "127.0.0.2")
             # Accepts are in order, so all 100 were seen: the newest 20
             # hold the address's slots, the older ones were closed.
             closed, _, _ = select.select(socks, [], [], 0)
@@ -354,8 +354,7 @@ class Fairness(RootDir):
         try:
             socks = open_idle(srv.port, 10) + open_idle(srv.port, 10,
                                                         "127.0.0.2")
-            status, body = get(srv.port, "/f.bin", src="127.0.0.3")
-            self.assertEqual((status, sha(body)), (200, sha(self.data)))
+            self.assert_serves(srv, "127.0.0.3")
         finally:
             for s in socks:
                 s.close()

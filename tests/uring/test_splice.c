@@ -290,20 +290,31 @@ START_TEST(splice_many_connections)
 }
 END_TEST
 
+/* A connection whose 8 MiB splice stalls (the peer cfd never reads). */
+static kssl_lconn *stalled_splice(kssl_loop *loop, int file, int *cfd,
+				  struct u_done *d)
+{
+	int sfd;
+	kssl_lconn *lc;
+
+	u_tcp_pair(cfd, &sfd);
+	lc = kssl_lconn_new(loop, sfd, NULL);
+	ck_assert_ptr_nonnull(lc);
+	ck_assert_int_eq(kssl_lconn_sendfile(lc, file, 0, 8u << 20, u_done_cb, d), 0);
+	for (int i = 0; i < 5; i++)
+		kssl_loop_run(loop, 20);
+	ck_assert_int_eq(d->done, 0);
+	return lc;
+}
+
 /* Closing a connection while its splice is in flight frees it cleanly. */
 START_TEST(splice_close_in_flight)
 {
 	kssl_loop *loop = new_loop(65536);
 	struct u_done d = { 0 };
-	int cfd, sfd, file = u_temp_file(8u << 20, 5);
-	kssl_lconn *lc;
+	int cfd, file = u_temp_file(8u << 20, 5);
+	kssl_lconn *lc = stalled_splice(loop, file, &cfd, &d);
 
-	u_tcp_pair(&cfd, &sfd); /* nobody reads: the splice stalls */
-	lc = kssl_lconn_new(loop, sfd, NULL);
-	ck_assert_int_eq(kssl_lconn_sendfile(lc, file, 0, 8u << 20, u_done_cb, &d), 0);
-	for (int i = 0; i < 5; i++)
-		kssl_loop_run(loop, 20);
-	ck_assert_int_eq(d.done, 0);
 	kssl_lconn_close(lc);
 	for (int i = 0; i < 50 && kssl_loop_conn_count(loop); i++)
 		kssl_loop_run(loop, 100);
@@ -320,14 +331,9 @@ START_TEST(splice_close_file_after_ring)
 {
 	kssl_loop *loop = new_loop(65536);
 	struct u_done d = { 0 };
-	int cfd, sfd, file = u_temp_file(8u << 20, 6);
-	kssl_lconn *lc;
+	int cfd, file = u_temp_file(8u << 20, 6);
+	kssl_lconn *lc = stalled_splice(loop, file, &cfd, &d);
 
-	u_tcp_pair(&cfd, &sfd); /* nobody reads: the splice stalls */
-	lc = kssl_lconn_new(loop, sfd, NULL);
-	ck_assert_int_eq(kssl_lconn_sendfile(lc, file, 0, 8u << 20, u_done_cb, &d), 0);
-	for (int i = 0; i < 5; i++)
-		kssl_loop_run(loop, 20);
 	kssl_lconn_close_file(lc, file);
 	ck_assert_int_ge(fcntl(file, F_GETFD), 0); /* the ring may use it */
 	for (int i = 0; i < 50 && kssl_loop_conn_count(loop); i++)
