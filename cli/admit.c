@@ -22,6 +22,7 @@
 /* Accepting again after EMFILE: at once when a connection closed, else
  * after this pause (the loop also wakes every 250 ms). */
 #define ACCEPT_BACKOFF_MS 200
+#define ACCEPT_LOG_MS 10000
 
 void admit_init_limits(struct serve_opts *o)
 {
@@ -128,11 +129,21 @@ void admit_accept_failed(struct server *srv, int err)
 {
 	struct hconn *hc = oldest_handshake(srv, NULL);
 
-	if (!srv->accept_paused)
+	int64_t now = now_ms();
+
+	/* At most one line per ACCEPT_LOG_MS, however hard the flood. */
+	srv->accept_failures++;
+	if (!srv->accept_logged_at ||
+	    now >= srv->accept_logged_at + ACCEPT_LOG_MS) {
 		fprintf(stderr, "kssl serve: accept: %s: pausing new "
-			"connections (%zu open)\n", strerror(err), srv->nconns);
+			"connections (%zu open, %lu time%s since the last "
+			"report)\n", strerror(err), srv->nconns,
+			srv->accept_failures, srv->accept_failures > 1 ? "s" : "");
+		srv->accept_logged_at = now;
+		srv->accept_failures = 0;
+	}
 	srv->accept_paused = 1;
-	srv->accept_resume_at = now_ms() + ACCEPT_BACKOFF_MS;
+	srv->accept_resume_at = now + ACCEPT_BACKOFF_MS;
 	if (hc) /* shed: frees a descriptor for a newcomer */
 		conn_close(hc);
 	srv->nconns_at_pause = srv->nconns;

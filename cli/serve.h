@@ -81,6 +81,8 @@ struct server {
 	int accept_paused;        /* after EMFILE & co. (admit.c) */
 	int64_t accept_resume_at; /* ms */
 	size_t nconns_at_pause;
+	int64_t accept_logged_at; /* ms */
+	unsigned long accept_failures; /* since the last report */
 	size_t conns_peak;        /* since the last malloc_trim (serve.c) */
 	int64_t next_trim;        /* ms */
 	char root_real[PATH_MAX];
