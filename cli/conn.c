@@ -6,12 +6,13 @@
  * (slowloris) is cut off; idle_timeout between requests; send_timeout
  * without progress while sending.
  */
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,9 +40,9 @@ void conn_close(struct hconn *hc)
 	if (hc->next)
 		hc->next->prev = hc->prev;
 	srv->nconns--;
-	if (hc->file_fd >= 0)
-		close(hc->file_fd);
-	kssl_lconn_close(hc->lc); /* frees the kssl_conn, closes the socket */
+	/* Frees the kssl_conn, closes the socket, and the file once no
+	 * splice of it is left in the ring. */
+	kssl_lconn_close_file(hc->lc, hc->file_fd);
 	free(hc->out.p);
 	free(hc);
 }
@@ -63,14 +64,18 @@ static void access_log(struct hconn *hc)
 	time_t t = time(NULL);
 	struct tm tm;
 	const char *path = kssl_lconn_send_path(hc->lc);
+	char method[4 * sizeof(hc->req.method)], target[4 * 1024];
 
 	if (!hc->srv->o->access_log)
 		return;
 	localtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S %z", &tm);
 	printf("%s - - [%s] \"%s %s HTTP/1.%d\" %d %zu tls=%s tx=%s%s%s\n",
-	       hc->peer, date, hc->req.method[0] ? hc->req.method : "-",
-	       hc->req.target[0] ? hc->req.target : "-", hc->req.minor,
+	       hc->peer.name, date,
+	       hc->req.method[0] ? log_escape(hc->req.method, method,
+					      sizeof(method)) : "-",
+	       hc->req.target[0] ? log_escape(hc->req.target, target,
+					      sizeof(target)) : "-", hc->req.minor,
 	       hc->status, hc->body_len,
 	       kssl_conn_version(c) == KSSL_TLS1_3 ? "1.3" : "1.2",
 	       kssl_conn_offload(c, KSSL_DIR_TX, NULL) == KSSL_OFFLOAD_KERNEL ?
@@ -98,8 +103,11 @@ static void on_body(kssl_lconn *lc, ssize_t r, void *arg)
 
 	(void)lc;
 	if (r < 0) {
-		fprintf(stderr, "kssl serve: %s: sending %s: %s\n", hc->peer,
-			hc->req.path, kssl_lconn_error(hc->lc));
+		char path[4 * 1024];
+
+		fprintf(stderr, "kssl serve: %s: sending %s: %s\n", hc->peer.name,
+			log_escape(hc->req.path, path, sizeof(path)),
+			kssl_lconn_error(hc->lc));
 		return conn_close(hc);
 	}
 	finish(hc);
@@ -115,6 +123,7 @@ static void on_head(kssl_lconn *lc, ssize_t r, void *arg)
 		return finish(hc);
 	hc->state = HC_BODY;
 	hc->last_sent = 0;
+	hc->last_outq = 0;
 	hc->deadline = now_ms() + (int64_t)hc->srv->o->send_timeout * 1000;
 	if (kssl_lconn_sendfile(lc, hc->file_fd, hc->body_off, hc->body_len,
 				on_body, hc) < 0)
@@ -124,6 +133,8 @@ static void on_head(kssl_lconn *lc, ssize_t r, void *arg)
 static void send_response(struct hconn *hc)
 {
 	hc->state = HC_HEAD;
+	hc->last_sent = 0;
+	hc->last_outq = 0;
 	hc->deadline = now_ms() + (int64_t)hc->srv->o->send_timeout * 1000;
 	if (kssl_lconn_write(hc->lc, hc->out.p, hc->out.len, on_head, hc) < 0)
 		conn_close(hc);
@@ -188,30 +199,17 @@ static void on_handshake(kssl_lconn *lc, ssize_t r, void *arg)
 	start_read(hc);
 }
 
-static void peer_name(int fd, char *out, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	snprintf(out, len, "-");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out,
-			  (socklen_t)len);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-			  out, (socklen_t)len);
-}
-
 void conn_accept(kssl_loop *loop, int fd, void *arg)
 {
 	struct server *srv = arg;
+	struct hconn_peer peer;
 	struct hconn *hc;
 	kssl_conn *c;
 
-	if (srv->nconns >= (size_t)srv->o->max_conns) {
-		close(fd); /* over the cap: refuse before any TLS work */
+	if (fd < 0)
+		return admit_accept_failed(srv, -fd);
+	if (admit(srv, fd, &peer) < 0) {
+		close(fd); /* over a cap: refuse before any TLS work */
 		return;
 	}
 	/*
@@ -232,7 +230,7 @@ void conn_accept(kssl_loop *loop, int fd, void *arg)
 	hc->srv = srv;
 	hc->file_fd = -1;
 	hc->state = HC_HANDSHAKE;
-	peer_name(fd, hc->peer, sizeof(hc->peer));
+	hc->peer = peer;
 	hc->deadline = now_ms() + (int64_t)srv->o->header_timeout * 1000;
 	hc->next = srv->conns;
 	if (srv->conns)
@@ -243,23 +241,53 @@ void conn_accept(kssl_loop *loop, int fd, void *arg)
 		conn_close(hc);
 }
 
+/*
+ * Progress of a response as the client sees it: bytes handed to the socket
+ * (kssl_lconn_sent) only move when the send buffer has room, and an
+ * autotuned buffer of megabytes drained by a slow but steady reader opens
+ * room only after minutes. The send queue (SIOCOUTQ: bytes not yet
+ * acknowledged) shrinks with every ACK, so either counts as progress.
+ * Sampled once per --send-timeout, at the deadline: no cost meanwhile.
+ */
+static int send_progressed(struct hconn *hc)
+{
+	size_t sent = kssl_lconn_sent(hc->lc);
+	int outq = 0, moved;
+
+	if (ioctl(kssl_lconn_fd(hc->lc), SIOCOUTQ, &outq) < 0)
+		outq = hc->last_outq;
+	moved = sent != hc->last_sent || outq < hc->last_outq;
+	hc->last_sent = sent;
+	hc->last_outq = outq;
+	return moved;
+}
+
 void conn_timers(struct server *srv)
 {
 	int64_t now = now_ms();
 	struct hconn *hc = srv->conns, *next;
+	char path[4 * 1024];
 
 	for (; hc; hc = next) {
 		next = hc->next;
-		if (hc->state == HC_BODY) {
-			size_t sent = kssl_lconn_sent(hc->lc);
-
-			if (sent != hc->last_sent) { /* progress: extend */
-				hc->last_sent = sent;
-				hc->deadline = now + (int64_t)srv->o->send_timeout * 1000;
-			}
-		}
-		if (hc->deadline && now >= hc->deadline)
+		if (!hc->deadline || now < hc->deadline)
+			continue;
+		if (hc->state != HC_HEAD && hc->state != HC_BODY) {
 			conn_close(hc);
+			continue;
+		}
+		if (send_progressed(hc)) {
+			hc->deadline = now + (int64_t)srv->o->send_timeout * 1000;
+			continue;
+		}
+		/* Every cut is logged: the client got a truncated response. */
+		fprintf(stderr, "kssl serve: %s: %s: no send progress for %d s, "
+			"cut after %zu of %zu body bytes\n", hc->peer.name,
+			hc->req.path[0] ? log_escape(hc->req.path, path,
+						     sizeof(path)) : "-",
+			srv->o->send_timeout,
+			hc->state == HC_BODY ? hc->last_sent : 0, hc->body_len);
+		conn_close(hc);
 	}
 }
 

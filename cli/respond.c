@@ -52,8 +52,14 @@ static void redirect_dir(struct hconn *hc)
 {
 	struct http_buf loc = { 0 };
 
+	const char *path = hc->req.path;
+
+	/* One leading slash: "//host/" would be a protocol-relative URL,
+	 * a redirect to another site (an open redirect). */
+	while (path[0] == '/' && path[1] == '/')
+		path++;
 	http_buf_printf(&loc, "Location: ");
-	http_buf_url(&loc, hc->req.path);
+	http_buf_url(&loc, path);
 	http_buf_printf(&loc, "/\r\n");
 	hc->out.len = 0;
 	head(hc, 301, NULL, 0, loc.p);
@@ -64,7 +70,8 @@ static void listing(struct hconn *hc, int dir_fd)
 {
 	struct http_buf body = { 0 };
 
-	if (fsroot_listing(dir_fd, hc->req.path, &body) < 0) {
+	if (fsroot_listing(dir_fd, hc->req.path, hc->srv->o->dotfiles,
+			   &body) < 0) {
 		free(body.p);
 		return respond_error(hc, 500);
 	}
@@ -92,7 +99,9 @@ static void file(struct hconn *hc, int fd, const struct stat *st,
 		close(fd);
 		return;
 	}
+	/* A date later than now is invalid (RFC 9110 §13.1.3): ignored. */
 	if (status == 200 && hc->req.if_modified_since &&
+	    hc->req.if_modified_since <= time(NULL) &&
 	    st->st_mtime <= hc->req.if_modified_since) {
 		snprintf(extra, sizeof(extra), "Last-Modified: %s\r\n", lm);
 		head(hc, 304, NULL, 0, extra);
@@ -118,6 +127,15 @@ static void file(struct hconn *hc, int fd, const struct stat *st,
 	hc->body_len = count;
 }
 
+/* A segment naming a dot-file or dot-directory (".git", ".env", ...). */
+static int has_dot_segment(const char *path)
+{
+	for (const char *p = path; (p = strchr(p, '/')); p++)
+		if (p[1] == '.')
+			return 1;
+	return path[0] == '.';
+}
+
 void respond(struct hconn *hc)
 {
 	struct server *srv = hc->srv;
@@ -129,13 +147,11 @@ void respond(struct hconn *hc)
 	hc->out.len = 0;
 	hc->file_fd = -1;
 	hc->body_len = 0;
-	fd = fsroot_open(srv->root_fd, srv->root_real, path);
+	if (!srv->o->dotfiles && has_dot_segment(path))
+		return respond_error(hc, 404);
+	fd = fsroot_open(srv->root_fd, path, &st);
 	if (fd < 0)
 		return respond_error(hc, -fd);
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return respond_error(hc, 500);
-	}
 	if (S_ISDIR(st.st_mode)) {
 		char index[4200];
 		int ifd;
@@ -146,8 +162,8 @@ void respond(struct hconn *hc)
 			return redirect_dir(hc);
 		}
 		snprintf(index, sizeof(index), "%sindex.html", path);
-		ifd = fsroot_open(srv->root_fd, srv->root_real, index);
-		if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
+		ifd = fsroot_open(srv->root_fd, index, &ist);
+		if (ifd >= 0 && S_ISREG(ist.st_mode)) {
 			close(fd);
 			return file(hc, ifd, &ist, index);
 		}
@@ -156,10 +172,6 @@ void respond(struct hconn *hc)
 		listing(hc, fd);
 		close(fd);
 		return;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return respond_error(hc, 403);
 	}
 	file(hc, fd, &st, path);
 }

@@ -10,14 +10,32 @@
 #include "kssl/kssl.h"
 #include "kssl/kssl_uring.h"
 
+/* Defaults of --max-conns (lowered to fit RLIMIT_NOFILE) and
+ * --max-conns-per-addr. */
+#define SERVE_DEFAULT_MAX_CONNS 1024
+#define SERVE_DEFAULT_PER_ADDR 64
+/* Upper bound of --workers (also at most 4 per online CPU). */
+#define SERVE_MAX_WORKERS 256
+/* TLS 1.2 suites by default: ECDHE key exchange with an AEAD, the ones
+ * kernel TLS can carry (Mozilla's "intermediate" profile without DHE).
+ * TLS 1.3 suites are all AEAD: OpenSSL's default list stays. */
+#define SERVE_DEFAULT_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 struct serve_opts {
 	const char *dir, *bind, *port, *cert, *key;
 	int workers;
-	int max_conns;
+	int max_conns;          /* 0: from RLIMIT_NOFILE (admit_init_limits) */
+	int max_conns_per_addr; /* 0: the default */
 	int idle_timeout, header_timeout, send_timeout, grace; /* seconds */
 	unsigned loop_flags;
 	enum kssl_offload_mode offload;
 	int access_log;
+	const char *user;  /* --user: drop to this account after setup */
+	int dotfiles;      /* --dotfiles: serve and list names starting '.' */
+	const char *ciphers; /* --ciphers: TLS 1.2 cipher string */
 };
 
 enum hc_state {
@@ -25,6 +43,13 @@ enum hc_state {
 	HC_READ,
 	HC_HEAD,  /* writing the response head (and small bodies) */
 	HC_BODY,  /* sending the file */
+};
+
+/* The client address: the key of the per-address cap, and for the log. */
+struct hconn_peer {
+	int family;
+	unsigned char addr[16];
+	char name[64];
 };
 
 struct hconn {
@@ -42,8 +67,9 @@ struct hconn {
 	int status;
 	int keepalive;
 	int64_t deadline;  /* ms, CLOCK_MONOTONIC; 0 = none */
-	size_t last_sent;
-	char peer[64];
+	size_t last_sent;  /* progress at the last send deadline (conn.c) */
+	int last_outq;
+	struct hconn_peer peer;
 };
 
 struct server {
@@ -51,6 +77,14 @@ struct server {
 	kssl_loop *loop;
 	kssl_ctx *ctx;
 	int root_fd;
+	int listen_fd;
+	int accept_paused;        /* after EMFILE & co. (admit.c) */
+	int64_t accept_resume_at; /* ms */
+	size_t nconns_at_pause;
+	int64_t accept_logged_at; /* ms */
+	unsigned long accept_failures; /* since the last report */
+	size_t conns_peak;        /* since the last malloc_trim (serve.c) */
+	int64_t next_trim;        /* ms */
 	char root_real[PATH_MAX];
 	struct hconn *conns;
 	size_t nconns;
@@ -65,9 +99,28 @@ void conn_timers(struct server *srv);
 void conn_begin_stop(struct server *srv);
 void conn_close(struct hconn *hc);
 
+/* log.c: in with bytes < 0x20, >= 0x7f, '"' and '\\' written as \xHH,
+ * truncated to fit outlen (>= 6); returns out. */
+const char *log_escape(const char *in, char *out, size_t outlen);
+
+/* admit.c */
+/* Raise the soft RLIMIT_NOFILE to the hard one; size the default caps. */
+void admit_init_limits(struct serve_opts *o);
+/* Whether the new socket fd may become a connection (fills *p), evicting
+ * the oldest pre-handshake connection when the worker is full. 0 or -1. */
+int admit(struct server *srv, int fd, struct hconn_peer *p);
+/* accept failed with err (EMFILE...): pause accepting, shed one. */
+void admit_accept_failed(struct server *srv, int err);
+/* Resume accepting once a connection closed or the back-off is over. */
+void admit_resume(struct server *srv);
+
 /* respond.c: fills hc->out, hc->file_fd/body_* and hc->status. */
 void respond(struct hconn *hc);
 void respond_error(struct hconn *hc, int status);
+
+/* privs.c: initgroups, setgid, setuid to user, and check that root cannot
+ * be regained. 0 or -1 (with a message on stderr). */
+int drop_privileges(const char *user);
 
 /* serve.c */
 int cmd_serve(int argc, char **argv);
