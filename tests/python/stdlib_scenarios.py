@@ -224,7 +224,8 @@ def http_get(conn):
     try:
         conn.request("GET", "/blob")
         resp = conn.getresponse()
-        note("client", conn.sock)
+        # (an HTTP/1.0 reply: the connection passed its socket to resp)
+        note("client", resp.fp.raw._sock)
         body = resp.read()
         return [resp.status, resp.getheader("Content-Length"), sha(body)]
     finally:
