@@ -225,9 +225,12 @@ def http_get(conn):
         conn.request("GET", "/blob")
         resp = conn.getresponse()
         # (an HTTP/1.0 reply: the connection passed its socket to resp)
-        note("client", resp.fp.raw._sock)
+        sock = resp.fp.raw._sock
+        note("client", sock)
+        version = sock.version()
         body = resp.read()
-        return [resp.status, resp.getheader("Content-Length"), sha(body)]
+        return [resp.status, resp.getheader("Content-Length"), sha(body),
+                version]
     finally:
         conn.close()
 
@@ -304,6 +307,159 @@ def urlopen_expired(port_of):
     return urlopen("https://localhost:%d/blob" % https_port(port_of,
                                                             "expired"),
                    context=client_ctx())
+
+
+# -- peers that misbehave -----------------------------------------------------
+
+class RawServer(socketserver.ThreadingTCPServer):
+    """Runs behaviour(sock) on each accepted TCP connection."""
+    daemon_threads = True
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+        super().__init__(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+
+    def finish_request(self, request, client_address):
+        request.settimeout(TIMEOUT)
+        try:
+            self.behaviour(request)
+        except OSError:
+            pass
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+def tls_then(action):
+    def behaviour(raw):
+        tls = SCTX.wrap_socket(raw, server_side=True)
+        action(tls)
+    return behaviour
+
+
+@scenario
+def https_to_plain_http(port_of):
+    # A TLS client talking to a plain-HTTP server.
+    def plain(sock):
+        sock.recv(4096)
+        sock.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nplain")
+        sock.close()
+    return http_get(http.client.HTTPSConnection(
+        "localhost", port_of(RawServer(plain)), context=client_ctx(),
+        timeout=TIMEOUT))
+
+
+def read_hello_then(how):
+    def behaviour(sock):
+        sock.recv(4096)  # the ClientHello: read, so a close is a FIN
+        if how == "rst":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()
+    return behaviour
+
+
+@scenario
+def https_peer_fin_in_handshake(port_of):
+    return http_get(http.client.HTTPSConnection(
+        "localhost", port_of(RawServer(read_hello_then("fin"))),
+        context=client_ctx(), timeout=TIMEOUT))
+
+
+@scenario
+def https_peer_rst_in_handshake(port_of):
+    return http_get(http.client.HTTPSConnection(
+        "localhost", port_of(RawServer(read_hello_then("rst"))),
+        context=client_ctx(), timeout=TIMEOUT))
+
+
+@scenario
+def https_client_protocol_tlsv1_2(port_of):
+    # The legacy pinned protocol: the stdlib negotiates TLS 1.2 only.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLSv1_2)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cert("ca.pem"))
+    return http_get(http.client.HTTPSConnection(
+        "localhost", https_port(port_of), context=ctx, timeout=TIMEOUT))
+
+
+@scenario
+def https_body_until_eof_no_close_notify(port_of):
+    # HTTP/1.0 reply without Content-Length, ended by a close without
+    # close_notify (as http.server's own SSLSocket.close() does).
+    def reply(tls):
+        tls.recv(4096)
+        tls.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + BLOB)
+        tls.close()
+    return http_get(http.client.HTTPSConnection(
+        "localhost", port_of(RawServer(tls_then(reply))),
+        context=client_ctx(), timeout=TIMEOUT))
+
+
+@scenario
+def https_client_cert_required(port_of):
+    # TLS 1.3: the server's refusal (an alert) arrives after the client's
+    # handshake. The server reads until the client closes, so the client
+    # deterministically reads the alert (no RST for unread data).
+    ctx = peers.server_context(cert)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cert("ca.pem"))
+
+    def refuse(raw):
+        keep = raw.dup()
+        try:
+            ctx.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            while keep.recv(65536):
+                pass
+        finally:
+            keep.close()
+    return http_get(http.client.HTTPSConnection(
+        "localhost", port_of(RawServer(refuse)), context=client_ctx(),
+        timeout=TIMEOUT))
+
+
+@scenario
+def https_client_pinned_tls12(port_of):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cert("ca.pem"))
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    conn = http.client.HTTPSConnection("localhost", https_port(port_of),
+                                       context=ctx, timeout=TIMEOUT)
+    return http_get(conn)
+
+
+@scenario
+def pop3_server_vanishes(port_of):
+    # The server closes the TCP connection (no close_notify) mid-session.
+    def vanish(tls):
+        tls.sendall(b"+OK hello\r\n")
+        tls.recv(100)
+        tls.close()
+    pop = poplib.POP3_SSL("localhost", port_of(RawServer(tls_then(vanish))),
+                          context=client_ctx(), timeout=TIMEOUT)
+    try:
+        pop.user("u")
+        return pop.pass_("p")
+    finally:
+        pop.close()
+
+
+@scenario
+def pop3_server_silent_timeout(port_of):
+    # A server that completes the handshake and then says nothing.
+    def silent(tls):
+        tls.recv(100)  # until the client gives up
+    pop = poplib.POP3_SSL.__new__(poplib.POP3_SSL)
+    try:
+        poplib.POP3_SSL.__init__(pop, "localhost",
+                                 port_of(RawServer(tls_then(silent))),
+                                 context=client_ctx(), timeout=0.3)
+    finally:
+        if getattr(pop, "sock", None) is not None:
+            pop.close()
 
 
 # -- socketserver, xmlrpc, logging ------------------------------------------

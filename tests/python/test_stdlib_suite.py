@@ -20,10 +20,33 @@ from support import CERTS, KTLS, NO_ULP_REASON, cert
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# The one message difference left (docs/python.md, "Differences from
-# ssl"): OpenSSL's text is the same, but where the stdlib appends its
-# source location "(_ssl.c:NNN)" kssl appends "(kssl: what failed)".
+# Message differences (docs/python.md, "Differences from ssl"). Everywhere:
+# OpenSSL's text is the same, but where the stdlib appends its source
+# location "(_ssl.c:NNN)" kssl appends "(kssl: what failed)".
 LOCATION = re.compile(r" \((_ssl\.c:\d+|kssl: .*)\)(>?)$")
+# Scenarios whose message differs beyond that (class, errno, reason,
+# library still compared): the error model's wording (libkssl's text in
+# place of OpenSSL's). Owner: the error-model work (pybind/errors.c).
+MESSAGE_DIFFS = {
+    "https_to_plain_http": "'[SSL: WRONG_VERSION_NUMBER] TLS handshake: "
+                           "wrong version number' vs '... wrong version "
+                           "number (_ssl.c:992)'",
+    "https_client_cert_required": "'TLS read: peer sent fatal alert "
+                                  "certificate_required (116)' vs 'tlsv13 "
+                                  "alert certificate required (_ssl.c:2546)'",
+    "https_peer_rst_in_handshake": "'[Errno 104] TLS handshake: Connection "
+                                   "reset by peer' vs '[Errno 104] "
+                                   "Connection reset by peer'",
+}
+# Scenarios whose outcome still differs (not compared; printed). Each is
+# in another part of issue 8 and listed in docs/python.md.
+KNOWN_DIFFS = {
+    "https_peer_fin_in_handshake": "EOF: a FIN during the handshake is "
+        "SSLZeroReturnError (errno 6, OP_IGNORE_UNEXPECTED_EOF) with ssl, "
+        "SSLEOFError (errno 8, UNEXPECTED_EOF_WHILE_READING) with kssl",
+    "https_client_protocol_tlsv1_2": "pinning: SSLContext(PROTOCOL_TLSv1_2) "
+        "negotiates TLS 1.2 with ssl, TLS 1.3 with kssl",
+}
 
 # Where the stdlib paths run on kssl.SSLSocket (offload) and where on
 # SSLObject/MemoryBIO (asyncio's stock ssl=: no offload, by design).
@@ -31,12 +54,20 @@ ASYNCIO = {"asyncio_streams", "asyncio_protocols", "asyncio_start_tls",
            "asyncio_streams_wrong_ca"}
 
 
-# The scenarios that must fail certificate verification (both runs).
+# The scenarios that must fail certificate verification (both runs)...
 VERIFY_FAILURES = {"ftp_tls_wrong_ca", "pop3_ssl_wrong_ca",
                    "smtp_starttls_wrong_ca", "https_client_default_context",
                    "urlopen_no_context", "urlopen_wrong_ca",
                    "urlopen_wrong_host", "urlopen_expired",
                    "asyncio_streams_wrong_ca"}
+# ...and the other failing ones: misbehaving peers (stdlib run).
+OTHER_FAILURES = {"https_to_plain_http": "ssl.SSLError",
+                  "https_client_cert_required": "ssl.SSLError",
+                  "https_peer_fin_in_handshake": "ssl.SSLZeroReturnError",
+                  "https_peer_rst_in_handshake":
+                      "builtins.ConnectionResetError",
+                  "pop3_server_vanishes": "poplib.error_proto",
+                  "pop3_server_silent_timeout": "builtins.TimeoutError"}
 
 
 def run_scenarios(kssl_in_place):
@@ -80,9 +111,10 @@ class StdlibSuiteTest(unittest.TestCase):
         else:
             self.assertEqual(a["reason"], b["reason"], name + where)
         if a["message"] != b["message"]:
-            self.assertEqual(strip_location(a["message"]),
-                             strip_location(b["message"]), name + where)
-            self.assertIn("(kssl: ", b["message"])
+            if name not in MESSAGE_DIFFS:
+                self.assertEqual(strip_location(a["message"]),
+                                 strip_location(b["message"]), name + where)
+                self.assertIn("(kssl: ", b["message"])
             self.message_diffs.append((name + where, a["message"],
                                        b["message"]))
 
@@ -92,9 +124,15 @@ class StdlibSuiteTest(unittest.TestCase):
     def test_same_outcomes(self):
         ssl_run, kssl_run = (r["scenarios"] for r in self.reports)
         self.assertEqual(sorted(ssl_run), sorted(kssl_run))
-        self.assertGreaterEqual(len(ssl_run), 28)
+        self.assertGreaterEqual(len(ssl_run), 36)
         for name in sorted(ssl_run):
             a, b = ssl_run[name], kssl_run[name]
+            if name in KNOWN_DIFFS:
+                print("known difference in %s (%s):\n  ssl:  %s\n  kssl: %s"
+                      % (name, KNOWN_DIFFS[name], a.get("result", a.get(
+                          "error")), b.get("result", b.get("error"))),
+                      file=sys.stderr)
+                continue
             with self.subTest(scenario=name):
                 self.assertEqual(a.keys(), b.keys(), (a, b))
                 if "result" in a:
@@ -102,7 +140,7 @@ class StdlibSuiteTest(unittest.TestCase):
                 else:
                     self.compare_error(name, a["error"], b["error"])
         for where, x, y in self.message_diffs:
-            print("expected message difference (location suffix) in %s:\n"
+            print("expected message difference in %s:\n"
                   "  ssl:  %s\n  kssl: %s" % (where, x, y), file=sys.stderr)
 
     def test_failures_are_the_expected_ones(self):
@@ -110,12 +148,14 @@ class StdlibSuiteTest(unittest.TestCase):
         # the verification scenarios fail, and with a verification error.
         scen = self.reports[0]["scenarios"]
         failing = {n for n, o in scen.items() if "error" in o}
-        self.assertEqual(failing, VERIFY_FAILURES)
-        for name in failing:
+        self.assertEqual(failing, VERIFY_FAILURES | set(OTHER_FAILURES))
+        for name in VERIFY_FAILURES:
             error = scen[name]["error"]
             if name.startswith("urlopen"):
                 error = error["reason"]
             self.assertEqual(error["class"], "ssl.SSLCertVerificationError")
+        for name, cls in OTHER_FAILURES.items():
+            self.assertEqual(scen[name]["error"]["class"], cls, name)
 
     def test_sockets_and_offload(self):
         # stdlib run: stdlib sockets; kssl run: every TLS socket the
