@@ -199,6 +199,18 @@ def smtp_ssl(port_of):
 
 
 @scenario
+def smtp_ssl_keyfile_certfile(port_of):
+    # The deprecated keyfile/certfile arguments: smtplib builds the context
+    # with ssl._create_stdlib_context(certfile=, keyfile=).
+    port = port_of(smtp_server(True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        smtp = smtplib.SMTP_SSL("localhost", port, keyfile=cert("client.key"),
+                                certfile=cert("client.pem"), timeout=TIMEOUT)
+    return smtp_session(smtp)
+
+
+@scenario
 def smtp_starttls(port_of):
     port = port_of(smtp_server(False))
     return smtp_session(smtplib.SMTP("localhost", port, timeout=TIMEOUT),
@@ -460,6 +472,65 @@ def pop3_server_silent_timeout(port_of):
     finally:
         if getattr(pop, "sock", None) is not None:
             pop.close()
+
+
+def server_reads_after(client_action):
+    """A TLS server that reads until EOF; returns how its reads ended,
+    after client_action(tls_client_socket) ran and closed the client."""
+    import queue
+    ended = queue.Queue()
+
+    def serve(tls):
+        got = 0
+        try:
+            while True:
+                data = tls.recv(65536)
+                if not data:
+                    ended.put(["eof", got])
+                    return
+                if not got:
+                    tls.sendall(b"!")  # one reply
+                got += len(data)
+        except Exception as e:  # reported to the client side
+            ended.put(["raise", got, describe(e)])
+
+    def run(port_of):
+        port = port_of(RawServer(tls_then(serve)))
+        raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        c = client_ctx().wrap_socket(raw, server_hostname="localhost")
+        client_action(c)
+        c.close()
+        return ended.get(timeout=TIMEOUT)
+    return run
+
+
+@scenario
+def server_read_client_closes_after_reading(port_of):
+    # The client reads the server's reply (and its TLS 1.3 tickets), then
+    # closes without close_notify: a FIN.
+    def action(c):
+        c.sendall(b"x" * 1000)
+        c.recv(1)
+    return server_reads_after(action)(port_of)
+
+
+@scenario
+def server_read_client_unwraps(port_of):
+    def action(c):
+        c.sendall(b"x" * 1000)
+        c.recv(1)
+        c.unwrap()
+    return server_reads_after(action)(port_of)
+
+
+@scenario
+def client_unwrap_with_unread_data(port_of):
+    # unwrap() while the server's reply is still unread: the stdlib's
+    # shutdown reads it and fails (APPLICATION_DATA_AFTER_CLOSE_NOTIFY).
+    def action(c):
+        c.sendall(b"x" * 1000)
+        c.unwrap()
+    return server_reads_after(action)(port_of)
 
 
 # -- socketserver, xmlrpc, logging ------------------------------------------
