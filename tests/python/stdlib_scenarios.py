@@ -106,30 +106,28 @@ def pop3_session(pop):
         pop.close()
 
 
+def line_port(port_of, handler, implicit_tls):
+    return port_of(peers.line_server(handler, SCTX, implicit_tls, blob=BLOB))
+
+
 @scenario
-def pop3_ssl(port_of):
-    port = port_of(peers.line_server(peers.POP3Handler, SCTX, True,
-                                     blob=BLOB))
-    return pop3_session(poplib.POP3_SSL("localhost", port,
-                                        context=client_ctx(),
-                                        timeout=TIMEOUT))
+def pop3_ssl(port_of, ca="ca.pem"):
+    return pop3_session(poplib.POP3_SSL(
+        "localhost", line_port(port_of, peers.POP3Handler, True),
+        context=client_ctx(ca), timeout=TIMEOUT))
 
 
 @scenario
 def pop3_stls(port_of):
-    port = port_of(peers.line_server(peers.POP3Handler, SCTX, blob=BLOB))
-    pop = poplib.POP3("localhost", port, timeout=TIMEOUT)
+    pop = poplib.POP3("localhost", line_port(port_of, peers.POP3Handler,
+                                             False), timeout=TIMEOUT)
     reply = pop.stls()  # ssl._create_stdlib_context()
     return [reply.decode()] + pop3_session(pop)
 
 
 @scenario
 def pop3_ssl_wrong_ca(port_of):
-    port = port_of(peers.line_server(peers.POP3Handler, SCTX, True,
-                                     blob=BLOB))
-    return pop3_session(poplib.POP3_SSL("localhost", port,
-                                        context=client_ctx("other-ca.pem"),
-                                        timeout=TIMEOUT))
+    return pop3_ssl(port_of, "other-ca.pem")
 
 
 # -- IMAP -----------------------------------------------------------------
@@ -149,17 +147,15 @@ def imap_session(imap):
 
 @scenario
 def imap4_ssl(port_of):
-    port = port_of(peers.line_server(peers.IMAPHandler, SCTX, True,
-                                     blob=BLOB))
-    return imap_session(imaplib.IMAP4_SSL("localhost", port,
-                                          ssl_context=client_ctx(),
-                                          timeout=TIMEOUT))
+    return imap_session(imaplib.IMAP4_SSL(
+        "localhost", line_port(port_of, peers.IMAPHandler, True),
+        ssl_context=client_ctx(), timeout=TIMEOUT))
 
 
 @scenario
 def imap4_starttls(port_of):
-    port = port_of(peers.line_server(peers.IMAPHandler, SCTX, blob=BLOB))
-    imap = imaplib.IMAP4("localhost", port, timeout=TIMEOUT)
+    imap = imaplib.IMAP4("localhost", line_port(port_of, peers.IMAPHandler,
+                                                False), timeout=TIMEOUT)
     typ, _ = imap.starttls()  # ssl._create_stdlib_context()
     return [typ] + imap_session(imap)
 

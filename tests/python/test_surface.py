@@ -17,8 +17,7 @@ import unittest
 import warnings
 
 import kssl
-from support import (TIMEOUT, OffloadAssertions, cert, listener, serve,
-                     server_ctx)
+from support import TIMEOUT, OffloadAssertions, cert, serve, server_ctx
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOCS = os.path.join(HERE, "..", "..", "docs", "python.md")
@@ -171,6 +170,16 @@ def echo_once(s):
     return data
 
 
+class WrapWith:
+    """support.serve()'s context: wraps the accepted socket with fn(raw)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def wrap_socket(self, raw, server_side):
+        return self.fn(raw)
+
+
 class WrapSocketTest(OffloadAssertions, unittest.TestCase):
     """kssl.wrap_socket in CPython's form, against ssl.wrap_socket."""
 
@@ -196,17 +205,8 @@ class WrapSocketTest(OffloadAssertions, unittest.TestCase):
             self.assertEqual(res[0], res[1], (args, kw))
 
     def roundtrip(self, server_wrap, client_wrap):
-        ls = listener()
-        port = ls.getsockname()[1]
-
-        def run():
-            with ls:
-                raw, _ = ls.accept()
-            raw.settimeout(TIMEOUT)
-            with server_wrap(raw) as s:
-                return echo_once(s), s.version(), type(s)
-        from support import Peer
-        peer = Peer(run).start()
+        port, peer = serve(WrapWith(server_wrap),
+                           lambda s: (echo_once(s), s.version(), type(s)))
         raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         try:
             with client_wrap(raw) as c:
