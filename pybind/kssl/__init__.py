@@ -21,6 +21,8 @@ names, and DTLS (SSLContext(PROTOCOL_DTLS_CLIENT/SERVER).wrap_socket(udp)).
 """
 import os as _os
 import ssl as _stdssl
+import sys as _sys
+import types as _types
 
 # Every name of the stdlib ssl module (its constants, enums, exceptions,
 # helpers, and the private names programs use: _ssl, _ASN1Object,
@@ -55,6 +57,23 @@ from ._install import install  # noqa: E402
 # _create_stdlib_context().
 _create_default_https_context = create_default_context
 _create_stdlib_context = _create_unverified_context
+
+
+class _Module(_types.ModuleType):
+    """The kssl module's type: assigning one of the stdlib's context hooks
+    (_create_default_https_context, _create_stdlib_context) on kssl also
+    assigns it in the stdlib ssl module, so http.client, urllib, ftplib,
+    ... follow it as they follow `ssl._create_default_https_context = f`,
+    whichever of the two modules they imported."""
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in ("_create_default_https_context",
+                    "_create_stdlib_context"):
+            setattr(_stdssl, name, value)
+
+
+_sys.modules[__name__].__class__ = _Module
 
 PROTOCOL_DTLS_CLIENT = DTLSMethod.PROTOCOL_DTLS_CLIENT
 PROTOCOL_DTLS_SERVER = DTLSMethod.PROTOCOL_DTLS_SERVER

@@ -170,6 +170,44 @@ class FactoriesTest(unittest.TestCase):
         self.assertEqual(results[2][1], ssl.SSLCertVerificationError)
 
 
+@host_only
+class HookAssignmentTest(unittest.TestCase):
+    """`ssl._create_default_https_context = ssl._create_unverified_context`
+    written against kssl reaches the stdlib's http.client too."""
+
+    def test_default_https_hook(self):
+        import http.client
+        saved = ssl._create_default_https_context
+        self.addCleanup(setattr, ssl, "_create_default_https_context", saved)
+        self.addCleanup(setattr, kssl, "_create_default_https_context",
+                        kssl.create_default_context)
+        kssl._create_default_https_context = kssl._create_unverified_context
+        self.assertIs(ssl._create_default_https_context,
+                      kssl._create_unverified_context)
+        port, peer = serve(server_ctx(ssl), lambda s: s.recv(100))
+        conn = http.client.HTTPSConnection("localhost", port,
+                                           timeout=TIMEOUT)
+        conn.connect()  # our test CA is not in the system store
+        self.assertIsInstance(conn.sock, kssl.SSLSocket)
+        conn.sock.sendall(b"GET")
+        conn.close()
+        self.assertEqual(peer.result(), b"GET")
+
+    def test_stdlib_hook(self):
+        saved = ssl._create_stdlib_context
+        self.addCleanup(setattr, ssl, "_create_stdlib_context", saved)
+        self.addCleanup(setattr, kssl, "_create_stdlib_context",
+                        kssl._create_unverified_context)
+
+        def hook(*args, **kw):
+            return "hooked"
+        kssl._create_stdlib_context = hook
+        self.assertIs(ssl._create_stdlib_context, hook)
+        kssl.other_name = 1  # other names stay kssl's own
+        self.addCleanup(delattr, kssl, "other_name")
+        self.assertFalse(hasattr(ssl, "other_name"))
+
+
 def echo_once(s):
     data = s.recv(1024)
     s.sendall(data.upper())
