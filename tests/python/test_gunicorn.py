@@ -15,7 +15,7 @@ import textwrap
 import time
 import unittest
 
-from support import KTLS, TIMEOUT, cert
+from support import IN_VM, KTLS, TIMEOUT, cert
 
 APP = textwrap.dedent("""\
     import hashlib
@@ -117,13 +117,16 @@ class GunicornTest(unittest.TestCase):
 
     def test_gunicorn_ssl_and_kssl(self):
         results = {}
-        for kssl_in_place in (False, True):
+        # In the kTLS VM (slow) only the kssl run: the comparison with ssl
+        # does not depend on the kernel and runs on the host.
+        for kssl_in_place in ((True,) if IN_VM else (False, True)):
             status, digest, head = self.fetch(self.start(kssl_in_place))
             self.assertEqual(status, "200")
             self.assertEqual(digest, hashlib.sha256(BODY).hexdigest())
             results[kssl_in_place] = head
-        self.assertEqual(results[False]["X-SSL-Module"], "ssl")
-        self.assertEqual(results[False]["X-Socket"], "ssl.SSLSocket")
+        if not IN_VM:
+            self.assertEqual(results[False]["X-SSL-Module"], "ssl")
+            self.assertEqual(results[False]["X-Socket"], "ssl.SSLSocket")
         self.assertEqual(results[True]["X-SSL-Module"], "kssl")
         self.assertEqual(results[True]["X-Socket"], "kssl._socket.SSLSocket")
         self.assertEqual(results[True]["X-Offload"],

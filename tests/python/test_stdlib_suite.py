@@ -16,7 +16,7 @@ import subprocess
 import sys
 import unittest
 
-from support import CERTS, KTLS, NO_ULP_REASON, cert
+from support import CERTS, IN_VM, KTLS, NO_ULP_REASON, cert
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -75,6 +75,15 @@ OTHER_FAILURES = {"https_to_plain_http": "ssl.SSLError",
                   "client_unwrap_with_unread_data": "ssl.SSLError"}
 
 
+# In the kTLS VM (slow, emulated CPU) only one offloading scenario per
+# stdlib module runs: handshake failures and asyncio's stock path do not
+# depend on the kernel and are covered on the host.
+VM_SCENARIOS = ["ftp_tls", "pop3_stls", "imap4_ssl", "smtp_starttls",
+                "https_client", "urlopen_context", "socketserver_tls",
+                "xmlrpc_https", "logging_http_handler",
+                "server_read_client_closes_after_reading"]
+
+
 def run_scenarios(kssl_in_place):
     env = dict(os.environ, KSSL_TEST_CERTS=os.path.abspath(CERTS))
     env["PYTHONPATH"] = os.pathsep.join(
@@ -82,7 +91,8 @@ def run_scenarios(kssl_in_place):
                   env.get("PYTHONPATH", "").split(os.pathsep) if p])
     prefix = ["-m", "kssl", "run"] if kssl_in_place else []
     return subprocess.Popen(
-        [sys.executable] + prefix + [os.path.join(HERE, "stdlib_scenarios.py")],
+        [sys.executable] + prefix + [os.path.join(HERE, "stdlib_scenarios.py")]
+        + (VM_SCENARIOS if IN_VM else []),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=HERE)
 
 
@@ -129,7 +139,8 @@ class StdlibSuiteTest(unittest.TestCase):
     def test_same_outcomes(self):
         ssl_run, kssl_run = (r["scenarios"] for r in self.reports)
         self.assertEqual(sorted(ssl_run), sorted(kssl_run))
-        self.assertGreaterEqual(len(ssl_run), 36)
+        self.assertGreaterEqual(len(ssl_run), len(VM_SCENARIOS) if IN_VM
+                                else 40)
         for name in sorted(ssl_run):
             a, b = ssl_run[name], kssl_run[name]
             if name in KNOWN_DIFFS:
@@ -148,6 +159,7 @@ class StdlibSuiteTest(unittest.TestCase):
             print("expected message difference in %s:\n"
                   "  ssl:  %s\n  kssl: %s" % (where, x, y), file=sys.stderr)
 
+    @unittest.skipIf(IN_VM, "the failing scenarios run on the host only")
     def test_failures_are_the_expected_ones(self):
         # Guard against a suite that compares two identical failures: only
         # the verification scenarios fail, and with a verification error.
@@ -186,7 +198,7 @@ class StdlibSuiteTest(unittest.TestCase):
                     self.assertEqual((tx, rx), ("user", "user"))
                     self.assertIn(NO_ULP_REASON, tx_reason)
                 seen += 1
-        self.assertGreaterEqual(seen, 25)
+        self.assertGreaterEqual(seen, 15 if IN_VM else 25)
 
 
 if __name__ == "__main__":
