@@ -28,8 +28,14 @@ def sha(data):
     return hashlib.sha256(data).hexdigest()
 
 
+SERVER_ERRORS = []  # exceptions that ended a line server's session
+
+
 class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
+    # server_close() joins the handler threads, so SERVER_ERRORS is
+    # complete when stop() returns (every read has TIMEOUT).
+    daemon_threads = False
+    block_on_close = True
     allow_reuse_address = True
 
 
@@ -75,8 +81,10 @@ class LineHandler(socketserver.BaseRequestHandler):
             if self.implicit_tls:
                 self.starttls()
             self.session()
-        except (EOFError, OSError):
-            pass  # the client went away (or failed its handshake)
+        except EOFError:
+            pass  # the client went away
+        except OSError as e:  # e.g. the client refused the handshake
+            SERVER_ERRORS.append(e)
         finally:
             self.f.close()
             self.s.close()
