@@ -30,6 +30,10 @@ class _Loader(importlib.abc.Loader):
     def __init__(self, loader):
         self._loader = loader
 
+    def __getattr__(self, name):
+        # get_source, get_filename, is_package, ...: the real loader's.
+        return getattr(self._loader, name)
+
     def create_module(self, spec):
         return self._loader.create_module(spec)
 
