@@ -64,10 +64,29 @@ def install():
     Call it before the program imports what uses ssl: every `import ssl`
     executed afterwards gets kssl. Modules that imported ssl before keep
     the stdlib module they bound (their contexts and sockets stay the
-    stdlib's, without offload). Idempotent; returns the kssl module.
+    stdlib's, without offload). A context hook already assigned on the
+    stdlib module (_create_default_https_context, _create_stdlib_context)
+    is kept. Idempotent; returns the kssl module.
     """
     package = sys.modules[_PACKAGE]
     if not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
+    _adopt_hooks(package)
     sys.modules["ssl"] = package
     return package
+
+
+def _adopt_hooks(package):
+    # A context hook the program already set on the stdlib module (say
+    # ssl._create_default_https_context = ssl._create_unverified_context)
+    # carries over to kssl; the stdlib's own factories map to kssl's. (Set
+    # in kssl's namespace only: the stdlib module keeps its value.)
+    twins = {_ssl.create_default_context: package.create_default_context,
+             _ssl._create_unverified_context:
+                 package._create_unverified_context}
+    for name, default in (
+            ("_create_default_https_context", _ssl.create_default_context),
+            ("_create_stdlib_context", _ssl._create_unverified_context)):
+        value = getattr(_ssl, name)
+        if value is not default and value is not getattr(package, name):
+            package.__dict__[name] = twins.get(value, value)

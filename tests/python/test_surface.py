@@ -414,6 +414,25 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(proc.stdout.split(), ["True", "ssl", "True", "True",
                                                "1"])
 
+    def test_hook_set_before_install_carries_over(self):
+        code = textwrap.dedent("""\
+            import ssl
+            ssl._create_default_https_context = ssl._create_unverified_context
+            std = ssl
+            import kssl
+            kssl.install()
+            import ssl, http.client
+            print(ssl._create_default_https_context
+                  is kssl._create_unverified_context,
+                  std._create_default_https_context
+                  is std._create_unverified_context,
+                  ssl._create_stdlib_context is kssl._create_unverified_context,
+                  std._create_stdlib_context is std._create_unverified_context)
+            """)
+        proc = run_python(["-c", code])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout.split(), ["True"] * 4)
+
     def test_usage(self):
         for args in ([], ["run"], ["run", "-m"], ["nope"]):
             proc = run_python(["-m", "kssl"] + args)
