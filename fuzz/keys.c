@@ -38,7 +38,8 @@ static int password(char *buf, int size, void *arg)
 		return -1;
 	if (n > (size_t)size)
 		n = (size_t)size;
-	memcpy(buf, pw->p, n);
+	if (n) /* no password part: p is NULL */
+		memcpy(buf, pw->p, n);
 	return (int)n;
 }
 
