@@ -42,12 +42,17 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-def rss_kb(pid):
+def status_kb(pid, field):
+    """A kB figure (VmRSS, VmSize, ...) from /proc/PID/status."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError("no %s" % field)
+
+
+def rss_kb(pid):
+    return status_kb(pid, "VmRSS")
 
 
 def cpu_seconds(pid):

@@ -30,7 +30,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from soak import (CHURN, IN_VM, Server, client_ctx, cpu_seconds,  # noqa: E402
-                  fd_count, get, make_root, require_tools, sha, wait_until)
+                  fd_count, get, make_root, require_tools, sha, status_kb,
+                  wait_until)
 
 STRICT = os.environ.get("KSSL_CHAOS_STRICT") == "1"
 BIG = (2 if IN_VM else 8) * 1024 * 1024
@@ -228,7 +229,7 @@ class Chaos(unittest.TestCase):
         # The limit: what an idle server maps, plus 1.5 MiB for everything
         # 600 connections (20 at a time, 4 slow readers) need.
         idle = self.serve()
-        limit = vm_size_kb(idle.pid) * 1024 + (1536 << 10)
+        limit = status_kb(idle.pid, "VmSize") * 1024 + (1536 << 10)
         idle.stop()
         self.servers.remove(idle)
         srv = self.serve(wrapper=("prlimit", "--as=%d" % limit, "--"))
@@ -245,14 +246,6 @@ class Chaos(unittest.TestCase):
         self.assertTrue(srv.alive(), "exit status %s" % srv.proc.returncode)
         status, body = get(srv.port, "/small.txt")
         self.assertEqual((status, body), (200, self.files["small.txt"]))
-
-
-def vm_size_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmSize")
 
 
 if __name__ == "__main__":
