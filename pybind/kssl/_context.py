@@ -176,7 +176,10 @@ class SSLContext(_ssl.SSLContext):
         as bytes (MicroPython), besides PEM str and DER bytes."""
         if (isinstance(cadata, (bytes, bytearray, memoryview))
                 and is_pem(cadata)):
-            cadata = bytes(cadata).decode("ascii")
+            try:
+                cadata = bytes(cadata).decode("ascii")
+            except UnicodeDecodeError:
+                pass  # not PEM after all: DER to the stdlib, which refuses it
         super().load_verify_locations(cafile, capath, cadata)
         if cafile is not None:
             self._record("load_ca_file", os.path.abspath(os.fspath(cafile)))
