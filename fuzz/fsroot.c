@@ -130,23 +130,28 @@ static int beneath_root(int fd)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct stat st;
 	char *rel;
 	int fd;
 
 	if (root_fd < 0)
 		setup();
 	rel = fuzz_cstr(data, size);
-	fd = fsroot_open(root_fd, root_real, rel);
+	fd = fsroot_open(root_fd, rel, &st);
 	FUZZ_CHECK(fd >= 0 || (fd <= -400 && fd > -600));
 	if (fd >= 0) {
-		struct stat st;
+		struct stat st2;
 
 		FUZZ_CHECK(beneath_root(fd));
-		FUZZ_CHECK(!fstat(fd, &st));
+		FUZZ_CHECK(!fstat(fd, &st2));
+		FUZZ_CHECK(st.st_ino == st2.st_ino && st.st_mode == st2.st_mode);
+		/* Only regular files and directories come back (finding 1). */
+		FUZZ_CHECK(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
 		if (S_ISDIR(st.st_mode)) {
 			struct http_buf b = { 0 };
 
-			FUZZ_CHECK(fsroot_listing(fd, "/", &b) == 0);
+			/* Dot-files stay out of listings by default. */
+			FUZZ_CHECK(fsroot_listing(fd, "/", 0, &b) == 0);
 			FUZZ_CHECK(b.len > 0 && !strstr(b.p, ".hidden"));
 			free(b.p);
 		}

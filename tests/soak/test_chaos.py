@@ -150,7 +150,10 @@ class Chaos(unittest.TestCase):
 
     def test_fd_exhaustion(self):
         nofile = 48
-        srv = self.serve("--header-timeout", "30",
+        # Caps above the fd limit, so that accept really meets EMFILE (by
+        # default the caps are sized from RLIMIT_NOFILE and refuse first).
+        srv = self.serve("--header-timeout", "30", "--max-conns", "1000",
+                         "--max-conns-per-addr", "1000",
                          wrapper=("prlimit", "--nofile=%d:%d" % (nofile, nofile), "--"))
         idle = []
         for _ in range(nofile + 40):
