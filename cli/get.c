@@ -37,7 +37,7 @@ static void usage(FILE *f)
 "  -C, --continue        resume a partial file with a Range request\n"
 "  -L, --location        follow redirects (https only)\n"
 "      --max-redirs N    at most N redirects with -L (default 10)\n"
-"      --cacert FILE     trust the CA certificates in FILE (PEM) instead of\n"
+"      --cacert FILE     trust only the CA certificates in FILE (PEM), not\n"
 "                        the system's\n"
 "      --pin-sha256 HEX  accept exactly the certificate with this SHA-256\n"
 "                        fingerprint (as `kssl serve` prints it); with\n"

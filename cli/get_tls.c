@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "get.h"
 
@@ -76,6 +78,21 @@ kssl_ctx *get_ctx_new(const struct get_opts *o, char *err, size_t errlen)
 	 */
 	kssl_ctx_set_offload(ctx, o->offload);
 	kssl_ctx_set_alpn(ctx, alpn, 1);
+	/*
+	 * --cacert replaces the system CAs (as curl's does): a private CA is
+	 * then the only anchor. kssl_ctx_new loaded the defaults into the
+	 * SSL_CTX's store; swap in an empty one first.
+	 */
+	if (o->cacert) {
+		X509_STORE *empty = X509_STORE_new();
+
+		if (!empty) {
+			snprintf(err, errlen, "out of memory");
+			kssl_ctx_free(ctx);
+			return NULL;
+		}
+		SSL_CTX_set_cert_store(kssl_ctx_ssl_ctx(ctx), empty);
+	}
 	if (o->cacert && kssl_ctx_load_ca_file(ctx, o->cacert) < 0) {
 		snprintf(err, errlen, "--cacert %s: %s", o->cacert,
 			 kssl_last_error());
