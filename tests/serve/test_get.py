@@ -180,6 +180,16 @@ def wait_port(port, proc):
 class Misbehaving:
     """A TLS server (stdlib ssl) with answers real servers rarely give."""
 
+    RAW = {
+        "/badstatus": b"HTTP/1.1 2OO OK\r\nContent-Length: 1\r\n\r\nx",
+        "/twolengths": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+                       b"Content-Length: 2\r\n\r\nxy",
+        "/badchunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"zz\r\nxy\r\n0\r\n\r\n",
+        "/gzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxy",
+        "/nohead": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n",
+    }
+
     def __init__(self, body):
         self.body = body
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -237,6 +247,9 @@ class Misbehaving:
             to = "/redirect/%d" % (n - 1) if n > 1 else "/norange"
             conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n"
                          % to.encode())
+            conn.unwrap()
+        elif path in self.RAW:  # a malformed head or body
+            conn.sendall(self.RAW[path])
             conn.unwrap()
         elif path == "/downgrade":
             conn.sendall(b"HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1/x\r\n"
@@ -556,6 +569,16 @@ class Failures(GetBase):
         rc, err = self.ca_get("-L", "-o", self.path("r"), self.bad.url + "/downgrade")
         self.assertEqual(rc, EXIT["redirect"], err)
         self.assertIn("only https:// is followed", err)
+
+    def test_malformed(self):
+        for path, why in (("/badstatus", "bad status line"),
+                          ("/twolengths", "conflicting Content-Length"),
+                          ("/badchunk", "bad chunked encoding"),
+                          ("/gzip", "Transfer-Encoding other than chunked"),
+                          ("/nohead", "before a complete response head")):
+            rc, err = self.ca_get("-o", self.path("m"), self.bad.url + path)
+            self.assertEqual(rc, EXIT["http"], (path, err))
+            self.assertIn(why, err)
 
     def test_first_failure_sets_status(self):
         rc, err = self.ca_get("-o", self.path("a"), "-o", self.path("b"),
