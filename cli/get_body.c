@@ -1,14 +1,17 @@
 /*
  * `kssl get`: the body, from the socket to the output.
  *
- * With RX in the kernel and a known length, the body goes socket -> pipe ->
- * file by splice(2): kernel TLS decrypts, the pages move to the file, and
- * no byte of it enters this process. The bytes that arrived with the head
+ * With RX in the kernel and a body that is not chunked (a known length, or
+ * until close_notify), the body goes socket -> pipe -> file by splice(2):
+ * kernel TLS decrypts, the pages move to the file, and no byte of it
+ * enters this process. The bytes that arrived with the head
  * (read with kssl_read to find its end) are written normally first. A
  * control record (a late ticket, a KeyUpdate, an alert) makes splice fail
  * with EINVAL; then the rest goes through kssl_read, which handles it.
- * Chunked bodies, bodies that end at close, RX in OpenSSL, and outputs
- * that cannot take splice (a terminal) use the read path.
+ * A body without length ends at a close_notify, which splice meets as a
+ * control record: kssl_read then returns 0, the clean end. Chunked bodies,
+ * RX in OpenSSL, and outputs that cannot take splice (a terminal) use the
+ * read path.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -52,8 +55,9 @@ static int short_body(struct xfer *x, const char *how)
 	const char *kept = x->seekable ? " (partial file kept: -C resumes it)" : "";
 
 	if (x->left < 0)
-		snprintf(x->err, sizeof(x->err), "short body: %s before the end of the chunked body%s",
-			 how, kept);
+		snprintf(x->err, sizeof(x->err), "short body: %s%s%s", how,
+			 x->chunked ? " before the last chunk"
+				    : ": the body may be truncated", kept);
 	else
 		snprintf(x->err, sizeof(x->err),
 			 "short body: %s with %lld byte%s still expected%s", how,
@@ -86,7 +90,8 @@ static int drain(struct xfer *x, int rd, size_t n)
 
 /*
  * Splices while it can. Returns GET_OK when x->left reached 0 or when the
- * read path must take over (x->left > 0), else an error.
+ * read path must take over (x->left != 0: a control record is next, e.g.
+ * the close_notify that ends a body without length), else an error.
  */
 static int splice_body(struct xfer *x, const struct get_opts *o)
 {
@@ -97,8 +102,8 @@ static int splice_body(struct xfer *x, const struct get_opts *o)
 		return GET_OK; /* no pipe: the read path still works */
 	fcntl(p[1], F_SETPIPE_SZ, PIPE_SIZE); /* may be capped: ask back */
 	psz = (size_t)fcntl(p[1], F_GETPIPE_SZ);
-	while (x->left > 0) {
-		size_t want = (size_t)x->left < psz ? (size_t)x->left : psz;
+	while (x->left != 0) {
+		size_t want = x->left > 0 && (size_t)x->left < psz ? (size_t)x->left : psz;
 		ssize_t n = splice(x->sock, NULL, p[1], NULL, want, SPLICE_F_MOVE);
 
 		if (n < 0 && errno == EINTR)
@@ -118,10 +123,12 @@ static int splice_body(struct xfer *x, const struct get_opts *o)
 			break;
 		}
 		if (n == 0) {
-			rc = short_body(x, "connection closed");
+			rc = short_body(x, x->left < 0 ? "connection closed without close_notify"
+							: "connection closed");
 			break;
 		}
-		x->left -= n;
+		if (x->left > 0)
+			x->left -= n;
 		if ((rc = drain(x, p[0], (size_t)n)) != GET_OK)
 			break;
 	}
@@ -178,7 +185,7 @@ int xfer_body(struct xfer *x, const char *lead, size_t n,
 	}
 	memcpy(buf, lead, n);
 	rc = consume(x, &ch, buf, n, &done);
-	if (rc == GET_OK && !done && !x->chunked && x->left > 0 &&
+	if (rc == GET_OK && !done && !x->chunked && x->left != 0 &&
 	    x->can_splice && !o->no_splice && kssl_pending(x->tls) == 0 &&
 	    kssl_conn_offload(x->tls, KSSL_DIR_RX, NULL) == KSSL_OFFLOAD_KERNEL) {
 		rc = splice_body(x, o);
