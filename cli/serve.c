@@ -102,8 +102,14 @@ static int listen_socket(const struct serve_opts *o, const char *port)
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		/*
+		 * The kernel's maximum (net.core.somaxconn, 4096 on current
+		 * kernels): with 1024, a burst of 1024 connects while the loop
+		 * runs handshakes overflowed the queue and clients waited
+		 * for SYN retransmits (1 s, 3 s, 7 s; bench/run at 1024).
+		 */
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-		    listen(fd, 1024) < 0) {
+		    listen(fd, SOMAXCONN) < 0) {
 			fprintf(stderr, "kssl serve: %s port %s: %s\n", o->bind,
 				port, strerror(errno));
 			close(fd);
