@@ -193,7 +193,10 @@ http {
   }
 }
 """ % dict(d=d, port=self.port, root=env["root"], cert=env["cert"], key=env["key"],
-           wc=max(4096, conns + 256), nofile=max(8192, 2 * conns + 1024),
+           # nginx closes idle keep-alive connections once fewer than 1/16
+           # of worker_connections are free (ngx_drain_connections): keep
+           # it far above what the memory mode holds open.
+           wc=max(4096, 2 * conns + 256), nofile=max(8192, 4 * conns + 1024),
            ka=keepalive_s,
            ktls="KTLS" if ktls else "-KTLS"))
         self.proc = subprocess.Popen(PIN + [nginx, "-p", d, "-c", conf, "-e", d + "/error.log"],
