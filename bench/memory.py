@@ -116,7 +116,12 @@ def measure(factory, conns, cafile, want_sha, settle=1.0):
         # not grow RSS again (what leaks grows per wave; what the allocator
         # keeps from the first wave is reused by the second).
         close_all(open_many(conns, sender.port, ctx, want_sha))
+        # The sender sees the closes as its loop gets to them (seconds for
+        # thousands under emulation): wait for its fds, up to a minute.
+        deadline = time.monotonic() + 60
         time.sleep(settle)
+        while senders.tree_fds(pid) > fds0 and time.monotonic() < deadline:
+            time.sleep(0.5)
         rss2, fds2 = senders.tree_rss_kib(pid), senders.tree_fds(pid)
     finally:
         close_all(socks)
