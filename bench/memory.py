@@ -28,6 +28,7 @@ import senders
 IDLE_FILE = "idle.bin"
 IDLE_SIZE = 1024
 DEFAULT_CONNS = 10000
+PIPE_POOL_FDS = 16  # slack for pooled splice pipes (see measure)
 
 
 def get(s, name, want_sha):
@@ -120,7 +121,7 @@ def measure(factory, conns, cafile, want_sha, settle=1.0):
         # thousands under emulation): wait for its fds, up to a minute.
         deadline = time.monotonic() + 60
         time.sleep(settle)
-        while senders.tree_fds(pid) > fds0 and time.monotonic() < deadline:
+        while senders.tree_fds(pid) > fds0 + PIPE_POOL_FDS and time.monotonic() < deadline:
             time.sleep(0.5)
         rss2, fds2 = senders.tree_rss_kib(pid), senders.tree_fds(pid)
     finally:
@@ -129,7 +130,9 @@ def measure(factory, conns, cafile, want_sha, settle=1.0):
     per = max(opened, 1)
     return {
         "conns": conns, "opened": opened, "still_serving": serving,
-        "verified": opened == conns and serving == conns and fds2 <= fds0,
+        # fds back where they were, but for the io_uring engine's pool of
+        # splice pipes (bounded, 2 fds each), which a wave may have grown.
+        "verified": opened == conns and serving == conns and fds2 <= fds0 + PIPE_POOL_FDS,
         "open_seconds": open_s,
         "rss_kib_before": rss0["VmRSS"], "rss_kib_idle": rss1["VmRSS"],
         "rss_kib_after_close": rss2["VmRSS"],

@@ -115,7 +115,8 @@ class BenchQuick(unittest.TestCase):
             r = c["result"]
             self.assertTrue(r["verified"], (name, r))
             self.assertEqual((r["opened"], r["still_serving"]), (CONNS, CONNS), name)
-            self.assertLessEqual(r["fds_after_close"], r["fds_before"], name)
+            # all closed, but for the io_uring engine's bounded pipe pool
+            self.assertLessEqual(r["fds_after_close"], r["fds_before"] + 16, name)
             self.assertGreaterEqual(r["fds_idle"], r["fds_before"] + CONNS, name)
             for k in ("rss_kib_per_conn", "anon_kib_per_conn", "slab_kib_per_conn_system",
                       "open_seconds", "rss_kib_before", "rss_kib_idle"):
