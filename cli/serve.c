@@ -135,8 +135,14 @@ static int listen_socket(const struct serve_opts *o, const char *port)
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		/*
+		 * The kernel's maximum (net.core.somaxconn, 4096 on current
+		 * kernels): with 1024, a burst of 1024 connects while the loop
+		 * runs handshakes overflowed the queue and clients waited
+		 * for SYN retransmits (1 s, 3 s, 7 s; bench/run at 1024).
+		 */
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-		    listen(fd, 1024) < 0) {
+		    listen(fd, SOMAXCONN) < 0) {
 			fprintf(stderr, "kssl serve: %s port %s: %s\n", o->bind,
 				port, strerror(errno));
 			close(fd);
@@ -165,8 +171,10 @@ static kssl_ctx *make_ctx(const struct serve_opts *o)
 	kssl_ctx *ctx = kssl_ctx_new(KSSL_SERVER);
 	char fp[128];
 
-	if (!ctx)
+	if (!ctx) {
+		fprintf(stderr, "kssl serve: TLS context: %s\n", kssl_last_error());
 		return NULL;
+	}
 	kssl_ctx_set_offload(ctx, o->offload);
 	kssl_ctx_set_alpn(ctx, alpn, 1);
 	if (kssl_ctx_set_ciphers(ctx, o->ciphers) < 0) {

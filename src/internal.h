@@ -69,7 +69,7 @@ struct kssl_conn {
 	void *data;
 	int handshake_done;
 	int failed;              /* KSSL_E_* that broke the connection, or 0 */
-	char failed_msg[512];
+	char *failed_msg;        /* set with failed (ks_fail), heap or static */
 	int tx_closed;           /* we sent close_notify */
 	int rx_closed;           /* peer's close_notify seen */
 	int ulp_attached;
@@ -107,6 +107,8 @@ int ks_err_ssl(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Mark the connection failed with the current message; returns code. */
 int ks_fail(kssl_conn *conn, int code);
+/* Free what ks_fail kept (at connection free). */
+void ks_fail_free(kssl_conn *conn);
 /* Map an SSL_get_error result after a failed SSL_* call to KSSL_E_*. */
 int ks_ssl_result(kssl_conn *conn, int ret, const char *what);
 /* As ks_ssl_result for SSL_write: never 0 (see src/error.c). */
