@@ -52,6 +52,13 @@ PyObject *ks_peer_der(int handshake_done, const uint8_t *der, size_t n);
 /* Module functions defined next to what they serve. */
 PyObject *ks_cipher_table(PyObject *m, PyObject *unused); /* ciphers.c */
 PyObject *ks_key_pem(PyObject *m, PyObject *arg);         /* context.c */
+/* session.c: session objects (KsSession_Type) and session counters. */
+extern PyTypeObject KsSession_Type;
+PyObject *ks_session_get(PyObject *m, PyObject *args);
+PyObject *ks_session_set(PyObject *m, PyObject *args);
+PyObject *ks_session_context(PyObject *m, PyObject *arg);
+PyObject *ks_session_stats(PyObject *m, PyObject *arg);
+PyObject *ks_keep_sessions(PyObject *m, PyObject *arg);
 
 typedef struct {
 	PyObject_HEAD

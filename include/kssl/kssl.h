@@ -359,6 +359,56 @@ int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len);
 int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len);
 
 /*
+ * Client sessions as objects (no serialization): the same sessions as the
+ * DER calls above, for keeping them in memory.
+ *
+ * kssl_conn_session returns the conn's current session with a new
+ * reference (free it with kssl_session_free), or NULL if there is none
+ * (handshake not started; a server conn whose OpenSSL state was released).
+ * It is returned even when it cannot be resumed (yet): a TLS 1.3 client's
+ * handshake session only becomes resumable with the server's tickets,
+ * which arrive after the handshake; kssl_session_info() says which.
+ * Clients keep their session after both directions moved to the kernel
+ * only with kssl_ctx_set_client_sessions(ctx, 1).
+ *
+ * kssl_conn_resume offers `s` in the next kssl_handshake (clients only,
+ * before the handshake starts; the conn takes its own reference). Whether
+ * the server took it: kssl_conn_session_reused() after the handshake. A
+ * session may be resumed on any client conn, of any context.
+ */
+typedef struct kssl_session kssl_session;
+kssl_session *kssl_conn_session(kssl_conn *conn);
+int kssl_conn_resume(kssl_conn *conn, kssl_session *s);
+/* Reference counting: up_ref adds one, free drops one (NULL ignored). */
+void kssl_session_up_ref(kssl_session *s);
+void kssl_session_free(kssl_session *s);
+
+/* What a session says about itself (the fields of CPython's SSLSession). */
+struct kssl_session_info {
+	uint8_t id[32];       /* session ID (TLS 1.3: derived from the ticket) */
+	size_t id_len;        /* 0: none yet */
+	int64_t time;         /* creation time, seconds since the epoch */
+	int64_t timeout;      /* lifetime in seconds from `time` */
+	uint32_t ticket_lifetime_hint; /* the server's hint, seconds */
+	int has_ticket;       /* 1 if the server issued a ticket for it */
+	int resumable;        /* 1 if kssl_conn_resume can resume it */
+	int version;          /* KSSL_TLS1_2 / KSSL_TLS1_3 */
+};
+void kssl_session_info(const kssl_session *s, struct kssl_session_info *out);
+
+/* A context's session counters (OpenSSL's SSL_CTX_sess_* values). */
+struct kssl_session_stats {
+	long number;          /* sessions in the server's cache */
+	long connect, connect_good, connect_renegotiate; /* client handshakes */
+	long accept, accept_good, accept_renegotiate;    /* server handshakes */
+	long hits;            /* handshakes that resumed a session */
+	long misses;          /* server: offered session not found */
+	long timeouts;        /* server: offered session had expired */
+	long cache_full;      /* server: sessions dropped, cache full */
+};
+void kssl_ctx_session_stats(kssl_ctx *ctx, struct kssl_session_stats *out);
+
+/*
  * kssl_conn_ssl exposes the OpenSSL `SSL *` while it exists. kssl frees it
  * once both directions are in the kernel (its buffers and keys are no
  * longer needed); then this returns NULL.

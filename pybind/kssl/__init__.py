@@ -22,8 +22,8 @@ import types as _types
 
 # Everything public from ssl, except what kssl replaces (wrap_socket is
 # MicroPython's here: the stdlib's deprecated one would make stdlib sockets).
-_REPLACED = {"SSLContext", "SSLSocket", "create_default_context",
-             "wrap_socket"}
+_REPLACED = {"SSLContext", "SSLSocket", "SSLSession",
+             "create_default_context", "wrap_socket"}
 for _name in dir(_ssl):
     if (_name.startswith("_") or _name in _REPLACED
             or isinstance(getattr(_ssl, _name), _types.ModuleType)):
@@ -34,6 +34,7 @@ del _name
 from . import _kssl  # noqa: E402
 from ._context import SSLContext, OFFLOAD_MODES, DTLSMethod  # noqa: E402
 from ._socket import SSLSocket, Offload  # noqa: E402
+SSLSession = _kssl.SSLSession  # kssl sockets' sessions (docs/python.md)
 from ._dtls import DTLSSocket  # noqa: E402
 from ._micropython import wrap_socket  # noqa: E402
 

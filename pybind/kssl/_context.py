@@ -38,7 +38,7 @@ _HOST_NEVER_CHECK_SUBJECT = 0x20
 
 class _State:
     __slots__ = ("lock", "ops", "gen", "ciphers", "tls13", "alpn",
-                 "groups", "offload", "native")
+                 "groups", "offload", "native", "retired_stats")
 
     def __init__(self):
         self.lock = threading.RLock()
@@ -50,9 +50,15 @@ class _State:
         self.groups = None
         self.offload = "both"
         self.native = {}       # server_side -> (settings key, _kssl.Context)
+        self.retired_stats = {}  # session counters of replaced natives
 
 
 _state_lock = threading.Lock()
+
+
+def _add_stats(total, more):
+    for k, v in more.items():
+        total[k] = total.get(k, 0) + v
 
 
 class SSLContext(_ssl.SSLContext):
@@ -271,8 +277,23 @@ class SSLContext(_ssl.SSLContext):
             if cached is not None and cached[0] == key:
                 return cached[1]
             native = self._build_native(st, server_side)
+            if cached is not None:
+                _add_stats(st.retired_stats,
+                           _kssl.session_stats(cached[1]))
             st.native[server_side] = (key, native)
             return native
+
+    def session_stats(self):
+        """As ssl.SSLContext.session_stats(): the stdlib half's counters
+        (wrap_bio, asyncio's stock path) plus those of the libkssl
+        contexts this context's sockets ran on."""
+        out = super().session_stats()
+        st = self._kst()
+        with st.lock:
+            _add_stats(out, st.retired_stats)
+            for _, native in st.native.values():
+                _add_stats(out, _kssl.session_stats(native))
+        return out
 
     def _versions(self):
         lo, hi = int(self.minimum_version), int(self.maximum_version)
@@ -323,6 +344,8 @@ class SSLContext(_ssl.SSLContext):
         native.set_offload(OFFLOAD_MODES[st.offload])
         if server_side and self.sni_callback is not None and not dtls:
             _kssl.enable_sni(native)
+        if not server_side and not dtls:
+            _kssl.keep_sessions(native)  # sock.session, as the stdlib's
         return native
 
     # -- sockets ----------------------------------------------------------

@@ -84,13 +84,20 @@ class KsslObject(_kssl.Conn):
 
     @property
     def session(self):
-        return None
+        return _kssl.session_get(self, self._context)
 
     @session.setter
     def session(self, value):
-        if value is not None:
-            raise ValueError("kssl sockets do not take ssl.SSLSession "
-                             "objects (session resumption is not exposed)")
+        # The checks and messages of the stdlib's _ssl, in its order.
+        if not isinstance(value, _kssl.SSLSession):
+            raise TypeError("Value is not a SSLSession.")
+        if _kssl.session_context(value) is not self._context:
+            raise ValueError("Session refers to a different SSLContext.")
+        if self.server_side:
+            raise ValueError("Cannot set session for server-side SSLSocket.")
+        if self._handshake_done:
+            raise ValueError("Cannot set session after handshake.")
+        _kssl.session_set(self, value)
 
     def getpeercert(self, binary_form=False):
         return peercert(self, self._peer_der(), binary_form)
