@@ -118,6 +118,11 @@ const char *ks_alert_name(int desc);
 
 int ks_conn_install_callbacks(kssl_conn *conn);
 void ks_keylog_cb(const SSL *ssl, const char *line);
+/* Install ks_keylog_cb on the context only where secrets can be used
+ * (src/context.c); ks_capture_secrets_always (tests that fake the tls
+ * ULP) installs it everywhere. */
+void ks_ctx_update_keylog(kssl_ctx *ctx);
+extern int ks_capture_secrets_always;
 void ks_offload_after_handshake(kssl_conn *conn);
 /* Try the deferred RX switch; returns 1 if RX is now in the kernel. */
 int ks_offload_rx_now(kssl_conn *conn);

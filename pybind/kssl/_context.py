@@ -56,6 +56,21 @@ class _State:
 _state_lock = threading.Lock()
 
 
+# Getters of _ssl._SSLContext whose values decide the native context:
+# plain ints/objects, read past ssl.SSLContext's enum-making properties.
+_RAW_SETTINGS = tuple(
+    getattr(_ssl._SSLContext, name).__get__
+    for name in ("verify_mode", "check_hostname", "minimum_version",
+                 "maximum_version", "options", "num_tickets",
+                 "keylog_filename", "verify_flags", "_host_flags",
+                 "security_level", "sni_callback")
+    if hasattr(_ssl._SSLContext, name))
+
+
+_raw_protocol = _ssl._SSLContext.protocol.__get__
+KsslObject = None  # kssl._socket.KsslObject, imported at first use
+
+
 def _add_stats(total, more):
     for k, v in more.items():
         total[k] = total.get(k, 0) + v
@@ -262,15 +277,18 @@ class SSLContext(_ssl.SSLContext):
     # -- the native context ---------------------------------------------
 
     def _settings_key(self, st):
-        return (st.gen, st.offload, int(self.verify_mode), self.check_hostname,
-                int(self.minimum_version), int(self.maximum_version),
-                int(self.options), self.num_tickets, self.keylog_filename,
-                int(self.verify_flags), self.hostname_checks_common_name,
-                self.security_level, self.sni_callback is not None)
+        # Runs at every wrap_socket: the stdlib half's raw values, not its
+        # enum-making properties (Options(...) alone cost ~10 us).
+        return (st.gen, st.offload, [get(self) for get in _RAW_SETTINGS])
 
     def _kssl_native(self, server_side):
         """The _kssl.Context for this role, built from current settings."""
         st = self._kst()
+        # Fast path without the lock (a dict read is atomic): the settings
+        # have not changed since the native context was built.
+        cached = st.native.get(server_side)
+        if cached is not None and cached[0] == self._settings_key(st):
+            return cached[1]
         with st.lock:
             key = self._settings_key(st)
             cached = st.native.get(server_side)
@@ -373,11 +391,14 @@ class SSLContext(_ssl.SSLContext):
                      owner=None, session=None):
         # Called by ssl.SSLSocket._create/_real_connect in place of the
         # stdlib's C implementation: returns the `_sslobj` of the socket.
-        from ._socket import KsslObject
-        if server_side and self.protocol == _ssl.PROTOCOL_TLS_CLIENT:
+        global KsslObject
+        if KsslObject is None:  # no import machinery per connection
+            from ._socket import KsslObject
+        protocol = _raw_protocol(self)  # no enum per connection
+        if server_side and protocol == _ssl.PROTOCOL_TLS_CLIENT:
             raise _ssl.SSLError("Cannot create a server socket with a "
                                 "PROTOCOL_TLS_CLIENT context")
-        if not server_side and self.protocol == _ssl.PROTOCOL_TLS_SERVER:
+        if not server_side and protocol == _ssl.PROTOCOL_TLS_SERVER:
             raise _ssl.SSLError("Cannot create a client socket with a "
                                 "PROTOCOL_TLS_SERVER context")
         native = self._kssl_native(bool(server_side))

@@ -26,6 +26,10 @@ the server's session tickets). *_reason says why a direction is not
 "kernel" (None when it is)."""
 
 
+_raw_options = _ssl._SSLContext.options.__get__  # an int, not Options(...)
+_IGNORE_EOF = int(_ssl.OP_IGNORE_UNEXPECTED_EOF)
+
+
 def _decode_cert(der):
     """The stdlib's getpeercert() dict for a DER certificate.
 
@@ -59,7 +63,7 @@ class KsslObject(_kssl.Conn):
         self._owner = None if owner is None else weakref.ref(owner)
         self.server_hostname = server_hostname
         self._cert = None
-        self._ignore_eof = bool(context.options & _ssl.OP_IGNORE_UNEXPECTED_EOF)
+        self._ignore_eof = bool(_raw_options(context) & _IGNORE_EOF)
 
     @property
     def context(self):
