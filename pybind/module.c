@@ -48,6 +48,10 @@ static PyMethodDef mod_methods[] = {
 	  "session_stats(native): the context's session counters." },
 	{ "keep_sessions", ks_keep_sessions, METH_O,
 	  "keep_sessions(native): a client context keeps its sessions." },
+	{ "set_pha", ks_set_pha, METH_VARARGS,
+	  "set_pha(native, on): TLS 1.3 post-handshake client authentication." },
+	{ "verify_pha", ks_verify_pha, METH_O,
+	  "verify_pha(conn): request the client's certificate (server, TLS 1.3)." },
 	{ NULL, NULL, 0, NULL },
 };
 

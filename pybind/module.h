@@ -59,6 +59,9 @@ PyObject *ks_session_set(PyObject *m, PyObject *args);
 PyObject *ks_session_context(PyObject *m, PyObject *arg);
 PyObject *ks_session_stats(PyObject *m, PyObject *arg);
 PyObject *ks_keep_sessions(PyObject *m, PyObject *arg);
+/* pha.c: post-handshake authentication. */
+PyObject *ks_set_pha(PyObject *m, PyObject *args);
+PyObject *ks_verify_pha(PyObject *m, PyObject *arg);
 
 typedef struct {
 	PyObject_HEAD

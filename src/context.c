@@ -16,7 +16,13 @@ static int ks_ctx_verify_apply(kssl_ctx *ctx)
 		mode = SSL_VERIFY_PEER;
 	else if (ctx->verify == KSSL_VERIFY_REQUIRED)
 		mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+	/* TLS 1.3 servers then ask only on kssl_conn_verify_client_post_handshake. */
+	if (ctx->pha && ctx->role == KSSL_SERVER && mode != SSL_VERIFY_NONE)
+		mode |= SSL_VERIFY_POST_HANDSHAKE;
 	SSL_CTX_set_verify(ctx->ssl_ctx, mode, NULL);
+	if (ctx->role == KSSL_SERVER && !kssl_ctx_is_dtls(ctx))
+		SSL_CTX_set_client_hello_cb(ctx->ssl_ctx, mode != SSL_VERIFY_NONE ?
+					    ks_pha_hello_cb : NULL, NULL);
 	return 0;
 }
 

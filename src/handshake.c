@@ -53,6 +53,10 @@ static void msg_cb(int write_p, int version, int content_type,
 			d->records = SSL_version(conn->ssl) == TLS1_3_VERSION ? 0 : 1;
 		if (p[0] == HS_KEY_UPDATE && !write_p)
 			conn->rx_keyupdate_seen = 1;
+		/* A post-handshake Finished read: the peer's certificate
+		 * (already processed) may be new (src/pha.c). */
+		if (p[0] == HS_FINISHED && !write_p && conn->handshake_done)
+			ks_pha_peer_changed(conn);
 		break;
 	case SSL3_RT_ALERT:
 		/*

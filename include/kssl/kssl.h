@@ -359,6 +359,36 @@ int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len);
 int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len);
 
 /*
+ * TLS 1.3 post-handshake client authentication (RFC 8446, 4.6.2), as
+ * CPython's SSLContext.post_handshake_auth.
+ *
+ * kssl_ctx_set_post_handshake_auth(ctx, 1): a client offers it (the
+ * post_handshake_auth extension); a server with client verification
+ * (kssl_ctx_set_verify OPTIONAL/REQUIRED) then asks for the certificate
+ * in TLS 1.3 only when kssl_conn_verify_client_post_handshake() is called
+ * (TLS 1.2 still asks in the handshake). Set it before creating conns.
+ *
+ * kssl_conn_verify_client_post_handshake (servers, after the handshake):
+ * the next kssl_write or kssl_read sends the CertificateRequest, and the
+ * client's answer is read by the following kssl_read; its certificate is
+ * then kssl_conn_peer_cert_der's. Returns 0, or KSSL_E_TLS with OpenSSL's
+ * reason (connection unchanged): "wrong ssl version" (not TLS 1.3), "not
+ * server", "still in init", "extension not received" (the client did not
+ * offer it), "request pending" / "request sent" (one is under way),
+ * "invalid config" (no client verification).
+ *
+ * Offload: the kernel cannot carry the exchange, so in TLS 1.3 a client
+ * that offered it, and a server that may request it (it verifies clients
+ * and the client offered it: OpenSSL allows the request with or without
+ * the server's setting), keep both directions in OpenSSL for the whole
+ * connection; kssl_conn_offload gives the reason ("post-handshake
+ * authentication ...").
+ */
+int kssl_ctx_set_post_handshake_auth(kssl_ctx *ctx, int on);
+int kssl_ctx_get_post_handshake_auth(const kssl_ctx *ctx);
+int kssl_conn_verify_client_post_handshake(kssl_conn *conn);
+
+/*
  * Client sessions as objects (no serialization): the same sessions as the
  * DER calls above, for keeping them in memory.
  *

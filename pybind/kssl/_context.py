@@ -63,7 +63,7 @@ _RAW_SETTINGS = tuple(
     for name in ("verify_mode", "check_hostname", "minimum_version",
                  "maximum_version", "options", "num_tickets",
                  "keylog_filename", "verify_flags", "_host_flags",
-                 "security_level", "sni_callback")
+                 "security_level", "sni_callback", "post_handshake_auth")
     if hasattr(_ssl._SSLContext, name))
 
 
@@ -364,6 +364,8 @@ class SSLContext(_ssl.SSLContext):
             _kssl.enable_sni(native)
         if not server_side and not dtls:
             _kssl.keep_sessions(native)  # sock.session, as the stdlib's
+        if self.post_handshake_auth and not dtls:
+            _kssl.set_pha(native, True)
         return native
 
     # -- sockets ----------------------------------------------------------

@@ -107,8 +107,7 @@ class KsslObject(_kssl.Conn):
         return peercert(self, self._peer_der(), binary_form)
 
     def verify_client_post_handshake(self):
-        raise _ssl.SSLError("kssl does not support TLS 1.3 post-handshake "
-                            "authentication")
+        _kssl.verify_pha(self)
 
     def shutdown(self):
         # unwrap(): close_notify both ways, then the plain socket. A
