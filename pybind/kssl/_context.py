@@ -56,17 +56,9 @@ class _State:
 _state_lock = threading.Lock()
 
 
-# Getters of _ssl._SSLContext whose values decide the native context:
-# plain ints/objects, read past ssl.SSLContext's enum-making properties.
-_RAW_SETTINGS = tuple(
-    getattr(_ssl._SSLContext, name).__get__
-    for name in ("verify_mode", "check_hostname", "minimum_version",
-                 "maximum_version", "options", "num_tickets",
-                 "keylog_filename", "verify_flags", "_host_flags",
-                 "security_level", "sni_callback", "post_handshake_auth")
-    if hasattr(_ssl._SSLContext, name))
-
-
+# set_servername_callback() changes the stdlib half without an attribute
+# assignment: the one setting read back at each wrap_socket.
+_raw_sni = _ssl._SSLContext.sni_callback.__get__
 _raw_protocol = _ssl._SSLContext.protocol.__get__
 KsslObject = None  # kssl._socket.KsslObject, imported at first use
 
@@ -121,6 +113,14 @@ class SSLContext(_ssl.SSLContext):
         st = self._kst()
         with st.lock:
             setattr(st, name, value)
+            st.gen += 1
+
+    def __setattr__(self, name, value):
+        # verify_mode, options, minimum_version, post_handshake_auth, ...:
+        # any of them may change what the native contexts must hold.
+        super().__setattr__(name, value)
+        st = self.__dict__.get("_kssl_state")
+        if st is not None:
             st.gen += 1
 
     @property
@@ -277,9 +277,10 @@ class SSLContext(_ssl.SSLContext):
     # -- the native context ---------------------------------------------
 
     def _settings_key(self, st):
-        # Runs at every wrap_socket: the stdlib half's raw values, not its
-        # enum-making properties (Options(...) alone cost ~10 us).
-        return (st.gen, st.offload, [get(self) for get in _RAW_SETTINGS])
+        # Runs at every wrap_socket, so no reading back of every setting
+        # (ssl's enum-making properties cost ~10 us each): attribute
+        # assignments bump st.gen (__setattr__), methods record themselves.
+        return (st.gen, st.offload, _raw_sni(self))
 
     def _kssl_native(self, server_side):
         """The _kssl.Context for this role, built from current settings."""

@@ -30,16 +30,33 @@ _raw_options = _ssl._SSLContext.options.__get__  # an int, not Options(...)
 _IGNORE_EOF = int(_ssl.OP_IGNORE_UNEXPECTED_EOF)
 
 
+_decoded = {}  # DER -> getpeercert() dict, the most recent _DECODED_MAX
+_DECODED_MAX = 64
+
+
 def _decode_cert(der):
     """The stdlib's getpeercert() dict for a DER certificate.
 
     Uses the stdlib's own decoder (ssl._ssl._test_decode_cert, which takes
     a PEM file path) so the dict is exactly the stdlib's; the PEM lives in
-    an anonymous memfd, never on disk.
+    an anonymous memfd, never on disk. That round trip (PEM, memfd, X.509
+    parse: ~450 us) would cost more than a TLS handshake's share, so dicts
+    of recent certificates are kept: a client meets the same server
+    certificate again and again. Each caller gets its own dict (its values
+    are immutable tuples, strings and ints, as the stdlib's).
     """
-    pem = _ssl.DER_cert_to_PEM_cert(der).encode("ascii")
-    with memfile(pem) as path:
-        return _ssl._ssl._test_decode_cert(path)
+    cached = _decoded.get(der)
+    if cached is None:
+        pem = _ssl.DER_cert_to_PEM_cert(der).encode("ascii")
+        with memfile(pem) as path:
+            cached = _ssl._ssl._test_decode_cert(path)
+        if len(_decoded) >= _DECODED_MAX:
+            try:  # the oldest; other threads may be at it too
+                del _decoded[next(iter(_decoded))]
+            except (RuntimeError, StopIteration, KeyError):
+                pass
+        _decoded[der] = cached
+    return dict(cached)
 
 
 def peercert(obj, der, binary_form):
