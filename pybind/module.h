@@ -103,5 +103,8 @@ typedef struct {
 PyObject *ks_raise(KsConn *conn, int code, const char *msg);
 /* For context-level failures (no TLS peer involved). */
 PyObject *ks_raise_ctx(int code);
+/* session.c: fn(conn->conn, arg) under the conn lock without the GIL; None, or the
+ * exception for its KSSL_E_* result. */
+PyObject *ks_conn_call(KsConn *conn, int (*fn)(kssl_conn *, void *), void *arg);
 
 #endif

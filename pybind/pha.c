@@ -20,25 +20,17 @@ PyObject *ks_set_pha(PyObject *m, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+static int verify(kssl_conn *c, void *unused)
+{
+	(void)unused;
+	return kssl_conn_verify_client_post_handshake(c);
+}
+
 /* verify_pha(conn): SSLSocket.verify_client_post_handshake(). */
 PyObject *ks_verify_pha(PyObject *m, PyObject *arg)
 {
-	KsConn *conn;
-	char msg[512];
-	int r;
-
 	(void)m;
 	if (!PyObject_TypeCheck(arg, &KsConn_Type))
 		return PyErr_Format(PyExc_TypeError, "expected a _kssl.Conn");
-	conn = (KsConn *)arg;
-	Py_BEGIN_ALLOW_THREADS
-	PyThread_acquire_lock(conn->lock, WAIT_LOCK);
-	r = kssl_conn_verify_client_post_handshake(conn->conn);
-	if (r < 0)
-		snprintf(msg, sizeof(msg), "%s", kssl_last_error());
-	PyThread_release_lock(conn->lock);
-	Py_END_ALLOW_THREADS
-	if (r < 0)
-		return ks_raise(conn, r, msg);
-	Py_RETURN_NONE;
+	return ks_conn_call((KsConn *)arg, verify, NULL);
 }

@@ -138,21 +138,14 @@ PyObject *ks_session_get(PyObject *m, PyObject *args)
 	return (PyObject *)self;
 }
 
-/* session_set(conn, session): resume it in the coming handshake. */
-PyObject *ks_session_set(PyObject *m, PyObject *args)
+PyObject *ks_conn_call(KsConn *conn, int (*fn)(kssl_conn *, void *), void *arg)
 {
-	KsConn *conn;
-	KsSession *sess;
 	char msg[512];
 	int r;
 
-	(void)m;
-	if (!PyArg_ParseTuple(args, "O!O!:session_set", &KsConn_Type, &conn,
-			      &KsSession_Type, &sess))
-		return NULL;
 	Py_BEGIN_ALLOW_THREADS
 	PyThread_acquire_lock(conn->lock, WAIT_LOCK);
-	r = kssl_conn_resume(conn->conn, sess->s);
+	r = fn(conn->conn, arg);
 	if (r < 0)
 		snprintf(msg, sizeof(msg), "%s", kssl_last_error());
 	PyThread_release_lock(conn->lock);
@@ -160,6 +153,24 @@ PyObject *ks_session_set(PyObject *m, PyObject *args)
 	if (r < 0)
 		return ks_raise(conn, r, msg);
 	Py_RETURN_NONE;
+}
+
+static int resume(kssl_conn *c, void *s)
+{
+	return kssl_conn_resume(c, s);
+}
+
+/* session_set(conn, session): resume it in the coming handshake. */
+PyObject *ks_session_set(PyObject *m, PyObject *args)
+{
+	KsConn *conn;
+	KsSession *sess;
+
+	(void)m;
+	if (!PyArg_ParseTuple(args, "O!O!:session_set", &KsConn_Type, &conn,
+			      &KsSession_Type, &sess))
+		return NULL;
+	return ks_conn_call(conn, resume, sess->s);
 }
 
 /* session_context(session): the SSLContext the session came from. */
