@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """CPU per TLS handshake of the Python module: stdlib ssl vs kssl.
 
-usage: handshake_py.py [--n 1000] [--tls 1.3|1.2] [--getpeercert]
+usage: handshake_py.py [--n 1000] [--tls 1.3|1.2] [--getpeercert] [--rounds 3]
                        [--cpus C,S] [--mods ssl,kssl] [--certs DIR]
 
 For each module, a server process and a client process (both the same
@@ -102,22 +102,36 @@ def main():
     ap.add_argument("--cpus", default="0,1",
                     help="client CPU, server CPU (default 0,1)")
     ap.add_argument("--mods", default="ssl,kssl")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds, module order alternating (default 3); "
+                         "the ratios printed are the medians")
     ap.add_argument("--certs", default=os.environ.get("KSSL_TEST_CERTS", ""))
     args = ap.parse_args()
     args.cpus = [int(x) for x in args.cpus.split(",")]
     if not os.path.exists(os.path.join(args.certs, "server.pem")):
         raise SystemExit("need --certs DIR (tests/certs/make-certs.sh DIR)")
-    res = {}
-    for mod in args.mods.split(","):
-        c, s = measure(mod, args)
-        res[mod] = (sum(c), sum(s))
-        print("%-5s TLS %s n=%d  client %.0f us/handshake (user %.2fs sys %.2fs)"
-              "  server %.0f us/handshake (user %.2fs sys %.2fs)"
-              % (mod, args.tls, args.n, sum(c) / args.n * 1e6, c[0], c[1],
-                 sum(s) / args.n * 1e6, s[0], s[1]))
-    if "ssl" in res and "kssl" in res:
-        print("kssl/ssl CPU per handshake: client %.2f, server %.2f"
-              % (res["kssl"][0] / res["ssl"][0], res["kssl"][1] / res["ssl"][1]))
+    mods = args.mods.split(",")
+    ratios = []
+    for r in range(args.rounds):
+        res = {}
+        # Alternate the order: load that drifts during a round then
+        # favours neither module.
+        for mod in (mods if r % 2 == 0 else mods[::-1]):
+            c, s = measure(mod, args)
+            res[mod] = (sum(c), sum(s))
+            print("round %d %-5s TLS %s n=%d  client %.0f us/handshake "
+                  "(user %.2fs sys %.2fs)  server %.0f us/handshake "
+                  "(user %.2fs sys %.2fs)"
+                  % (r + 1, mod, args.tls, args.n, sum(c) / args.n * 1e6,
+                     c[0], c[1], sum(s) / args.n * 1e6, s[0], s[1]))
+        if "ssl" in res and "kssl" in res:
+            ratios.append((res["kssl"][0] / res["ssl"][0],
+                           res["kssl"][1] / res["ssl"][1]))
+    if ratios:
+        med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+        print("kssl/ssl CPU per handshake (median of %d rounds): client %.2f, "
+              "server %.2f" % (len(ratios), med([x[0] for x in ratios]),
+                               med([x[1] for x in ratios])))
 
 
 if __name__ == "__main__":
