@@ -31,7 +31,7 @@ import types as _types
 # every function that builds a context. Not copied: the module's dunders,
 # and _socket (the stdlib's alias of the socket module; here it is kssl's
 # submodule of that name).
-_REPLACED = {"SSLContext", "SSLSocket", "create_default_context",
+_REPLACED = {"SSLContext", "SSLSocket", "SSLSession", "create_default_context",
              "wrap_socket", "_create_unverified_context",
              "_create_stdlib_context", "_create_default_https_context",
              "get_server_certificate", "_socket"}
@@ -44,6 +44,7 @@ del _name
 from . import _kssl  # noqa: E402
 from ._context import SSLContext, OFFLOAD_MODES, DTLSMethod  # noqa: E402
 from ._socket import SSLSocket, Offload  # noqa: E402
+SSLSession = _kssl.SSLSession  # kssl sockets' sessions (docs/python.md)
 from ._dtls import DTLSSocket  # noqa: E402
 from ._micropython import wrap_socket  # noqa: E402
 from ._stdlib import (create_default_context,  # noqa: E402
