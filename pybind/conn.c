@@ -35,11 +35,15 @@ struct call {
 	int file_ended; /* sendfile: KSSL_E_SHORT_FILE */
 	int wait_in;    /* read on a blocking fd: poll without the lock */
 	int eintr;
+	int err_no;     /* kssl_last_errno() of a failed call */
 	ssize_t r;
 	char msg[512];
 };
 
 int ks_ssl_ex_index = -1;
+
+/* ssl.SSL_ERROR_*: args[0] of the stdlib's exceptions. */
+enum { PY_SSL_ERROR_SSL = 1, PY_SSL_ERROR_ZERO_RETURN = 6, PY_SSL_ERROR_EOF = 8 };
 
 /* ---- handshake snapshot -------------------------------------------------- */
 
@@ -254,9 +258,130 @@ static void call_locked(KsConn *self, struct call *c)
 		c->r = kssl_shutdown(self->conn);
 		break;
 	}
-	if (c->r < 0)
+	if (c->r < 0) {
 		snprintf(c->msg, sizeof(c->msg), "%s", kssl_last_error());
+		c->err_no = kssl_last_errno();
+	}
 	PyThread_release_lock(self->lock);
+}
+
+/* ---- the end of the transport, as the stdlib's _ssl reports it ---------- */
+
+/*
+ * Measured on CPython 3.11.2 (Debian) with OpenSSL 3.0 (the test
+ * test_ragged_eof runs the same sequences on both modules): once the peer's
+ * TCP stream ends without close_notify, successive reads give
+ *   FIN, OP_IGNORE_UNEXPECTED_EOF set:     b"", b"", ...
+ *   FIN, option cleared:                   SSLError(1, [SSL:
+ *       UNEXPECTED_EOF_WHILE_READING]), then SSLEOFError(8) for ever
+ *   RST (ECONNRESET):                      SSLEOFError(8) once (_ssl loses
+ *       the errno), then as a FIN
+ * SSLSocket.read turns SSLEOFError into b"" under suppress_ragged_eofs.
+ * libkssl fails the conn at the first event (KSSL_E_EOF or KSSL_E_SYSCALL
+ * ECONNRESET); the rest of the sequence is played from eof_state.
+ */
+enum ks_eof {
+	KS_EOF_NONE = 0,
+	KS_EOF_RESET,   /* RST reported; the next read sees the FIN */
+	KS_EOF_FIN,     /* FIN seen, not reported yet */
+	KS_EOF_QUIET,   /* reads return b"" (OP_IGNORE_UNEXPECTED_EOF) */
+	KS_EOF_RAISED,  /* UNEXPECTED_EOF reported: SSLEOFError from now on */
+};
+
+/* Returns 0 if c's failure is the end of the transport (state updated). */
+static int transport_end(KsConn *self, struct call *c)
+{
+	if (self->raw_eof || c->op == OP_HANDSHAKE || c->op == OP_SHUTDOWN)
+		return -1;
+	if (c->op != OP_READ) {
+		/* A write into a connection the peer dropped: the stdlib's
+		 * SSL_write reports SSLEOFError(8) (errno lost, as for a
+		 * read); the next read sees the end of the stream. */
+		if (c->r != KSSL_E_SYSCALL ||
+		    (c->err_no != EPIPE && c->err_no != ECONNRESET))
+			return -1;
+		self->eof_state = KS_EOF_FIN;
+		return 0;
+	}
+	if (c->r == KSSL_E_EOF) {
+		self->eof_state = KS_EOF_FIN;
+		return 0;
+	}
+	if (c->r == KSSL_E_SYSCALL && c->err_no == ECONNRESET) {
+		self->eof_state = KS_EOF_RESET;
+		return 0;
+	}
+	return -1;
+}
+
+static void raise_with(PyObject *cls, int ssl_errno, const char *text,
+		       const char *library, const char *reason)
+{
+	PyObject *exc = PyObject_CallFunction(cls, "is", ssl_errno, text);
+	PyObject *lib, *why;
+
+	if (!exc)
+		return;
+	lib = library ? PyUnicode_FromString(library) : Py_NewRef(Py_None);
+	why = reason ? PyUnicode_FromString(reason) : Py_NewRef(Py_None);
+	if (!lib || !why || PyObject_SetAttrString(exc, "library", lib) < 0 ||
+	    PyObject_SetAttrString(exc, "reason", why) < 0) {
+		Py_XDECREF(lib);
+		Py_XDECREF(why);
+		Py_DECREF(exc);
+		return;
+	}
+	Py_DECREF(lib);
+	Py_DECREF(why);
+	PyErr_SetObject(cls, exc);
+	Py_DECREF(exc);
+}
+
+/*
+ * The next step of the sequence above for a read: returns 0 with c->r = 0
+ * (end of data), or -1 with the stdlib's exception set.
+ */
+static int ragged_eof(KsConn *self, struct call *c)
+{
+	switch (self->eof_state) {
+	case KS_EOF_RESET:
+		self->eof_state = KS_EOF_FIN;
+		break;
+	case KS_EOF_FIN:
+		if (self->ignore_eof) {
+			self->eof_state = KS_EOF_QUIET;
+			c->r = 0;
+			return 0;
+		}
+		self->eof_state = KS_EOF_RAISED;
+		raise_with(ks_cls.ssl_error, PY_SSL_ERROR_SSL,
+			   "[SSL: UNEXPECTED_EOF_WHILE_READING] unexpected eof while reading",
+			   "SSL", "UNEXPECTED_EOF_WHILE_READING");
+		return -1;
+	case KS_EOF_QUIET:
+		c->r = 0;
+		return 0;
+	default:
+		break;
+	}
+	raise_with(ks_cls.eof, PY_SSL_ERROR_EOF,
+		   "EOF occurred in violation of protocol", NULL, NULL);
+	return -1;
+}
+
+/*
+ * A write once the transport ended: the stdlib's SSL_write then reports
+ * SSLZeroReturnError(6) when the EOF read as end of data
+ * (OP_IGNORE_UNEXPECTED_EOF), SSLEOFError(8) otherwise.
+ */
+static void write_after_eof(KsConn *self)
+{
+	if (self->eof_state == KS_EOF_QUIET)
+		raise_with(ks_cls.zero_return, PY_SSL_ERROR_ZERO_RETURN,
+			   "TLS/SSL connection has been closed (EOF)", NULL, NULL);
+	else
+		raise_with(ks_cls.eof, PY_SSL_ERROR_EOF,
+			   "EOF occurred in violation of protocol", NULL, NULL);
 }
 
 static const char *op_name(enum op op)
@@ -302,12 +427,28 @@ static int run(KsConn *self, struct call *c)
 				return 0; /* partial write, as send() may */
 			continue;
 		}
-		if (c->r == KSSL_E_EOF && c->op == OP_READ && self->ignore_eof) {
-			/* As OpenSSL's SSL_OP_IGNORE_UNEXPECTED_EOF (the stdlib
-			 * sets it): a transport EOF reads as end of data. */
-			self->eof_seen = 1;
-			c->r = 0;
-			return 0;
+		if (c->r == KSSL_E_CLOSED && c->op != OP_READ &&
+		    self->eof_state != KS_EOF_NONE) {
+			write_after_eof(self);
+			return -1;
+		}
+		if (transport_end(self, c) == 0) {
+			if (c->op == OP_READ)
+				return ragged_eof(self, c);
+			raise_with(ks_cls.eof, PY_SSL_ERROR_EOF,
+				   "EOF occurred in violation of protocol", NULL, NULL);
+			return -1;
+		}
+		if (c->r == KSSL_E_EOF && c->op == OP_HANDSHAKE && !self->raw_eof) {
+			/* The stdlib's handshake sees OpenSSL's EOF too. */
+			self->eof_state = KS_EOF_FIN;
+			if (self->ignore_eof)
+				raise_with(ks_cls.zero_return, PY_SSL_ERROR_ZERO_RETURN,
+					   "TLS/SSL connection has been closed (EOF)",
+					   NULL, NULL);
+			else
+				ragged_eof(self, c);
+			return -1;
 		}
 		if (c->r != KSSL_E_WANT_READ && c->r != KSSL_E_WANT_WRITE) {
 			ks_raise(self, (int)c->r, c->msg);
@@ -370,9 +511,13 @@ static PyObject *conn_read(KsConn *self, PyObject *args)
 		return NULL;
 	c.buf = rd.buf;
 	c.len = (size_t)rd.len;
-	/* After an ignored EOF (OP_IGNORE_UNEXPECTED_EOF) reads return b"". */
-	if (rd.len > 0 && !self->eof_seen && run(self, &c) < 0)
+	if (rd.len > 0 && self->eof_state != KS_EOF_NONE) {
+		/* The transport ended earlier: the stdlib's next step. */
+		if (ragged_eof(self, &c) < 0)
+			return ks_read_end(&rd, -1);
+	} else if (rd.len > 0 && run(self, &c) < 0) {
 		return ks_read_end(&rd, -1);
+	}
 	return ks_read_end(&rd, c.r);
 }
 
@@ -657,6 +802,7 @@ static PyMethodDef conn_methods[] = {
 
 static PyMemberDef conn_members[] = {
 	{ "_ignore_eof", T_INT, offsetof(KsConn, ignore_eof), 0, NULL },
+	{ "_raw_eof", T_INT, offsetof(KsConn, raw_eof), 0, NULL },
 	{ NULL, 0, 0, 0, NULL },
 };
 

@@ -81,7 +81,9 @@ typedef struct {
 	int fd;
 	int server_side;
 	int ignore_eof;  /* OP_IGNORE_UNEXPECTED_EOF: a FIN reads as EOF */
-	int eof_seen;
+	int eof_state;   /* enum ks_eof (conn.c): where in the stdlib's EOF
+			    sequence the receive side is */
+	int raw_eof;     /* 1: libkssl's errors as they are (kssl.asyncio) */
 	struct ks_hs_snapshot hs;
 } KsConn;
 

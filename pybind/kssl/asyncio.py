@@ -140,7 +140,10 @@ class _KsslSocket(socket.socket):
         self._kssl_kick_handle = None
         # A bare TCP FIN must raise SSLEOFError (not read as b"") so that
         # kssl_eof can tell it from close_notify; recv maps both to b"".
+        # _raw_eof: libkssl's own mapping (an RST is ConnectionResetError),
+        # not the stdlib SSLSocket's EOF sequence.
         obj._ignore_eof = 0
+        obj._raw_eof = 1
 
     def _kssl_handshake_done(self, offload):
         self._kssl_tx_kernel = offload.tx == "kernel"
