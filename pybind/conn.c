@@ -407,10 +407,19 @@ static int run(KsConn *self, struct call *c)
 	for (;;) {
 		struct pollfd p = { .fd = self->fd };
 		int ms = -1, pr;
+		size_t before = c->done;
 
 		Py_BEGIN_ALLOW_THREADS
 		call_locked(self, c);
 		Py_END_ALLOW_THREADS
+		/*
+		 * sendfile: the timeout bounds each wait for progress, not the
+		 * whole file, as the stdlib's SSLSocket.sendfile (8 KiB send()s,
+		 * each with its own timeout). One write() keeps one deadline for
+		 * the whole buffer, as the stdlib's single SSL_write does.
+		 */
+		if (c->op == OP_SENDFILE && c->done > before && timeout > 0)
+			deadline = now() + timeout;
 		/* A signal: run Python's handlers (KeyboardInterrupt), then retry. */
 		if (c->eintr || c->r == KSSL_E_INTR) {
 			if (PyErr_CheckSignals() < 0)

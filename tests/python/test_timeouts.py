@@ -1,0 +1,100 @@
+"""settimeout(t) bounds each wait for progress, not the whole call: a slow
+but steadily reading peer receives a whole sendfile()/sendall() that takes
+longer than t; a peer that stops reading gets the stdlib's TimeoutError.
+Same calls on ssl and kssl. No timed assertions: outcomes only."""
+import hashlib
+import socket
+import ssl
+import tempfile
+import time
+import unittest
+
+import kssl
+from support import TIMEOUT, Peer, cert, client_ctx, listener, payload, sha256
+
+SIZE = 2 << 20
+T = 0.5  # the sender's timeout; the transfer takes several times longer
+
+
+def slow_reader(port, stop_after=None):
+    """A stdlib client with a small receive buffer, reading 32 KiB every
+    20 ms (about 1.6 MB/s): returns the SHA-256 of what came."""
+    ctx = client_ctx(ssl)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(TIMEOUT)
+    raw.connect(("127.0.0.1", port))
+    h, got = hashlib.sha256(), 0
+    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        while True:
+            if stop_after is not None and got >= stop_after:
+                time.sleep(T * 4)  # stop reading: the sender times out
+                return None
+            data = s.recv(32768)
+            if not data:
+                return h.hexdigest()
+            h.update(data)
+            got += len(data)
+            time.sleep(0.02)
+
+
+def outcome(fn):
+    try:
+        return ("ok", fn())
+    except Exception as e:  # compared
+        return ("raise", type(e), str(e))
+
+
+class TimeoutTest(unittest.TestCase):
+
+    def send(self, mod, how, stop_after=None):
+        ctx = mod.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
+        data = payload(SIZE, seed=b"timeouts")
+        ls = listener()
+        peer = Peer(slow_reader, ls.getsockname()[1], stop_after).start()
+        with ls:
+            raw, _ = ls.accept()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        raw.settimeout(TIMEOUT)
+        with ctx.wrap_socket(raw, server_side=True) as s, \
+                tempfile.TemporaryFile() as f:
+            f.write(data)
+            f.seek(0)
+            s.settimeout(T)
+            if how == "sendfile":
+                got = outcome(lambda: s.sendfile(f))
+            else:
+                got = outcome(lambda: s.sendall(data))
+            if got[0] == "ok":
+                s.unwrap()
+        return got, peer.result(), sha256(data)
+
+    def test_slow_reader_gets_sendfile(self):
+        for mod in (ssl, kssl):
+            with self.subTest(mod=mod.__name__):
+                got, digest, want = self.send(mod, "sendfile")
+                self.assertEqual(got[0], "ok", got)
+                self.assertEqual(digest, want)
+
+    def test_sendall_one_deadline(self):
+        # The stdlib's sendall() hands the whole rest of the buffer to one
+        # SSL_write, whose waits share one deadline: a transfer longer than
+        # the timeout fails, even to a steadily reading peer. kssl the same.
+        ours = self.send(kssl, "sendall")[0]
+        theirs = self.send(ssl, "sendall")[0]
+        self.assertEqual(ours, theirs)
+        self.assertEqual(ours, ("raise", TimeoutError,
+                                "The write operation timed out"))
+
+    def test_stalled_reader_times_out(self):
+        for how in ("sendfile", "sendall"):
+            with self.subTest(how=how):
+                ours = self.send(kssl, how, stop_after=256 << 10)[0]
+                theirs = self.send(ssl, how, stop_after=256 << 10)[0]
+                self.assertEqual(ours, theirs)
+                self.assertIs(ours[1], TimeoutError)
+
+
+if __name__ == "__main__":
+    unittest.main()
