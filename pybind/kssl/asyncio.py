@@ -216,7 +216,7 @@ class _KsslSocket(socket.socket):
                 break
             chunks.append(data)
             got += len(data)
-        self._kssl_after_user_read()
+        self._kssl_after_user_read(bool(chunks))
         if not chunks:
             if self._kssl_eof:
                 return b""
@@ -246,25 +246,32 @@ class _KsslSocket(socket.socket):
             if not r:
                 break
             got += r
-        self._kssl_after_user_read()
+        self._kssl_after_user_read(got > 0)
         if not got and not self._kssl_eof:
             raise _would_block()
         return got
 
-    def _kssl_after_user_read(self):
+    def _kssl_after_user_read(self, returned_data=False):
+        # Two things the selector cannot signal: plaintext OpenSSL holds,
+        # and a close_notify read in the same call as the last data (the
+        # data is returned now, the EOF must still reach the protocol; the
+        # peer may keep the TCP stream open, waiting for ours).
         obj = self._kssl_obj
-        if (obj is not None and self._kssl_kick_handle is None
-                and not self._kssl_eof and obj.pending()):
+        if obj is None or self._kssl_kick_handle is not None:
+            return
+        if (obj.pending() and not self._kssl_eof) or (
+                self._kssl_eof and returned_data):
             self._kssl_kick_handle = self._kssl_loop.call_soon(self._kssl_kick)
 
     def _kssl_kick(self):
-        # OpenSSL holds plaintext the selector cannot signal: run the
-        # transport's read callback as if the fd were readable. While the
+        # Run the transport's read callback as if the fd were readable:
+        # it gets the held plaintext, or b"" for the EOF. While the
         # transport is paused, look again a little later.
         self._kssl_kick_handle = None
         obj = self._kssl_obj
         tr = self._kssl_transport() if self._kssl_transport else None
-        if obj is None or tr is None or tr.is_closing() or not obj.pending():
+        if (obj is None or tr is None or tr.is_closing()
+                or not (self._kssl_eof or obj.pending())):
             return
         if tr.is_reading() and hasattr(tr, "_read_ready"):
             tr._read_ready()
