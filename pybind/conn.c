@@ -751,8 +751,10 @@ int ks_sni_thunk(kssl_conn *kc, const char *name, void *arg)
 	g = PyGILState_Ensure();
 	r = PyObject_CallMethod((PyObject *)self, "_sni", "z", name);
 	if (!r) {
+		/* The stdlib's answers: handshake_failure for an exception,
+		 * internal_error for a return value that is not an int. */
 		PyErr_WriteUnraisable((PyObject *)self);
-		alert = 80; /* internal_error, as the stdlib does */
+		alert = 40;
 	} else {
 		alert = r == Py_None ? 0 : PyLong_AsLong(r);
 		if (alert == -1 && PyErr_Occurred()) {

@@ -67,11 +67,20 @@ class KsslObject(_kssl.Conn):
 
     @context.setter
     def context(self, ctx):
-        if not isinstance(ctx, SSLContext):
-            raise TypeError("The value must be a kssl.SSLContext")
+        # As the stdlib's: any SSLContext, at any time. After the handshake
+        # only what the socket reports changes (context, getpeercert()'s
+        # verify_mode rule); before it (an SNI callback) the connection
+        # continues on the new context's certificate and settings, which
+        # only a kssl.SSLContext carries.
+        if not isinstance(ctx, _ssl.SSLContext):
+            raise TypeError("The value must be a SSLContext")
         if ctx is self._context:
             return
-        self._set_native(ctx._kssl_native(self.server_side))
+        if not self._handshake_done:
+            if not isinstance(ctx, SSLContext):
+                raise TypeError("The value must be a kssl.SSLContext until "
+                                "the handshake is done")
+            self._set_native(ctx._kssl_native(self.server_side))
         self._context = ctx
 
     @property
