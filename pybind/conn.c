@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "module.h"
 
@@ -47,6 +48,28 @@ enum { PY_SSL_ERROR_SSL = 1, PY_SSL_ERROR_ZERO_RETURN = 6, PY_SSL_ERROR_EOF = 8 
 
 /* ---- handshake snapshot -------------------------------------------------- */
 
+/*
+ * get_verified_chain()/get_unverified_chain() must outlive the SSL (kssl
+ * frees it once both directions are in the kernel): keep references. As
+ * CPython's _ssl, a server's unverified chain starts with the client's
+ * certificate, which OpenSSL leaves out of its peer chain there.
+ */
+static void capture_chains(const SSL *ssl, int server_side,
+			   struct ks_hs_snapshot *hs)
+{
+	STACK_OF(X509) *verified = SSL_get0_verified_chain(ssl);
+	STACK_OF(X509) *sent = SSL_get_peer_cert_chain(ssl);
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+
+	if (verified)
+		hs->chain[0] = X509_chain_up_ref(verified);
+	if (sent)
+		hs->chain[1] = X509_chain_up_ref(sent);
+	if (server_side && leaf && hs->chain[1] && X509_up_ref(leaf) &&
+	    !sk_X509_insert(hs->chain[1], leaf, 0))
+		X509_free(leaf);
+}
+
 static void info_cb(const SSL *ssl, int where, int ret)
 {
 	KsConn *self = SSL_get_ex_data(ssl, ks_ssl_ex_index);
@@ -59,6 +82,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
 	hs = &self->hs;
 	hs->done = 1;
 	hs->cipher = SSL_get_current_cipher(ssl);
+	capture_chains(ssl, self->server_side, hs);
 	/* tls-unique (RFC 5929): the first Finished of the handshake. */
 	if (SSL_session_reused(ssl) ^ !self->server_side)
 		hs->finished_len = SSL_get_finished(ssl, hs->finished, sizeof(hs->finished));
@@ -153,6 +177,8 @@ static void conn_dealloc(KsConn *self)
 	if (self->weakreflist)
 		PyObject_ClearWeakRefs((PyObject *)self);
 	kssl_conn_free(self->conn);
+	for (int i = 0; i < 2; i++)
+		sk_X509_pop_free(self->hs.chain[i], X509_free);
 	if (self->lock)
 		PyThread_free_lock(self->lock);
 	Py_XDECREF(self->native);
@@ -690,6 +716,39 @@ static PyObject *conn_peer_der(KsConn *self, PyObject *unused)
 	return ks_peer_der(kssl_conn_version(self->conn) != 0, der, n);
 }
 
+/* _chain(verified): list of DER bytes, or None (no chain, or before the
+ * handshake), as the stdlib's _sslobj.get_(un)verified_chain() gives
+ * _ssl.Certificate objects. */
+static PyObject *conn_chain(KsConn *self, PyObject *arg)
+{
+	STACK_OF(X509) *chain;
+	PyObject *list;
+	int which = PyObject_IsTrue(arg);
+
+	if (which < 0)
+		return NULL;
+	chain = self->hs.chain[which ? 0 : 1];
+	if (!self->hs.done || !chain)
+		Py_RETURN_NONE;
+	list = PyList_New(0);
+	for (int i = 0; list && i < sk_X509_num(chain); i++) {
+		unsigned char *der = NULL;
+		int n = i2d_X509(sk_X509_value(chain, i), &der);
+		PyObject *b = n > 0 ? PyBytes_FromStringAndSize((char *)der, n) : NULL;
+
+		OPENSSL_free(der);
+		if (!b || PyList_Append(list, b) < 0) {
+			if (!b && !PyErr_Occurred())
+				PyErr_SetString(ks_cls.ssl_error, "cannot encode a certificate");
+			Py_XDECREF(b);
+			Py_CLEAR(list);
+			break;
+		}
+		Py_DECREF(b);
+	}
+	return list;
+}
+
 static const char *state_name(enum kssl_offload_state s)
 {
 	switch (s) {
@@ -806,6 +865,8 @@ static PyMethodDef conn_methods[] = {
 	{ "compression", (PyCFunction)conn_compression, METH_NOARGS, NULL },
 	{ "get_channel_binding", (PyCFunction)conn_channel_binding, METH_VARARGS, NULL },
 	{ "_peer_der", (PyCFunction)conn_peer_der, METH_NOARGS, NULL },
+	{ "_chain", (PyCFunction)conn_chain, METH_O,
+	  "_chain(verified) -> [DER bytes] or None" },
 	{ "_offload", (PyCFunction)conn_offload, METH_NOARGS, NULL },
 	{ "_set_native", (PyCFunction)conn_set_native, METH_O, NULL },
 	{ NULL, NULL, 0, NULL },

@@ -68,6 +68,9 @@ struct ks_hs_snapshot {
 	size_t finished_len;
 	const void *shared[KS_MAX_SHARED];
 	int n_shared; /* -1: not applicable (client side) */
+	/* STACK_OF(X509) * (own references): the verified chain (leaf to
+	 * root) and the chain the peer sent (leaf first); NULL if none. */
+	void *chain[2];
 };
 
 typedef struct {

@@ -141,6 +141,27 @@ class SSLSocket(_ssl.SSLSocket):
             return None
         return obj.offload()
 
+    def get_verified_chain(self):
+        """The verified certificate chain of the peer (leaf to trust
+        anchor) as a list of DER bytes; [] if none (Python 3.13's)."""
+        return self._chain(True)
+
+    def get_unverified_chain(self):
+        """The certificates the peer sent (leaf first) as DER bytes; []
+        if none (Python 3.13's)."""
+        return self._chain(False)
+
+    def _chain(self, verified):
+        obj = self._sslobj
+        if obj is None:
+            raise ValueError("The SSL socket is not connected")
+        if not isinstance(obj, KsslObject):
+            chain = (obj.get_verified_chain() if verified
+                     else obj.get_unverified_chain())
+            return [c.public_bytes(_ssl._ssl.ENCODING_DER)
+                    for c in chain or ()]
+        return obj._chain(verified) or []
+
     def sendfile(self, file, offset=0, count=None):
         """Send a file; returns the number of bytes sent.
 

@@ -5,7 +5,7 @@ import ssl
 import unittest
 
 import kssl
-from support import (TIMEOUT, Peer, client_ctx, connect, listener, serve,
+from support import (TIMEOUT, Peer, cert, client_ctx, connect, listener, serve,
                      server_ctx)
 
 
@@ -118,3 +118,54 @@ class SniCallbackTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def stdlib_chains(sock):
+    """What Python 3.13's public methods return, from 3.11's _sslobj."""
+    der = ssl._ssl.ENCODING_DER
+    return tuple([c.public_bytes(der) for c in chain or ()]
+                 for chain in (sock._sslobj.get_verified_chain(),
+                               sock._sslobj.get_unverified_chain()))
+
+
+class ChainTest(unittest.TestCase):
+    """get_verified_chain()/get_unverified_chain() (public in 3.13: lists of
+    DER bytes) equal the stdlib's, also after kssl freed the SSL (both
+    directions in the kernel, in the VM)."""
+
+    def chains(self, mod, server_side, version):
+        def ours(s):
+            if mod is kssl:
+                return s.get_verified_chain(), s.get_unverified_chain()
+            return stdlib_chains(s)
+        sctx = server_ctx(mod if server_side else ssl)
+        sctx.maximum_version = version
+        if server_side:
+            sctx.verify_mode = ssl.CERT_REQUIRED
+            sctx.load_verify_locations(cert("ca.pem"))
+
+        def handler(s):
+            s.sendall(b"x")
+            got = ours(s) if server_side else None
+            s.recv(1)
+            return got
+        port, peer = serve(sctx, handler)
+        cctx = client_ctx(ssl if server_side else mod)
+        if server_side:
+            cctx.load_cert_chain(cert("client.pem"), cert("client.key"))
+        with connect(cctx, port) as c:
+            c.recv(1)
+            got = None if server_side else ours(c)
+            c.sendall(b"y")
+        return peer.result() if server_side else got
+
+    def test_chains(self):
+        for server_side in (False, True):
+            for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+                with self.subTest(server_side=server_side, version=version):
+                    ours = self.chains(kssl, server_side, version)
+                    theirs = self.chains(ssl, server_side, version)
+                    self.assertEqual(ours, theirs)
+                    self.assertEqual(len(ours[0]), 2)  # leaf, CA
+                    self.assertGreaterEqual(len(ours[1]), 1)  # leaf first
+                    self.assertEqual(ours[1][0], ours[0][0])
