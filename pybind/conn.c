@@ -634,6 +634,22 @@ static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
 			       kssl_conn_offload(self->conn, KSSL_DIR_RX, NULL) != KSSL_OFFLOAD_KERNEL);
 }
 
+/*
+ * Send close_notify only (libkssl's kssl_shutdown: through kernel TLS or
+ * OpenSSL, once), without waiting for the peer's. Returns True if the
+ * peer's close_notify had already arrived. A full socket buffer raises
+ * SSLWantWriteError on a non-blocking socket.
+ */
+static PyObject *conn_send_close_notify(KsConn *self, PyObject *unused)
+{
+	struct call c = { .op = OP_SHUTDOWN };
+
+	(void)unused;
+	if (run(self, &c) < 0)
+		return NULL;
+	return PyBool_FromLong(c.r == 1);
+}
+
 /* ---- connection state ----------------------------------------------- */
 
 static PyObject *conn_cipher(KsConn *self, PyObject *unused)
@@ -858,6 +874,8 @@ static PyMethodDef conn_methods[] = {
 	  "sendfile(fd, offset, count) -> bytes sent (stops early at end of file)" },
 	{ "pending", (PyCFunction)conn_pending, METH_NOARGS, NULL },
 	{ "_close_notify", (PyCFunction)conn_close_notify, METH_NOARGS, NULL },
+	{ "_send_close_notify", (PyCFunction)conn_send_close_notify, METH_NOARGS,
+	  "_send_close_notify() -> True if the peer's close_notify came already" },
 	{ "cipher", (PyCFunction)conn_cipher, METH_NOARGS, NULL },
 	{ "shared_ciphers", (PyCFunction)conn_shared_ciphers, METH_NOARGS, NULL },
 	{ "version", (PyCFunction)conn_version, METH_NOARGS, NULL },

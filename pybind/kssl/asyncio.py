@@ -69,12 +69,6 @@ _DEFAULT_LIMIT = 2 ** 16          # asyncio.streams' default
 _MAX_RECORD = 16384               # largest TLS plaintext record
 _KICK_DELAY = 0.05                # see _KsslSocket._kssl_kick
 _ACCEPT_RETRY_DELAY = 1.0         # asyncio's, after EMFILE and friends
-# Linux <linux/tls.h>, <bits/socket.h>: a record of another content type
-# is sent by sendmsg() with this cmsg (as libkssl's ktls_send_record).
-_SOL_TLS = getattr(socket, "SOL_TLS", 282)
-_TLS_SET_RECORD_TYPE = getattr(socket, "TLS_SET_RECORD_TYPE", 1)
-_CLOSE_NOTIFY = ([b"\x01\x00"],                  # warning, close_notify
-                 [(_SOL_TLS, _TLS_SET_RECORD_TYPE, b"\x15")])  # alert
 
 # Tests set this to "kssl" or "stock" to force a path on any kernel.
 _path_override = None
@@ -335,7 +329,11 @@ class _KsslSocket(socket.socket):
     # -- ending ------------------------------------------------------------
 
     def _kssl_alert_kernel(self):
-        socket.socket.sendmsg(self, *_CLOSE_NOTIFY)
+        # libkssl's kssl_shutdown: the alert record through kernel TLS.
+        try:
+            self._kssl_obj._send_close_notify()
+        except _ssl.SSLWantWriteError:
+            raise BlockingIOError(errno.EAGAIN, "socket buffer full") from None
 
     def _kssl_close_notify(self):
         """Send close_notify once. False if the socket buffer is full."""
