@@ -294,12 +294,14 @@ static void call_locked(KsConn *self, struct call *c)
 /* ---- the end of the transport, as the stdlib's _ssl reports it ---------- */
 
 /*
- * Measured on CPython 3.11.2 (Debian) with OpenSSL 3.0 (the test
- * test_ragged_eof runs the same sequences on both modules): once the peer's
- * TCP stream ends without close_notify, successive reads give
+ * Measured on CPython 3.11.2 (Debian) and 3.11.7 with OpenSSL 3.0 (the
+ * test test_ragged_eof runs the same sequences on both modules): once the
+ * peer's TCP stream ends without close_notify, successive reads give
  *   FIN, OP_IGNORE_UNEXPECTED_EOF set:     b"", b"", ...
  *   FIN, option cleared:                   SSLError(1, [SSL:
- *       UNEXPECTED_EOF_WHILE_READING]), then SSLEOFError(8) for ever
+ *       UNEXPECTED_EOF_WHILE_READING]) (3.11.2) or SSLEOFError(8, same
+ *       reason) (later CPython: eof_is_eoferror, probed by _socket.py),
+ *       then SSLEOFError(8) for ever
  *   RST (ECONNRESET):                      SSLEOFError(8) once (_ssl loses
  *       the errno), then as a FIN
  * SSLSocket.read turns SSLEOFError into b"" under suppress_ragged_eofs.
@@ -380,9 +382,14 @@ static int ragged_eof(KsConn *self, struct call *c)
 			return 0;
 		}
 		self->eof_state = KS_EOF_RAISED;
-		raise_with(ks_cls.ssl_error, PY_SSL_ERROR_SSL,
-			   "[SSL: UNEXPECTED_EOF_WHILE_READING] unexpected eof while reading",
-			   "SSL", "UNEXPECTED_EOF_WHILE_READING");
+		if (self->eof_is_eoferror) /* CPython >= 3.11.3 or so */
+			raise_with(ks_cls.eof, PY_SSL_ERROR_EOF,
+				   "[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol",
+				   "SSL", "UNEXPECTED_EOF_WHILE_READING");
+		else
+			raise_with(ks_cls.ssl_error, PY_SSL_ERROR_SSL,
+				   "[SSL: UNEXPECTED_EOF_WHILE_READING] unexpected eof while reading",
+				   "SSL", "UNEXPECTED_EOF_WHILE_READING");
 		return -1;
 	case KS_EOF_QUIET:
 		c->r = 0;
@@ -893,6 +900,7 @@ static PyMethodDef conn_methods[] = {
 static PyMemberDef conn_members[] = {
 	{ "_ignore_eof", T_INT, offsetof(KsConn, ignore_eof), 0, NULL },
 	{ "_raw_eof", T_INT, offsetof(KsConn, raw_eof), 0, NULL },
+	{ "_eof_is_eoferror", T_INT, offsetof(KsConn, eof_is_eoferror), 0, NULL },
 	{ NULL, 0, 0, 0, NULL },
 };
 

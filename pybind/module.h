@@ -87,6 +87,8 @@ typedef struct {
 	int eof_state;   /* enum ks_eof (conn.c): where in the stdlib's EOF
 			    sequence the receive side is */
 	int raw_eof;     /* 1: libkssl's errors as they are (kssl.asyncio) */
+	int eof_is_eoferror; /* this CPython's _ssl reports OpenSSL's
+				UNEXPECTED_EOF as SSLEOFError (>= 3.11.3) */
 	struct ks_hs_snapshot hs;
 } KsConn;
 

@@ -50,6 +50,35 @@ def peercert(obj, der, binary_form):
     return obj._cert
 
 
+_eof_is_eoferror = None
+
+
+def eof_is_eoferror():
+    """How this interpreter's _ssl reports OpenSSL's UNEXPECTED_EOF (a
+    transport EOF without close_notify, OP_IGNORE_UNEXPECTED_EOF cleared):
+    SSLError (CPython 3.11.2) or SSLEOFError (later 3.11, 3.12+). Probed
+    once on a memory BIO, no network."""
+    global _eof_is_eoferror
+    if _eof_is_eoferror is None:
+        ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = _ssl.CERT_NONE
+        ctx.options &= ~_ssl.OP_IGNORE_UNEXPECTED_EOF
+        incoming = _ssl.MemoryBIO()
+        obj = ctx.wrap_bio(incoming, _ssl.MemoryBIO())
+        result = False
+        for _ in range(2):
+            try:
+                obj.do_handshake()
+            except _ssl.SSLWantReadError:
+                incoming.write_eof()
+            except _ssl.SSLError as e:
+                result = isinstance(e, _ssl.SSLEOFError)
+                break
+        _eof_is_eoferror = result
+    return _eof_is_eoferror
+
+
 class KsslObject(_kssl.Conn):
     """The `_sslobj` of a kssl.SSLSocket (internal)."""
 
@@ -60,6 +89,7 @@ class KsslObject(_kssl.Conn):
         self.server_hostname = server_hostname
         self._cert = None
         self._ignore_eof = bool(context.options & _ssl.OP_IGNORE_UNEXPECTED_EOF)
+        self._eof_is_eoferror = eof_is_eoferror()
 
     @property
     def context(self):
