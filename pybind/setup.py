@@ -26,8 +26,8 @@ setup(
     name="kssl",
     version="0.1.0",
     description="The ssl module's interface with Linux kernel TLS offload",
-    packages=["kssl"],
-    package_dir={"kssl": "kssl"},
+    packages=["kssl", "kssl.asyncio"],
+    package_dir={"kssl": "kssl", "kssl.asyncio": "kssl/asyncio"},
     ext_modules=[Extension(
         "kssl._kssl", sources=sources,
         include_dirs=[os.path.relpath(os.path.join(root, "include"), here)],
