@@ -5,25 +5,14 @@ asyncio's stock TLS server, which sends both in one flush and then waits
 connection must end promptly on both sides (outcomes, not timings: each
 wait has a generous guard)."""
 import asyncio
-import contextlib
 import ssl
 import unittest
 
 import kssl
 import kssl.asyncio as kaio
-from support import TIMEOUT, cert, client_ctx, payload
+from support import TIMEOUT, cert, client_ctx, forced_path, payload
 
 GUARD = 10.0  # far below the server's 30 s shutdown timeout
-
-
-@contextlib.contextmanager
-def forced_path(path):
-    old = kaio._path_override
-    kaio._path_override = path
-    try:
-        yield
-    finally:
-        kaio._path_override = old
 
 
 class LastDataWithCloseNotifyTest(unittest.TestCase):
