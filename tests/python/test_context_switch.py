@@ -5,8 +5,7 @@ import ssl
 import unittest
 
 import kssl
-from support import (TIMEOUT, Peer, cert, client_ctx, connect, listener, serve,
-                     server_ctx)
+from support import cert, client_ctx, connect, serve, server_ctx
 
 
 def err(e):
@@ -72,18 +71,12 @@ class SniCallbackTest(unittest.TestCase):
     def run_sni(self, mod, callback):
         sctx = server_ctx(mod)
         sctx.sni_callback = callback
-        ls = listener()
-        port = ls.getsockname()[1]
-
-        def server():
-            with ls:
-                raw, _ = ls.accept()
-            raw.settimeout(TIMEOUT)
-            with sctx.wrap_socket(raw, server_side=True) as s:
-                return s.version()
-        peer = Peer(outcome, server).start()
+        port, peer = serve(sctx, lambda s: s.version())
         client = outcome(lambda: connect(client_ctx(ssl), port).close())
-        server_result = peer.result()
+        peer.result(raise_error=False)
+        e = peer.error
+        server_result = (("ok", peer.value) if e is None
+                         else ("raise",) + err(e) + (str(e),))
         # The stdlib's text ends with its source position; kssl's names
         # the operation (the error model's business): compare the rest.
         return client[:5], server_result[:5]
