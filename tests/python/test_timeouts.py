@@ -3,14 +3,17 @@ but steadily reading peer receives a whole sendfile()/sendall() that takes
 longer than t; a peer that stops reading gets the stdlib's TimeoutError.
 Same calls on ssl and kssl. No timed assertions: outcomes only."""
 import hashlib
+import re
 import socket
 import ssl
 import tempfile
+import threading
 import time
 import unittest
 
 import kssl
-from support import TIMEOUT, Peer, cert, client_ctx, listener, payload, sha256
+from support import (TIMEOUT, Peer, cert, client_ctx, connect, listener,
+                     payload, serve, server_ctx, sha256)
 
 SIZE = 2 << 20
 T = 0.5  # the sender's timeout; the transfer takes several times longer
@@ -94,6 +97,44 @@ class TimeoutTest(unittest.TestCase):
                 theirs = self.send(ssl, how, stop_after=256 << 10)[0]
                 self.assertEqual(ours, theirs)
                 self.assertIs(ours[1], TimeoutError)
+
+
+class StalledPeerTest(unittest.TestCase):
+    """One wait each: recv/read/unwrap on a peer that sends nothing, a
+    handshake with a peer that never answers."""
+
+    def steps(self, mod):
+        def out(fn):
+            try:
+                return ("ok", fn())
+            except Exception as e:  # compared
+                # The stdlib prefixes its handshake timeout with its source
+                # position ("_ssl.c:975: "); compare the rest.
+                return ("raise", type(e), re.sub(r"^_ssl\.c:\d+: ", "", str(e)))
+        done = threading.Event()
+        port, peer = serve(server_ctx(ssl), lambda s: done.wait(TIMEOUT))
+        try:
+            with connect(client_ctx(mod), port) as c:
+                c.settimeout(T)
+                got = [out(lambda: c.recv(10)), out(lambda: c.read(10)),
+                       out(lambda: c.unwrap())]
+        finally:
+            done.set()
+            peer.result(raise_error=False)
+        with listener() as ls, socket.create_connection(
+                ("127.0.0.1", ls.getsockname()[1])) as raw:
+            raw.settimeout(T)
+            got.append(out(lambda: client_ctx(mod).wrap_socket(
+                raw, server_hostname="localhost")))
+        return got
+
+    def test_same_timeouts(self):
+        ours, theirs = self.steps(kssl), self.steps(ssl)
+        self.assertEqual(ours, theirs)
+        self.assertEqual(ours[0], ("raise", TimeoutError,
+                                   "The read operation timed out"))
+        self.assertEqual(ours[3], ("raise", TimeoutError,
+                                   "The handshake operation timed out"))
 
 
 if __name__ == "__main__":
