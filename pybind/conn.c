@@ -43,8 +43,6 @@ struct call {
 
 int ks_ssl_ex_index = -1;
 
-/* ssl.SSL_ERROR_*: args[0] of the stdlib's exceptions. */
-enum { PY_SSL_ERROR_SSL = 1, PY_SSL_ERROR_ZERO_RETURN = 6, PY_SSL_ERROR_EOF = 8 };
 
 /* ---- handshake snapshot -------------------------------------------------- */
 
@@ -291,130 +289,14 @@ static void call_locked(KsConn *self, struct call *c)
 	PyThread_release_lock(self->lock);
 }
 
-/* ---- the end of the transport, as the stdlib's _ssl reports it ---------- */
-
-/*
- * Measured on CPython 3.11.2 (Debian) and 3.11.7 with OpenSSL 3.0 (the
- * test test_ragged_eof runs the same sequences on both modules): once the
- * peer's TCP stream ends without close_notify, successive reads give
- *   FIN, OP_IGNORE_UNEXPECTED_EOF set:     b"", b"", ...
- *   FIN, option cleared:                   SSLError(1, [SSL:
- *       UNEXPECTED_EOF_WHILE_READING]) (3.11.2) or SSLEOFError(8, same
- *       reason) (later CPython: eof_is_eoferror, probed by _socket.py),
- *       then SSLEOFError(8) for ever
- *   RST (ECONNRESET):                      SSLEOFError(8) once (_ssl loses
- *       the errno), then as a FIN
- * SSLSocket.read turns SSLEOFError into b"" under suppress_ragged_eofs.
- * libkssl fails the conn at the first event (KSSL_E_EOF or KSSL_E_SYSCALL
- * ECONNRESET); the rest of the sequence is played from eof_state.
- */
-enum ks_eof {
-	KS_EOF_NONE = 0,
-	KS_EOF_RESET,   /* RST reported; the next read sees the FIN */
-	KS_EOF_FIN,     /* FIN seen, not reported yet */
-	KS_EOF_QUIET,   /* reads return b"" (OP_IGNORE_UNEXPECTED_EOF) */
-	KS_EOF_RAISED,  /* UNEXPECTED_EOF reported: SSLEOFError from now on */
-};
-
-/* Returns 0 if c's failure is the end of the transport (state updated). */
-static int transport_end(KsConn *self, struct call *c)
+static enum ks_io io_kind(enum op op)
 {
-	if (self->raw_eof || c->op == OP_HANDSHAKE || c->op == OP_SHUTDOWN)
-		return -1;
-	if (c->op != OP_READ) {
-		/* A write into a connection the peer dropped: the stdlib's
-		 * SSL_write reports SSLEOFError(8) (errno lost, as for a
-		 * read); the next read sees the end of the stream. */
-		if (c->r != KSSL_E_SYSCALL ||
-		    (c->err_no != EPIPE && c->err_no != ECONNRESET))
-			return -1;
-		self->eof_state = KS_EOF_FIN;
-		return 0;
+	switch (op) {
+	case OP_HANDSHAKE: return KS_IO_HANDSHAKE;
+	case OP_READ: return KS_IO_READ;
+	case OP_SHUTDOWN: return KS_IO_SHUTDOWN;
+	default: return KS_IO_WRITE;
 	}
-	if (c->r == KSSL_E_EOF) {
-		self->eof_state = KS_EOF_FIN;
-		return 0;
-	}
-	if (c->r == KSSL_E_SYSCALL && c->err_no == ECONNRESET) {
-		self->eof_state = KS_EOF_RESET;
-		return 0;
-	}
-	return -1;
-}
-
-static void raise_with(PyObject *cls, int ssl_errno, const char *text,
-		       const char *library, const char *reason)
-{
-	PyObject *exc = PyObject_CallFunction(cls, "is", ssl_errno, text);
-	PyObject *lib, *why;
-
-	if (!exc)
-		return;
-	lib = library ? PyUnicode_FromString(library) : Py_NewRef(Py_None);
-	why = reason ? PyUnicode_FromString(reason) : Py_NewRef(Py_None);
-	if (!lib || !why || PyObject_SetAttrString(exc, "library", lib) < 0 ||
-	    PyObject_SetAttrString(exc, "reason", why) < 0) {
-		Py_XDECREF(lib);
-		Py_XDECREF(why);
-		Py_DECREF(exc);
-		return;
-	}
-	Py_DECREF(lib);
-	Py_DECREF(why);
-	PyErr_SetObject(cls, exc);
-	Py_DECREF(exc);
-}
-
-/*
- * The next step of the sequence above for a read: returns 0 with c->r = 0
- * (end of data), or -1 with the stdlib's exception set.
- */
-static int ragged_eof(KsConn *self, struct call *c)
-{
-	switch (self->eof_state) {
-	case KS_EOF_RESET:
-		self->eof_state = KS_EOF_FIN;
-		break;
-	case KS_EOF_FIN:
-		if (self->ignore_eof) {
-			self->eof_state = KS_EOF_QUIET;
-			c->r = 0;
-			return 0;
-		}
-		self->eof_state = KS_EOF_RAISED;
-		if (self->eof_is_eoferror) /* CPython >= 3.11.3 or so */
-			raise_with(ks_cls.eof, PY_SSL_ERROR_EOF,
-				   "[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol",
-				   "SSL", "UNEXPECTED_EOF_WHILE_READING");
-		else
-			raise_with(ks_cls.ssl_error, PY_SSL_ERROR_SSL,
-				   "[SSL: UNEXPECTED_EOF_WHILE_READING] unexpected eof while reading",
-				   "SSL", "UNEXPECTED_EOF_WHILE_READING");
-		return -1;
-	case KS_EOF_QUIET:
-		c->r = 0;
-		return 0;
-	default:
-		break;
-	}
-	raise_with(ks_cls.eof, PY_SSL_ERROR_EOF,
-		   "EOF occurred in violation of protocol", NULL, NULL);
-	return -1;
-}
-
-/*
- * A write once the transport ended: the stdlib's SSL_write then reports
- * SSLZeroReturnError(6) when the EOF read as end of data
- * (OP_IGNORE_UNEXPECTED_EOF), SSLEOFError(8) otherwise.
- */
-static void write_after_eof(KsConn *self)
-{
-	if (self->eof_state == KS_EOF_QUIET)
-		raise_with(ks_cls.zero_return, PY_SSL_ERROR_ZERO_RETURN,
-			   "TLS/SSL connection has been closed (EOF)", NULL, NULL);
-	else
-		raise_with(ks_cls.eof, PY_SSL_ERROR_EOF,
-			   "EOF occurred in violation of protocol", NULL, NULL);
 }
 
 static const char *op_name(enum op op)
@@ -469,30 +351,15 @@ static int run(KsConn *self, struct call *c)
 				return 0; /* partial write, as send() may */
 			continue;
 		}
-		if (c->r == KSSL_E_CLOSED && c->op != OP_READ &&
-		    self->eof_state != KS_EOF_NONE) {
-			write_after_eof(self);
-			return -1;
-		}
-		if (transport_end(self, c) == 0) {
-			if (c->op == OP_READ)
-				return ragged_eof(self, c);
-			raise_with(ks_cls.eof, PY_SSL_ERROR_EOF,
-				   "EOF occurred in violation of protocol", NULL, NULL);
-			return -1;
-		}
-		if (c->r == KSSL_E_EOF && c->op == OP_HANDSHAKE && !self->raw_eof) {
-			/* The stdlib's handshake sees OpenSSL's EOF too. */
-			self->eof_state = KS_EOF_FIN;
-			if (self->ignore_eof)
-				raise_with(ks_cls.zero_return, PY_SSL_ERROR_ZERO_RETURN,
-					   "TLS/SSL connection has been closed (EOF)",
-					   NULL, NULL);
-			else
-				ragged_eof(self, c);
-			return -1;
-		}
 		if (c->r != KSSL_E_WANT_READ && c->r != KSSL_E_WANT_WRITE) {
+			/* The end of the transport: the stdlib's answer (eof.c). */
+			int e = ks_eof_failure(self, io_kind(c->op), (int)c->r,
+					       c->err_no);
+
+			if (e == 0)
+				c->r = 0;
+			if (e <= 0)
+				return e;
 			ks_raise(self, (int)c->r, c->msg);
 			return -1;
 		}
@@ -553,10 +420,11 @@ static PyObject *conn_read(KsConn *self, PyObject *args)
 		return NULL;
 	c.buf = rd.buf;
 	c.len = (size_t)rd.len;
-	if (rd.len > 0 && self->eof_state != KS_EOF_NONE) {
+	if (rd.len > 0 && self->eof_state != 0) {
 		/* The transport ended earlier: the stdlib's next step. */
-		if (ragged_eof(self, &c) < 0)
+		if (ks_eof_read(self) < 0)
 			return ks_read_end(&rd, -1);
+		c.r = 0;
 	} else if (rd.len > 0 && run(self, &c) < 0) {
 		return ks_read_end(&rd, -1);
 	}

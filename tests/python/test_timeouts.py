@@ -15,13 +15,19 @@ import kssl
 from support import (TIMEOUT, Peer, cert, client_ctx, connect, listener,
                      payload, serve, server_ctx, sha256)
 
-SIZE = 2 << 20
-T = 0.5  # the sender's timeout; the transfer takes several times longer
+SIZE = 1 << 20
+# The sender's timeout. The paced transfer takes at least twice as long
+# (so one deadline for the whole call would fail), and a reader starved
+# for less than T under load still passes.
+T = 1.0
 
 
-def slow_reader(port, stop_after=None):
-    """A stdlib client with a small receive buffer, reading 32 KiB every
-    20 ms (about 1.6 MB/s): returns the SHA-256 of what came."""
+def slow_reader(port, stop_after=None, resume=None):
+    """A stdlib client with a small receive buffer (so each recv gets a few
+    KiB), reading every 20 ms (about 0.4 MB/s here: 1 MiB takes over twice
+    T): returns the SHA-256 of what came. With
+    stop_after, it stops reading after that many bytes until `resume` is
+    set (the sender has given up)."""
     ctx = client_ctx(ssl)
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -31,7 +37,7 @@ def slow_reader(port, stop_after=None):
     with ctx.wrap_socket(raw, server_hostname="localhost") as s:
         while True:
             if stop_after is not None and got >= stop_after:
-                time.sleep(T * 4)  # stop reading: the sender times out
+                resume.wait(TIMEOUT)  # stop reading: the sender times out
                 return None
             data = s.recv(32768)
             if not data:
@@ -55,7 +61,9 @@ class TimeoutTest(unittest.TestCase):
         ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
         data = payload(SIZE, seed=b"timeouts")
         ls = listener()
-        peer = Peer(slow_reader, ls.getsockname()[1], stop_after).start()
+        resume = threading.Event()
+        peer = Peer(slow_reader, ls.getsockname()[1], stop_after,
+                    resume).start()
         with ls:
             raw, _ = ls.accept()
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
@@ -65,12 +73,15 @@ class TimeoutTest(unittest.TestCase):
             f.write(data)
             f.seek(0)
             s.settimeout(T)
-            if how == "sendfile":
-                got = outcome(lambda: s.sendfile(f))
-            else:
-                got = outcome(lambda: s.sendall(data))
-            if got[0] == "ok":
-                s.unwrap()
+            try:
+                if how == "sendfile":
+                    got = outcome(lambda: s.sendfile(f))
+                else:
+                    got = outcome(lambda: s.sendall(data))
+                if got[0] == "ok":
+                    s.unwrap()
+            finally:
+                resume.set()
         return got, peer.result(), sha256(data)
 
     def test_slow_reader_gets_sendfile(self):
@@ -93,8 +104,8 @@ class TimeoutTest(unittest.TestCase):
     def test_stalled_reader_times_out(self):
         for how in ("sendfile", "sendall"):
             with self.subTest(how=how):
-                ours = self.send(kssl, how, stop_after=256 << 10)[0]
-                theirs = self.send(ssl, how, stop_after=256 << 10)[0]
+                ours = self.send(kssl, how, stop_after=64 << 10)[0]
+                theirs = self.send(ssl, how, stop_after=64 << 10)[0]
                 self.assertEqual(ours, theirs)
                 self.assertIs(ours[1], TimeoutError)
 
@@ -102,6 +113,8 @@ class TimeoutTest(unittest.TestCase):
 class StalledPeerTest(unittest.TestCase):
     """One wait each: recv/read/unwrap on a peer that sends nothing, a
     handshake with a peer that never answers."""
+
+    T = 0.3  # nothing can arrive: load only makes the waits longer
 
     def steps(self, mod):
         def out(fn):
@@ -115,7 +128,7 @@ class StalledPeerTest(unittest.TestCase):
         port, peer = serve(server_ctx(ssl), lambda s: done.wait(TIMEOUT))
         try:
             with connect(client_ctx(mod), port) as c:
-                c.settimeout(T)
+                c.settimeout(self.T)
                 got = [out(lambda: c.recv(10)), out(lambda: c.read(10)),
                        out(lambda: c.unwrap())]
         finally:
@@ -123,7 +136,7 @@ class StalledPeerTest(unittest.TestCase):
             peer.result(raise_error=False)
         with listener() as ls, socket.create_connection(
                 ("127.0.0.1", ls.getsockname()[1])) as raw:
-            raw.settimeout(T)
+            raw.settimeout(self.T)
             got.append(out(lambda: client_ctx(mod).wrap_socket(
                 raw, server_hostname="localhost")))
         return got

@@ -80,6 +80,8 @@ def version_of(sock):
     if IN_VM and KTLS and off is not None and v == "TLSv1.2":
         if (off.tx, off.rx) == ("kernel", "kernel"):
             v += " kernel"
+        else:
+            v += " %s" % (off,)
     return v
 
 
