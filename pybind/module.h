@@ -78,6 +78,9 @@ struct ks_hs_snapshot {
 	size_t finished_len;
 	const void *shared[KS_MAX_SHARED];
 	int n_shared; /* -1: not applicable (client side) */
+	/* STACK_OF(X509) * (own references): the verified chain (leaf to
+	 * root) and the chain the peer sent (leaf first); NULL if none. */
+	void *chain[2];
 };
 
 typedef struct {
@@ -91,9 +94,28 @@ typedef struct {
 	int fd;
 	int server_side;
 	int ignore_eof;  /* OP_IGNORE_UNEXPECTED_EOF: a FIN reads as EOF */
-	int eof_seen;
+	int eof_state;   /* enum ks_eof (eof.c): where in the stdlib's EOF
+			    sequence the connection is; 0 = not ended */
+	int raw_eof;     /* 1: libkssl's errors as they are (kssl.asyncio) */
+	int eof_is_eoferror; /* this CPython's _ssl reports OpenSSL's
+				UNEXPECTED_EOF as SSLEOFError (>= 3.11.3) */
 	struct ks_hs_snapshot hs;
 } KsConn;
+
+/* What a kssl call on a socket conn was doing (eof.c). */
+enum ks_io { KS_IO_HANDSHAKE, KS_IO_READ, KS_IO_WRITE, KS_IO_SHUTDOWN };
+
+/*
+ * ks_eof_failure: a kssl call on a socket conn failed with `code` (errno
+ * err_no). If that is, or follows, the end of the transport, set what the
+ * stdlib's _ssl gives there (eof.c): returns 0 for a read that ends as b""
+ * (end of data) or -1 with the exception set. Returns 1 for any other
+ * failure (the caller raises it).
+ */
+int ks_eof_failure(KsConn *self, enum ks_io io, int code, int err_no);
+
+/* The next read once the transport ended: 0 (b"") or -1 (exception). */
+int ks_eof_read(KsConn *self);
 
 /*
  * Raise the Python exception for a failed kssl call. msg is the copy of

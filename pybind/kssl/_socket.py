@@ -71,6 +71,35 @@ def peercert(obj, der, binary_form):
     return obj._cert
 
 
+_eof_is_eoferror = None
+
+
+def eof_is_eoferror():
+    """How this interpreter's _ssl reports OpenSSL's UNEXPECTED_EOF (a
+    transport EOF without close_notify, OP_IGNORE_UNEXPECTED_EOF cleared):
+    SSLError (CPython 3.11.2) or SSLEOFError (later 3.11, 3.12+). Probed
+    once on a memory BIO, no network."""
+    global _eof_is_eoferror
+    if _eof_is_eoferror is None:
+        ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = _ssl.CERT_NONE
+        ctx.options &= ~_ssl.OP_IGNORE_UNEXPECTED_EOF
+        incoming = _ssl.MemoryBIO()
+        obj = ctx.wrap_bio(incoming, _ssl.MemoryBIO())
+        result = False
+        for _ in range(2):
+            try:
+                obj.do_handshake()
+            except _ssl.SSLWantReadError:
+                incoming.write_eof()
+            except _ssl.SSLError as e:
+                result = isinstance(e, _ssl.SSLEOFError)
+                break
+        _eof_is_eoferror = result
+    return _eof_is_eoferror
+
+
 class KsslObject(_kssl.Conn):
     """The `_sslobj` of a kssl.SSLSocket (internal)."""
 
@@ -81,6 +110,7 @@ class KsslObject(_kssl.Conn):
         self.server_hostname = server_hostname
         self._cert = None
         self._ignore_eof = bool(_raw_options(context) & _IGNORE_EOF)
+        self._eof_is_eoferror = eof_is_eoferror()
 
     @property
     def context(self):
@@ -88,11 +118,20 @@ class KsslObject(_kssl.Conn):
 
     @context.setter
     def context(self, ctx):
-        if not isinstance(ctx, SSLContext):
-            raise TypeError("The value must be a kssl.SSLContext")
+        # As the stdlib's: any SSLContext, at any time. After the handshake
+        # only what the socket reports changes (context, getpeercert()'s
+        # verify_mode rule); before it (an SNI callback) the connection
+        # continues on the new context's certificate and settings, which
+        # only a kssl.SSLContext carries.
+        if not isinstance(ctx, _ssl.SSLContext):
+            raise TypeError("The value must be a SSLContext")
         if ctx is self._context:
             return
-        self._set_native(ctx._kssl_native(self.server_side))
+        if not self._handshake_done:
+            if not isinstance(ctx, SSLContext):
+                raise TypeError("The value must be a kssl.SSLContext until "
+                                "the handshake is done")
+            self._set_native(ctx._kssl_native(self.server_side))
         self._context = ctx
 
     @property
@@ -158,6 +197,27 @@ class SSLSocket(_ssl.SSLSocket):
         if obj is None or not isinstance(obj, KsslObject):
             return None
         return obj.offload()
+
+    def get_verified_chain(self):
+        """The verified certificate chain of the peer (leaf to trust
+        anchor) as a list of DER bytes; [] if none (Python 3.13's)."""
+        return self._chain(True)
+
+    def get_unverified_chain(self):
+        """The certificates the peer sent (leaf first) as DER bytes; []
+        if none (Python 3.13's)."""
+        return self._chain(False)
+
+    def _chain(self, verified):
+        obj = self._sslobj
+        if obj is None:
+            raise ValueError("The SSL socket is not connected")
+        if not isinstance(obj, KsslObject):
+            chain = (obj.get_verified_chain() if verified
+                     else obj.get_unverified_chain())
+            return [c.public_bytes(_ssl._ssl.ENCODING_DER)
+                    for c in chain or ()]
+        return obj._chain(verified) or []
 
     def sendfile(self, file, offset=0, count=None):
         """Send a file; returns the number of bytes sent.

@@ -48,11 +48,6 @@ for _name in ("ftp_tls_wrong_ca", "pop3_ssl_wrong_ca",
 # Scenarios whose outcome still differs (not compared; printed). Each is
 # in another part of issue 8 and listed in docs/python.md.
 KNOWN_DIFFS = {
-    "https_peer_fin_in_handshake": "EOF: a FIN during the handshake is "
-        "SSLZeroReturnError (errno 6, OP_IGNORE_UNEXPECTED_EOF) with ssl, "
-        "SSLEOFError (errno 8, UNEXPECTED_EOF_WHILE_READING) with kssl",
-    "https_client_protocol_tlsv1_2": "pinning: SSLContext(PROTOCOL_TLSv1_2) "
-        "negotiates TLS 1.2 with ssl, TLS 1.3 with kssl",
     "client_unwrap_with_unread_data": "unwrap: with application data still "
         "unread, ssl's unwrap() raises SSLError "
         "APPLICATION_DATA_AFTER_CLOSE_NOTIFY, kssl's drops the data and "

@@ -367,7 +367,7 @@ class InstallTest(unittest.TestCase):
             urllib=urllib.request.ssl.__name__, ftplib=ftplib.ssl.__name__,
             sslproto=asyncio.sslproto.ssl.__name__,
             kssl_internal=kssl._context._ssl.__name__,
-            kssl_asyncio=kssl.asyncio._ssl.__name__,
+            kssl_asyncio=kssl.asyncio._connection._ssl.__name__,
             ctx=type(ssl.create_default_context()).__module__)))
         """)
 
