@@ -1,0 +1,90 @@
+/*
+ * `kssl serve`: the TLS context (certificate, key, ciphers, ALPN) and its
+ * reload on SIGHUP. A reload builds a whole new context and swaps it in:
+ * every connection holds a reference to the context it was accepted with,
+ * so open connections keep going on the old one, which is freed when the
+ * last of them closes. A file that cannot be loaded (missing, unreadable,
+ * garbage, a key that does not match the certificate) leaves the old
+ * context in place.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "selfsigned.h"
+#include "serve.h"
+
+static kssl_ctx *ctx_base(const struct serve_opts *o)
+{
+	static const char *const alpn[] = { "http/1.1" };
+	kssl_ctx *ctx = kssl_ctx_new(KSSL_SERVER);
+
+	if (!ctx)
+		return NULL;
+	kssl_ctx_set_offload(ctx, o->offload);
+	kssl_ctx_set_alpn(ctx, alpn, 1);
+	if (kssl_ctx_set_ciphers(ctx, o->ciphers) < 0) {
+		fprintf(stderr, "kssl serve: --ciphers %s: %s\n", o->ciphers,
+			kssl_last_error());
+		kssl_ctx_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+kssl_ctx *tlsctx_new(const struct serve_opts *o)
+{
+	kssl_ctx *ctx = ctx_base(o);
+	char fp[128];
+
+	if (!ctx)
+		return NULL;
+	/* libkssl honours SSLKEYLOGFILE (for debugging): on a server it
+	 * writes the secrets of every client's session to that file. */
+	if (secure_getenv("SSLKEYLOGFILE") && *secure_getenv("SSLKEYLOGFILE"))
+		fprintf(stderr, "kssl serve: warning: SSLKEYLOGFILE is set: "
+			"the TLS secrets of every connection are written to "
+			"%s\n", secure_getenv("SSLKEYLOGFILE"));
+	if (o->cert) {
+		if (kssl_ctx_use_cert_file(ctx, o->cert, o->key) < 0) {
+			fprintf(stderr, "kssl serve: %s\n", kssl_last_error());
+			kssl_ctx_free(ctx);
+			return NULL;
+		}
+		return ctx;
+	}
+	if (selfsigned_install(ctx, fp, sizeof(fp)) < 0) {
+		fprintf(stderr, "kssl serve: generating a certificate failed\n");
+		kssl_ctx_free(ctx);
+		return NULL;
+	}
+	printf("kssl serve: self-signed certificate for localhost (in memory), "
+	       "SHA-256 fingerprint %s\n", fp);
+	return ctx;
+}
+
+int tlsctx_reload(struct server *srv)
+{
+	const struct serve_opts *o = srv->o;
+	kssl_ctx *ctx;
+
+	if (!o->cert) {
+		fprintf(stderr, "kssl serve: worker %d: SIGHUP: no --cert/--key "
+			"to reload (self-signed certificate kept)\n",
+			(int)getpid());
+		return 0;
+	}
+	ctx = ctx_base(o);
+	if (!ctx || kssl_ctx_use_cert_file(ctx, o->cert, o->key) < 0) {
+		fprintf(stderr, "kssl serve: worker %d: SIGHUP: reload of %s "
+			"and %s failed, keeping the old certificate: %s\n",
+			(int)getpid(), o->cert, o->key, kssl_last_error());
+		kssl_ctx_free(ctx);
+		return -1;
+	}
+	kssl_ctx_free(srv->ctx); /* open connections hold their own ref */
+	srv->ctx = ctx;
+	fprintf(stderr, "kssl serve: worker %d: SIGHUP: reloaded %s and %s\n",
+		(int)getpid(), o->cert, o->key);
+	return 0;
+}
