@@ -54,6 +54,9 @@ static void usage(void)
 "  --dotfiles          serve and list dot-files (default: 404, hidden)\n"
 "  --ciphers LIST      TLS 1.2 cipher string (default: ECDHE with AES-GCM or\n"
 "                      ChaCha20-Poly1305 only; TLS 1.3 suites: all)\n"
+"  --header NAME:VALUE extra response header (repeatable)\n"
+"  --hsts[=SECONDS]    Strict-Transport-Security: max-age (default 1 year)\n"
+"  --hsts-include-subdomains  add includeSubDomains to it\n"
 "  --user NAME         drop root for this account once the port is bound and\n"
 "                      the key loaded\n");
 }
@@ -70,6 +73,9 @@ static int max_workers(void)
 
 static int parse_opts(int argc, char **argv, struct serve_opts *o)
 {
+	const char *hsts = NULL;
+	int hsts_on = 0, hsts_sub = 0;
+
 	*o = (struct serve_opts){ .dir = ".",
 		.port = "8443", .workers = 1,
 		.idle_timeout = 30, .header_timeout = 10, .send_timeout = 60,
@@ -99,6 +105,10 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		else if (!strcmp(a, "--send-timeout") && v) o->send_timeout = atoi(v);
 		else if (!strcmp(a, "--user") && v) o->user = v;
 		else if (!strcmp(a, "--ciphers") && v) o->ciphers = v;
+		else if (!strcmp(a, "--header") && v) {
+			if (headers_add(o, v) < 0)
+				return -2;
+		}
 		else if (!strcmp(a, "--offload") && v) {
 			if (!strcmp(v, "none")) o->offload = KSSL_OFFLOAD_NONE;
 			else if (!strcmp(v, "tx")) o->offload = KSSL_OFFLOAD_TX;
@@ -111,6 +121,10 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 			else if (!strcmp(a, "--no-splice")) o->loop_flags |= KSSL_LOOP_NO_SPLICE;
 			else if (!strcmp(a, "--quiet")) o->access_log = 0;
 			else if (!strcmp(a, "--dotfiles")) o->dotfiles = 1;
+			else if (!strcmp(a, "--hsts")) hsts_on = 1, hsts = NULL;
+			else if (!strncmp(a, "--hsts=", 7)) hsts_on = 1, hsts = a + 7;
+			else if (!strcmp(a, "--hsts-include-subdomains"))
+				hsts_sub = 1;
 			else if (a[0] != '-') o->dir = a;
 			else return -1;
 		}
@@ -118,6 +132,13 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 	}
 	if (!o->nbinds)
 		o->binds[o->nbinds++] = "127.0.0.1";
+	if (hsts_sub && !hsts_on) {
+		fprintf(stderr, "kssl serve: --hsts-include-subdomains needs "
+			"--hsts\n");
+		return -2;
+	}
+	if (hsts_on && headers_hsts(o, hsts, hsts_sub) < 0)
+		return -2;
 	if (o->workers > max_workers()) {
 		fprintf(stderr, "kssl serve: --workers %d: at most %d (4 per "
 			"CPU, %d in all)\n", o->workers, max_workers(),

@@ -41,6 +41,8 @@ struct serve_opts {
 	const char *user;  /* --user: drop to this account after setup */
 	int dotfiles;      /* --dotfiles: serve and list names starting '.' */
 	const char *ciphers; /* --ciphers: TLS 1.2 cipher string */
+	char headers[4096];  /* --header, --hsts: "Name: value\r\n"... */
+	size_t headers_len;
 };
 
 enum hc_state {
@@ -97,6 +99,11 @@ struct server {
 };
 
 int64_t now_ms(void);
+
+/* headers.c: append a validated --header NAME:VALUE, or the HSTS header
+ * (max_age NULL: one year). 0 or -1 (with a message on stderr). */
+int headers_add(struct serve_opts *o, const char *arg);
+int headers_hsts(struct serve_opts *o, const char *max_age, int subdomains);
 
 /* tlsctx.c */
 /* The server context from the options (certificate and key, or an

@@ -286,6 +286,68 @@ class SystemdActivation(TempRoot):
         self.assertIn("fd 3 is not a listening stream socket", r.stderr)
 
 
+def head_lines(port, path="/hello.txt"):
+    r = curl("-k", "-D", "-", "-o", "/dev/null",
+             "https://127.0.0.1:%d%s" % (port, path))
+    return r.stdout.decode("latin-1").split("\r\n")
+
+
+def refused(*args):
+    """kssl serve with bad options: (exit code, stderr)."""
+    r = subprocess.run([KSSL, "serve", "--port", "0", *args],
+                       capture_output=True, text=True, timeout=HANG)
+    return r.returncode, r.stderr
+
+
+class Headers(TempRoot):
+    def test_extra_headers_and_hsts(self):
+        srv = self.start("--header", "X-Frame-Options: DENY",
+                         "--header", "Link:</a.css>; rel=preload",
+                         "--header", "Link: </b.js>; rel=preload", "--hsts")
+        for path in ("/hello.txt", "/", "/missing"):
+            lines = head_lines(srv.port, path)
+            self.assertIn("X-Frame-Options: DENY", lines)
+            self.assertIn("Link: </a.css>; rel=preload", lines)
+            self.assertIn("Link: </b.js>; rel=preload", lines)
+            self.assertIn("Strict-Transport-Security: max-age=31536000",
+                          lines)
+
+    def test_hsts_max_age_and_subdomains(self):
+        srv = self.start("--hsts=300", "--hsts-include-subdomains")
+        self.assertIn("Strict-Transport-Security: max-age=300; "
+                      "includeSubDomains", head_lines(srv.port))
+
+    def test_no_hsts_by_default(self):
+        srv = self.start()
+        lines = head_lines(srv.port)
+        self.assertFalse([l for l in lines
+                          if l.lower().startswith("strict-transport")])
+
+    def test_invalid_headers_are_refused(self):
+        for args, why in (
+                (["--header", "X-A: b\r\nSet-Cookie: evil=1"],
+                 "control characters"),
+                (["--header", "X-A: b\nEvil: 1"], "control characters"),
+                (["--header", "X-A: b\x01"], "control characters"),
+                (["--header", "X A: b"], "must be a token"),
+                (["--header", "X(A): b"], "must be a token"),
+                (["--header", "NoColon"], "expected NAME:VALUE"),
+                (["--header", ": v"], "expected NAME:VALUE"),
+                (["--header", "content-length: 0"], "set by the server"),
+                (["--header", "Connection: close"], "set by the server"),
+                (["--header", "X-Big: " + "a" * 5000], "at most"),
+                (["--hsts=", ], "number of seconds"),
+                (["--hsts=-1"], "number of seconds"),
+                (["--hsts=1y"], "number of seconds"),
+                (["--hsts-include-subdomains"], "needs --hsts"),
+                (["--hsts", "--header", "Strict-Transport-Security: x"],
+                 "give one of them")):
+            with self.subTest(args=args):
+                rc, err = refused(*args)
+                self.assertEqual(rc, 2)
+                self.assertIn(why, err)
+
+
 @unittest.skipUnless(has_ipv6_loopback(), "no IPv6 loopback on this machine")
 class IPv6(TempRoot):
     def get6(self, port, host="[::1]"):
