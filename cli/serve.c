@@ -51,6 +51,8 @@ static void usage(void)
 "  --no-uring          epoll + sendfile(2) instead of io_uring\n"
 "  --no-splice         io_uring loop, but sendfile(2) for file bodies\n"
 "  --quiet             no access log\n"
+"  --log-format F      kssl (default: common + TLS and send path), common\n"
+"                      or combined (NCSA / Apache formats)\n"
 "  --dotfiles          serve and list dot-files (default: 404, hidden)\n"
 "  --ciphers LIST      TLS 1.2 cipher string (default: ECDHE with AES-GCM or\n"
 "                      ChaCha20-Poly1305 only; TLS 1.3 suites: all)\n"
@@ -105,6 +107,12 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		else if (!strcmp(a, "--send-timeout") && v) o->send_timeout = atoi(v);
 		else if (!strcmp(a, "--user") && v) o->user = v;
 		else if (!strcmp(a, "--ciphers") && v) o->ciphers = v;
+		else if (!strcmp(a, "--log-format") && v) {
+			if (!strcmp(v, "kssl")) o->log_format = LOG_KSSL;
+			else if (!strcmp(v, "common")) o->log_format = LOG_COMMON;
+			else if (!strcmp(v, "combined")) o->log_format = LOG_COMBINED;
+			else return -1;
+		}
 		else if (!strcmp(a, "--header") && v) {
 			if (headers_add(o, v) < 0)
 				return -2;

@@ -38,6 +38,7 @@ struct serve_opts {
 	unsigned loop_flags;
 	enum kssl_offload_mode offload;
 	int access_log;
+	enum log_format { LOG_KSSL, LOG_COMMON, LOG_COMBINED } log_format;
 	const char *user;  /* --user: drop to this account after setup */
 	int dotfiles;      /* --dotfiles: serve and list names starting '.' */
 	const char *ciphers; /* --ciphers: TLS 1.2 cipher string */
@@ -130,6 +131,9 @@ void conn_accept(kssl_loop *loop, int fd, void *arg);
 void conn_timers(struct server *srv);
 void conn_begin_stop(struct server *srv);
 void conn_close(struct hconn *hc);
+
+/* accesslog.c: the access log line of a finished response (stdout). */
+void accesslog_write(struct hconn *hc);
 
 /* log.c: in with bytes < 0x20, >= 0x7f, '"' and '\\' written as \xHH,
  * truncated to fit outlen (>= 6); returns out. */

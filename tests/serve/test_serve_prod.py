@@ -348,6 +348,53 @@ class Headers(TempRoot):
                 self.assertIn(why, err)
 
 
+class LogFormat(TempRoot):
+    DATE = r"\[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]"
+
+    def log_lines(self, fmt, *curl_args, paths=("/hello.txt",)):
+        args = ("--log-format", fmt) if fmt else ()
+        srv = self.start(*args)
+        for p in paths:
+            curl("-k", *curl_args, "https://127.0.0.1:%d%s" % (srv.port, p))
+        rc, out, _ = srv.stop()
+        self.assertEqual(rc, 0)
+        return [l for l in out.splitlines() if '"' in l]
+
+    def test_default_kssl(self):
+        line, = self.log_lines(None)
+        self.assertRegex(line, r'^127\.0\.0\.1 - - %s "GET /hello\.txt '
+                         r'HTTP/1\.1" 200 6 tls=1\.[23] tx=(kernel|user) '
+                         r'send=\S+$' % self.DATE)
+
+    def test_common(self):
+        lines = self.log_lines("common", paths=("/hello.txt", "/nope"))
+        self.assertRegex(lines[0], r'^127\.0\.0\.1 - - %s "GET /hello\.txt '
+                         r'HTTP/1\.1" 200 6$' % self.DATE)
+        # Generated bodies (errors, listings) are not counted: "-".
+        self.assertRegex(lines[1], r' "GET /nope HTTP/1\.1" 404 -$')
+
+    def test_combined_escapes_fields(self):
+        line, = self.log_lines("combined", "-e", 'https://r/"x"',
+                               "-A", "agent\\1 \x7f")
+        self.assertRegex(line, r'^127\.0\.0\.1 - - %s "GET /hello\.txt '
+                         r'HTTP/1\.1" 200 6 "https://r/\\x22x\\x22" '
+                         r'"agent\\x5C1 \\x7F"$' % self.DATE)
+
+    def test_combined_without_referer(self):
+        line, = self.log_lines("combined", "-A", "")
+        self.assertTrue(line.endswith(' 200 6 "-" "-"'), line)
+
+    def test_head_logs_dash_bytes(self):
+        line, = self.log_lines("common", "-I")
+        self.assertTrue(line.endswith('"HEAD /hello.txt HTTP/1.1" 200 -'),
+                        line)
+
+    def test_unknown_format(self):
+        rc, err = refused("--log-format", "json")
+        self.assertEqual(rc, 2)
+        self.assertIn("usage", err)
+
+
 @unittest.skipUnless(has_ipv6_loopback(), "no IPv6 loopback on this machine")
 class IPv6(TempRoot):
     def get6(self, port, host="[::1]"):
