@@ -56,6 +56,8 @@ static void usage(void)
 "  --dotfiles          serve and list dot-files (default: 404, hidden)\n"
 "  --ciphers LIST      TLS 1.2 cipher string (default: ECDHE with AES-GCM or\n"
 "                      ChaCha20-Poly1305 only; TLS 1.3 suites: all)\n"
+"  --ocsp-response FILE  staple this DER OCSP response (needs --cert; read\n"
+"                      again on SIGHUP)\n"
 "  --header NAME:VALUE extra response header (repeatable)\n"
 "  --hsts[=SECONDS]    Strict-Transport-Security: max-age (default 1 year)\n"
 "  --hsts-include-subdomains  add includeSubDomains to it\n"
@@ -107,6 +109,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		else if (!strcmp(a, "--send-timeout") && v) o->send_timeout = atoi(v);
 		else if (!strcmp(a, "--user") && v) o->user = v;
 		else if (!strcmp(a, "--ciphers") && v) o->ciphers = v;
+		else if (!strcmp(a, "--ocsp-response") && v) o->ocsp = v;
 		else if (!strcmp(a, "--log-format") && v) {
 			if (!strcmp(v, "kssl")) o->log_format = LOG_KSSL;
 			else if (!strcmp(v, "common")) o->log_format = LOG_COMMON;
@@ -155,7 +158,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 	}
 	if (o->workers < 1 || o->max_conns < 0 || o->max_conns_per_addr < 0 ||
 	    o->idle_timeout < 1 ||
-	    o->header_timeout < 1 || o->send_timeout < 1 || !o->cert != !o->key)
+	    o->header_timeout < 1 || o->send_timeout < 1 || !o->cert != !o->key ||
+	    (o->ocsp && !o->cert))
 		return -1;
 	return 0;
 }

@@ -42,6 +42,7 @@ struct serve_opts {
 	const char *user;  /* --user: drop to this account after setup */
 	int dotfiles;      /* --dotfiles: serve and list names starting '.' */
 	const char *ciphers; /* --ciphers: TLS 1.2 cipher string */
+	const char *ocsp;    /* --ocsp-response: DER file to staple */
 	char headers[4096];  /* --header, --hsts: "Name: value\r\n"... */
 	size_t headers_len;
 };

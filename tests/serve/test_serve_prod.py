@@ -395,6 +395,95 @@ class LogFormat(TempRoot):
         self.assertIn("usage", err)
 
 
+def s_client_status(port):
+    r = subprocess.run(["openssl", "s_client", "-connect",
+                        "127.0.0.1:%d" % port, "-status"],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=HANG)
+    return r.stdout
+
+
+class OcspStapling(TempRoot):
+    """A response made by an OCSP responder run on an index of the test CA."""
+
+    def ocsp_response(self, cert, status="V"):
+        pem = os.path.join(CERTS, cert)
+
+        def field(opt):
+            r = subprocess.run(["openssl", "x509", "-in", pem, "-noout", opt,
+                                "-nameopt", "compat"], capture_output=True,
+                               text=True, check=True)
+            return r.stdout.strip().split("=", 1)[1]
+
+        end = time.strftime("%y%m%d%H%M%SZ", time.strptime(
+            field("-enddate"), "%b %d %H:%M:%S %Y GMT"))
+        index = os.path.join(self.dir, "index.txt")
+        revoked = "260101000000Z" if status == "R" else ""
+        with open(index, "w") as f:
+            f.write("%s\t%s\t%s\t%s\tunknown\t%s\n" % (
+                status, end, revoked, field("-serial"), field("-subject")))
+        out = os.path.join(self.dir, "resp-%s.der" % status)
+        ca, cakey = (os.path.join(CERTS, n) for n in ("ca.pem", "ca.key"))
+        subprocess.run(["openssl", "ocsp", "-index", index, "-rsigner", ca,
+                        "-rkey", cakey, "-CA", ca, "-issuer", ca, "-cert",
+                        pem, "-respout", out, "-ndays", "1"],
+                       capture_output=True, check=True, timeout=HANG)
+        return out
+
+    def test_stapled_when_asked(self):
+        resp = self.ocsp_response("server.pem")
+        srv = self.start("--ocsp-response", resp)
+        out = s_client_status(srv.port)
+        self.assertIn("OCSP Response Status: successful", out)
+        self.assertIn("Cert Status: good", out)
+        # A client that does not ask gets no staple.
+        r = subprocess.run(["openssl", "s_client", "-connect",
+                            "127.0.0.1:%d" % srv.port],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=HANG)
+        self.assertNotIn("OCSP", r.stdout)
+
+    def test_no_stapling_without_the_option(self):
+        srv = self.start()
+        out = s_client_status(srv.port)
+        self.assertIn("OCSP response: no response sent", out)
+
+    def test_reloaded_on_sighup(self):
+        resp = os.path.join(self.dir, "resp.der")
+        shutil.copy(self.ocsp_response("server.pem"), resp)
+        srv = self.start("--ocsp-response", resp)
+        self.assertIn("Cert Status: good", s_client_status(srv.port))
+        os.rename(self.ocsp_response("server.pem", "R"), resp)
+        srv.proc.send_signal(signal.SIGHUP)
+        srv.wait_stderr("SIGHUP: reloaded")
+        self.assertIn("Cert Status: revoked", s_client_status(srv.port))
+        # A bad response file keeps the old certificate and response.
+        with open(resp, "wb") as f:
+            f.write(b"not DER")
+        srv.proc.send_signal(signal.SIGHUP)
+        line = srv.wait_stderr("SIGHUP: ")[0]
+        self.assertIn("not a DER OCSP response", line)
+        self.assertIn("Cert Status: revoked", s_client_status(srv.port))
+
+    def test_bad_response_file_at_start(self):
+        bad = os.path.join(self.dir, "bad.der")
+        with open(bad, "wb") as f:
+            f.write(b"\x30\x03\x0a\x01\x01")  # status malformedRequest
+        for path, why in ((bad, "not successful"),
+                          (self.cert, "not a DER OCSP response"),
+                          (os.path.join(self.dir, "missing"),
+                           "No such file")):
+            with self.subTest(why):
+                r = subprocess.run(
+                    [KSSL, "serve", self.www, "--port", "0", "--cert",
+                     self.cert, "--key", self.key, "--ocsp-response", path],
+                    capture_output=True, text=True, timeout=HANG)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn(why, r.stderr)
+        rc, err = refused("--ocsp-response", bad)  # needs --cert
+        self.assertEqual(rc, 2)
+
+
 @unittest.skipUnless(has_ipv6_loopback(), "no IPv6 loopback on this machine")
 class IPv6(TempRoot):
     def get6(self, port, host="[::1]"):
