@@ -182,7 +182,7 @@ class Reload(TempRoot):
         old_der = s.getpeercert(binary_form=True)
         s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n"
                   b"Connection: close\r\n\r\n")
-        data = s.recv(65536)
+        data = bytearray(s.recv(65536))
         self.assertTrue(data.startswith(b"HTTP/1.1 200"))
         self.install("server-ec.pem", "server-ec.key")
         srv.proc.send_signal(signal.SIGHUP)
@@ -195,7 +195,7 @@ class Reload(TempRoot):
             data += chunk
         self.assertEqual(s.getpeercert(binary_form=True), old_der)
         s.close()
-        head, body = data.split(b"\r\n\r\n", 1)
+        head, body = bytes(data).split(b"\r\n\r\n", 1)
         self.assertEqual(sha(body), sha(big))
 
     def test_bad_new_files_keep_the_old_certificate(self):
