@@ -202,6 +202,12 @@ int listeners_open(const struct serve_opts *o, const char *root,
 	if (nsd < 0)
 		return -1;
 	n = nsd ? nsd : o->nbinds;
+	if (n * o->workers > SERVE_MAX_WORKERS) {
+		fprintf(stderr, "kssl serve: %d sockets x %d workers: at most "
+			"%d worker processes in all\n", n, o->workers,
+			SERVE_MAX_WORKERS);
+		return -1;
+	}
 	l->nfds = 0;
 	l->fds = calloc((size_t)n * (size_t)o->workers, sizeof(*l->fds));
 	if (!l->fds)
