@@ -20,8 +20,8 @@ void accesslog_write(struct hconn *hc)
 	time_t t = time(NULL);
 	struct tm tm;
 	const char *path = kssl_lconn_send_path(hc->lc);
-	char method[4 * sizeof(hc->req.method)], target[4 * 1024];
-	char ref[4 * sizeof(hc->req.referer)], agent[4 * sizeof(hc->req.agent)];
+	char method[4 * sizeof(hc->req->method)], target[4 * 1024];
+	char ref[4 * sizeof(hc->req->referer)], agent[4 * sizeof(hc->req->agent)];
 
 	if (!o->access_log)
 		return;
@@ -32,16 +32,16 @@ void accesslog_write(struct hconn *hc)
 	else
 		snprintf(bytes, sizeof(bytes), "%zu", hc->body_len);
 	printf("%s - - [%s] \"%s %s HTTP/1.%d\" %d %s", hc->peer.name, date,
-	       hc->req.method[0] ? log_escape(hc->req.method, method,
+	       hc->req->method[0] ? log_escape(hc->req->method, method,
 					      sizeof(method)) : "-",
-	       hc->req.target[0] ? log_escape(hc->req.target, target,
-					      sizeof(target)) : "-", hc->req.minor,
+	       hc->req->target[0] ? log_escape(hc->req->target, target,
+					      sizeof(target)) : "-", hc->req->minor,
 	       hc->status, bytes);
 	if (o->log_format == LOG_COMBINED)
 		printf(" \"%s\" \"%s\"",
-		       hc->req.referer[0] ? log_escape(hc->req.referer, ref,
+		       hc->req->referer[0] ? log_escape(hc->req->referer, ref,
 						       sizeof(ref)) : "-",
-		       hc->req.agent[0] ? log_escape(hc->req.agent, agent,
+		       hc->req->agent[0] ? log_escape(hc->req->agent, agent,
 						     sizeof(agent)) : "-");
 	if (o->log_format == LOG_KSSL)
 		printf(" tls=%s tx=%s%s%s",

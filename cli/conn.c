@@ -29,6 +29,38 @@ int64_t now_ms(void)
 
 static void start_read(struct hconn *hc);
 
+/*
+ * Where an idle connection's next request lands. The loop runs the read
+ * and its callback back to back (kssl_lconn_read: one step, then on_read),
+ * so one buffer per process serves every idle connection: on_read moves
+ * the bytes into the connection's own request buffer before any other
+ * connection reads.
+ */
+static char idle_in[HTTP_MAX_HEADER_BYTES];
+
+/* The request state (req + in) of a connection that has none. */
+static int request_alloc(struct hconn *hc)
+{
+	char *p = calloc(1, sizeof(struct http_req) + HTTP_MAX_HEADER_BYTES);
+
+	if (!p)
+		return -1;
+	hc->req = (struct http_req *)(void *)p;
+	hc->in = p + sizeof(struct http_req);
+	return 0;
+}
+
+/* Idle: drop the request state and the response head's buffer. */
+static void request_release(struct hconn *hc)
+{
+	free(hc->req); /* hc->in is inside it */
+	hc->req = NULL;
+	hc->in = NULL;
+	hc->in_len = 0;
+	free(hc->out.p);
+	hc->out = (struct http_buf){ 0 };
+}
+
 void conn_close(struct hconn *hc)
 {
 	struct server *srv = hc->srv;
@@ -43,7 +75,7 @@ void conn_close(struct hconn *hc)
 	/* Frees the kssl_conn, closes the socket, and the file once no
 	 * splice of it is left in the ring. */
 	kssl_lconn_close_file(hc->lc, hc->file_fd);
-	free(hc->out.p);
+	request_release(hc);
 	free(hc);
 }
 
@@ -80,7 +112,7 @@ static void on_body(kssl_lconn *lc, ssize_t r, void *arg)
 		char path[4 * 1024];
 
 		fprintf(stderr, "kssl serve: %s: sending %s: %s\n", hc->peer.name,
-			log_escape(hc->req.path, path, sizeof(path)),
+			log_escape(hc->req->path, path, sizeof(path)),
 			kssl_lconn_error(hc->lc));
 		return conn_close(hc);
 	}
@@ -117,19 +149,19 @@ static void send_response(struct hconn *hc)
 /* A complete head, an error, or a need for more bytes. */
 static void process(struct hconn *hc)
 {
-	int r = http_parse(hc->in, hc->in_len, &hc->req);
+	int r = http_parse(hc->in, hc->in_len, hc->req);
 
 	if (r == 1)
 		return start_read(hc);
-	hc->keepalive = r == 0 ? hc->req.keepalive : 0;
+	hc->keepalive = r == 0 ? hc->req->keepalive : 0;
 	if (r) {
 		respond_error(hc, r);
 	} else {
 		respond(hc);
 		/* Pipelined bytes stay for the next round. */
-		memmove(hc->in, hc->in + hc->req.header_bytes,
-			hc->in_len - hc->req.header_bytes);
-		hc->in_len -= hc->req.header_bytes;
+		memmove(hc->in, hc->in + hc->req->header_bytes,
+			hc->in_len - hc->req->header_bytes);
+		hc->in_len -= hc->req->header_bytes;
 	}
 	send_response(hc);
 }
@@ -141,6 +173,11 @@ static void on_read(kssl_lconn *lc, ssize_t n, void *arg)
 	(void)lc;
 	if (n <= 0)
 		return conn_close(hc); /* EOF, close_notify or error */
+	if (!hc->req) { /* first bytes of a request, read into idle_in */
+		if (request_alloc(hc) < 0)
+			return conn_close(hc);
+		memcpy(hc->in, idle_in, (size_t)n);
+	}
 	if (hc->in_len == 0) /* first byte of a request: header deadline */
 		hc->deadline = now_ms() + (int64_t)hc->srv->o->header_timeout * 1000;
 	hc->in_len += (size_t)n;
@@ -150,16 +187,23 @@ static void on_read(kssl_lconn *lc, ssize_t n, void *arg)
 static void start_read(struct hconn *hc)
 {
 	hc->state = HC_READ;
-	memset(&hc->req, 0, sizeof(hc->req));
-	if (hc->in_len > 0 && http_parse(hc->in, hc->in_len, &hc->req) != 1)
+	if (hc->in_len == 0) { /* idle: no request state until bytes come */
+		request_release(hc);
+		if (kssl_lconn_read(hc->lc, idle_in, sizeof(idle_in), on_read,
+				    hc) < 0)
+			conn_close(hc);
+		return;
+	}
+	memset(hc->req, 0, sizeof(*hc->req));
+	if (http_parse(hc->in, hc->in_len, hc->req) != 1)
 		return process(hc);
-	if (hc->in_len >= sizeof(hc->in)) {
+	if (hc->in_len >= HTTP_MAX_HEADER_BYTES) {
 		hc->keepalive = 0;
 		respond_error(hc, 431);
 		return send_response(hc);
 	}
 	if (kssl_lconn_read(hc->lc, hc->in + hc->in_len,
-			    sizeof(hc->in) - hc->in_len, on_read, hc) < 0)
+			    HTTP_MAX_HEADER_BYTES - hc->in_len, on_read, hc) < 0)
 		conn_close(hc);
 }
 
@@ -257,7 +301,7 @@ void conn_timers(struct server *srv)
 		/* Every cut is logged: the client got a truncated response. */
 		fprintf(stderr, "kssl serve: %s: %s: no send progress for %d s, "
 			"cut after %zu of %zu body bytes\n", hc->peer.name,
-			hc->req.path[0] ? log_escape(hc->req.path, path,
+			hc->req->path[0] ? log_escape(hc->req->path, path,
 						     sizeof(path)) : "-",
 			srv->o->send_timeout,
 			hc->state == HC_BODY ? hc->last_sent : 0, hc->body_len);

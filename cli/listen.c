@@ -92,8 +92,14 @@ static int listen_socket(const char *addr, const char *port)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
 				   sizeof(v6only));
 		}
+		/*
+		 * The kernel's maximum (net.core.somaxconn, 4096 on current
+		 * kernels): with 1024, a burst of 1024 connects while the loop
+		 * runs handshakes overflowed the queue and clients waited
+		 * for SYN retransmits (1 s, 3 s, 7 s; bench/run at 1024).
+		 */
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-		    listen(fd, 1024) < 0) {
+		    listen(fd, SOMAXCONN) < 0) {
 			fprintf(stderr, "kssl serve: %s port %s: %s\n", addr,
 				port, strerror(errno));
 			close(fd);

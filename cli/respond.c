@@ -45,7 +45,7 @@ void respond_error(struct hconn *hc, int status)
 	hc->file_fd = -1;
 	hc->body_len = 0;
 	head(hc, status, "text/plain; charset=utf-8", (size_t)n, extra);
-	if (!hc->req.head)
+	if (!hc->req->head)
 		http_buf_add(&hc->out, body, (size_t)n);
 }
 
@@ -53,7 +53,7 @@ static void redirect_dir(struct hconn *hc)
 {
 	struct http_buf loc = { 0 };
 
-	const char *path = hc->req.path;
+	const char *path = hc->req->path;
 
 	/* One leading slash: "//host/" would be a protocol-relative URL,
 	 * a redirect to another site (an open redirect). */
@@ -71,13 +71,13 @@ static void listing(struct hconn *hc, int dir_fd)
 {
 	struct http_buf body = { 0 };
 
-	if (fsroot_listing(dir_fd, hc->req.path, hc->srv->o->dotfiles,
+	if (fsroot_listing(dir_fd, hc->req->path, hc->srv->o->dotfiles,
 			   &body) < 0) {
 		free(body.p);
 		return respond_error(hc, 500);
 	}
 	head(hc, 200, "text/html; charset=utf-8", body.len, NULL);
-	if (!hc->req.head)
+	if (!hc->req->head)
 		http_buf_add(&hc->out, body.p, body.len);
 	free(body.p);
 }
@@ -91,8 +91,8 @@ static void file(struct hconn *hc, int fd, const struct stat *st,
 	int status = 200;
 
 	http_date(st->st_mtime, lm, sizeof(lm));
-	if (hc->req.has_range)
-		status = http_range(hc->req.range, st->st_size, &start, &count);
+	if (hc->req->has_range)
+		status = http_range(hc->req->range, st->st_size, &start, &count);
 	if (status == 416) {
 		snprintf(extra, sizeof(extra),
 			 "Content-Range: bytes */%lld\r\n", (long long)st->st_size);
@@ -101,9 +101,9 @@ static void file(struct hconn *hc, int fd, const struct stat *st,
 		return;
 	}
 	/* A date later than now is invalid (RFC 9110 §13.1.3): ignored. */
-	if (status == 200 && hc->req.if_modified_since &&
-	    hc->req.if_modified_since <= time(NULL) &&
-	    st->st_mtime <= hc->req.if_modified_since) {
+	if (status == 200 && hc->req->if_modified_since &&
+	    hc->req->if_modified_since <= time(NULL) &&
+	    st->st_mtime <= hc->req->if_modified_since) {
 		snprintf(extra, sizeof(extra), "Last-Modified: %s\r\n", lm);
 		head(hc, 304, NULL, 0, extra);
 		close(fd);
@@ -119,7 +119,7 @@ static void file(struct hconn *hc, int fd, const struct stat *st,
 		snprintf(extra, sizeof(extra),
 			 "Last-Modified: %s\r\nAccept-Ranges: bytes\r\n", lm);
 	head(hc, status, http_mime(name), count, extra);
-	if (hc->req.head || count == 0) {
+	if (hc->req->head || count == 0) {
 		close(fd);
 		return;
 	}
@@ -140,7 +140,7 @@ static int has_dot_segment(const char *path)
 void respond(struct hconn *hc)
 {
 	struct server *srv = hc->srv;
-	const char *path = hc->req.path;
+	const char *path = hc->req->path;
 	size_t plen = strlen(path);
 	struct stat st;
 	int fd;

@@ -66,9 +66,15 @@ struct hconn {
 	kssl_lconn *lc;
 	struct hconn *prev, *next;
 	enum hc_state state;
-	char in[HTTP_MAX_HEADER_BYTES];
+	/*
+	 * The request being read or answered: req and in (HTTP_MAX_HEADER_BYTES)
+	 * are one allocation made when a request's first bytes arrive and freed
+	 * when the connection goes idle with nothing pipelined, so an idle
+	 * keep-alive connection holds neither (both NULL; see conn.c).
+	 */
+	struct http_req *req;
+	char *in;
 	size_t in_len;
-	struct http_req req;
 	struct http_buf out;
 	int file_fd;
 	off_t body_off;

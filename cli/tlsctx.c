@@ -21,8 +21,10 @@ static kssl_ctx *ctx_base(const struct serve_opts *o)
 	static const char *const alpn[] = { "http/1.1" };
 	kssl_ctx *ctx = kssl_ctx_new(KSSL_SERVER);
 
-	if (!ctx)
+	if (!ctx) {
+		fprintf(stderr, "kssl serve: TLS context: %s\n", kssl_last_error());
 		return NULL;
+	}
 	kssl_ctx_set_offload(ctx, o->offload);
 	kssl_ctx_set_alpn(ctx, alpn, 1);
 	if (kssl_ctx_set_ciphers(ctx, o->ciphers) < 0) {

@@ -38,6 +38,20 @@ static PyMethodDef mod_methods[] = {
 	  "[(iana, openssl, id, protocol_id, version)] of every suite OpenSSL knows." },
 	{ "key_pem", ks_key_pem, METH_O,
 	  "key_pem(der): an unencrypted DER private key as PKCS#8 PEM bytes." },
+	{ "session_get", ks_session_get, METH_VARARGS,
+	  "session_get(conn, ctx): the conn's session object, or None." },
+	{ "session_set", ks_session_set, METH_VARARGS,
+	  "session_set(conn, session): resume session in the coming handshake." },
+	{ "session_context", ks_session_context, METH_O,
+	  "session_context(session): the SSLContext it came from." },
+	{ "session_stats", ks_session_stats, METH_O,
+	  "session_stats(native): the context's session counters." },
+	{ "keep_sessions", ks_keep_sessions, METH_O,
+	  "keep_sessions(native): a client context keeps its sessions." },
+	{ "set_pha", ks_set_pha, METH_VARARGS,
+	  "set_pha(native, on): TLS 1.3 post-handshake client authentication." },
+	{ "verify_pha", ks_verify_pha, METH_O,
+	  "verify_pha(conn): request the client's certificate (server, TLS 1.3)." },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -80,7 +94,7 @@ PyMODINIT_FUNC PyInit__kssl(void)
 	PyObject *m;
 
 	if (PyType_Ready(&KsContext_Type) < 0 || PyType_Ready(&KsConn_Type) < 0 ||
-	    PyType_Ready(&KsDtls_Type) < 0)
+	    PyType_Ready(&KsDtls_Type) < 0 || PyType_Ready(&KsSession_Type) < 0)
 		return NULL;
 	if (load_classes() < 0)
 		return NULL;
@@ -92,6 +106,7 @@ PyMODINIT_FUNC PyInit__kssl(void)
 	if (PyModule_AddObjectRef(m, "Context", (PyObject *)&KsContext_Type) < 0 ||
 	    PyModule_AddObjectRef(m, "Conn", (PyObject *)&KsConn_Type) < 0 ||
 	    PyModule_AddObjectRef(m, "DTLS", (PyObject *)&KsDtls_Type) < 0 ||
+	    PyModule_AddObjectRef(m, "SSLSession", (PyObject *)&KsSession_Type) < 0 ||
 	    PyModule_AddStringConstant(m, "KSSL_VERSION", KSSL_VERSION_STRING) < 0 ||
 	    PyModule_AddIntConstant(m, "TLS1_2", KSSL_TLS1_2) < 0 ||
 	    PyModule_AddIntConstant(m, "TLS1_3", KSSL_TLS1_3) < 0) {

@@ -52,6 +52,16 @@ PyObject *ks_peer_der(int handshake_done, const uint8_t *der, size_t n);
 /* Module functions defined next to what they serve. */
 PyObject *ks_cipher_table(PyObject *m, PyObject *unused); /* ciphers.c */
 PyObject *ks_key_pem(PyObject *m, PyObject *arg);         /* context.c */
+/* session.c: session objects (KsSession_Type) and session counters. */
+extern PyTypeObject KsSession_Type;
+PyObject *ks_session_get(PyObject *m, PyObject *args);
+PyObject *ks_session_set(PyObject *m, PyObject *args);
+PyObject *ks_session_context(PyObject *m, PyObject *arg);
+PyObject *ks_session_stats(PyObject *m, PyObject *arg);
+PyObject *ks_keep_sessions(PyObject *m, PyObject *arg);
+/* pha.c: post-handshake authentication. */
+PyObject *ks_set_pha(PyObject *m, PyObject *args);
+PyObject *ks_verify_pha(PyObject *m, PyObject *arg);
 
 typedef struct {
 	PyObject_HEAD
@@ -93,5 +103,8 @@ typedef struct {
 PyObject *ks_raise(KsConn *conn, int code, const char *msg);
 /* For context-level failures (no TLS peer involved). */
 PyObject *ks_raise_ctx(int code);
+/* session.c: fn(conn->conn, arg) under the conn lock without the GIL; None, or the
+ * exception for its KSSL_E_* result. */
+PyObject *ks_conn_call(KsConn *conn, int (*fn)(kssl_conn *, void *), void *arg);
 
 #endif

@@ -59,6 +59,7 @@ void kssl_conn_free(kssl_conn *conn)
 	free(conn->info.server_name);
 	OPENSSL_free(conn->info.peer_der);
 	free(conn->sf_buf);
+	ks_fail_free(conn);
 	OPENSSL_cleanse(conn, sizeof(*conn)); /* secrets, control bytes */
 	free(conn);
 }

@@ -299,6 +299,7 @@ void kssl_dtls_free(kssl_dtls *d)
 	kssl_ctx_free(d->base.ctx);
 	free(d->base.info.server_name);
 	OPENSSL_free(d->base.info.peer_der);
+	ks_fail_free(&d->base);
 	OPENSSL_cleanse(d, sizeof(*d));
 	free(d);
 }

@@ -26,16 +26,37 @@ the server's session tickets). *_reason says why a direction is not
 "kernel" (None when it is)."""
 
 
+_raw_options = _ssl._SSLContext.options.__get__  # an int, not Options(...)
+_IGNORE_EOF = int(_ssl.OP_IGNORE_UNEXPECTED_EOF)
+
+
+_decoded = {}  # DER -> getpeercert() dict, the most recent _DECODED_MAX
+_DECODED_MAX = 64
+
+
 def _decode_cert(der):
     """The stdlib's getpeercert() dict for a DER certificate.
 
     Uses the stdlib's own decoder (ssl._ssl._test_decode_cert, which takes
     a PEM file path) so the dict is exactly the stdlib's; the PEM lives in
-    an anonymous memfd, never on disk.
+    an anonymous memfd, never on disk. That round trip (PEM, memfd, X.509
+    parse: ~450 us) would cost more than a TLS handshake's share, so dicts
+    of recent certificates are kept: a client meets the same server
+    certificate again and again. Each caller gets its own dict (its values
+    are immutable tuples, strings and ints, as the stdlib's).
     """
-    pem = _ssl.DER_cert_to_PEM_cert(der).encode("ascii")
-    with memfile(pem) as path:
-        return _ssl._ssl._test_decode_cert(path)
+    cached = _decoded.get(der)
+    if cached is None:
+        pem = _ssl.DER_cert_to_PEM_cert(der).encode("ascii")
+        with memfile(pem) as path:
+            cached = _ssl._ssl._test_decode_cert(path)
+        if len(_decoded) >= _DECODED_MAX:
+            try:  # the oldest; other threads may be at it too
+                del _decoded[next(iter(_decoded))]
+            except (RuntimeError, StopIteration, KeyError):
+                pass
+        _decoded[der] = cached
+    return dict(cached)
 
 
 def peercert(obj, der, binary_form):
@@ -59,7 +80,7 @@ class KsslObject(_kssl.Conn):
         self._owner = None if owner is None else weakref.ref(owner)
         self.server_hostname = server_hostname
         self._cert = None
-        self._ignore_eof = bool(context.options & _ssl.OP_IGNORE_UNEXPECTED_EOF)
+        self._ignore_eof = bool(_raw_options(context) & _IGNORE_EOF)
 
     @property
     def context(self):
@@ -84,20 +105,26 @@ class KsslObject(_kssl.Conn):
 
     @property
     def session(self):
-        return None
+        return _kssl.session_get(self, self._context)
 
     @session.setter
     def session(self, value):
-        if value is not None:
-            raise ValueError("kssl sockets do not take ssl.SSLSession "
-                             "objects (session resumption is not exposed)")
+        # The checks and messages of the stdlib's _ssl, in its order.
+        if not isinstance(value, _kssl.SSLSession):
+            raise TypeError("Value is not a SSLSession.")
+        if _kssl.session_context(value) is not self._context:
+            raise ValueError("Session refers to a different SSLContext.")
+        if self.server_side:
+            raise ValueError("Cannot set session for server-side SSLSocket.")
+        if self._handshake_done:
+            raise ValueError("Cannot set session after handshake.")
+        _kssl.session_set(self, value)
 
     def getpeercert(self, binary_form=False):
         return peercert(self, self._peer_der(), binary_form)
 
     def verify_client_post_handshake(self):
-        raise _ssl.SSLError("kssl does not support TLS 1.3 post-handshake "
-                            "authentication")
+        _kssl.verify_pha(self)
 
     def shutdown(self):
         # unwrap(): close_notify both ways, then the plain socket. A

@@ -501,6 +501,18 @@ def _timeouts(handshake, shutdown):
     return kw
 
 
+class _LiveExtra(dict):
+    """Transport extras whose "kssl_offload" is read when asked: a TLS 1.3
+    client's RX moves to the kernel only after the server's session
+    tickets, i.e. after the handshake-time snapshot."""
+
+    def get(self, key, default=None):
+        obj = dict.get(self, "ssl_object")
+        if key == "kssl_offload" and obj is not None:
+            return obj.offload()
+        return dict.get(self, key, default)
+
+
 async def _stock(loop, protocol_factory, sock, ctx, server_side,
                  server_hostname, handshake_timeout, shutdown_timeout,
                  reason):
@@ -564,14 +576,14 @@ async def _kernel(loop, protocol_factory, sock, ctx, server_side,
             peercert = obj.getpeercert()
         except (ValueError, _ssl.SSLError):
             peercert = None
-        extra = {
+        extra = _LiveExtra({
             "kssl_offload": offload,
             "sslcontext": ctx,
             "ssl_object": obj,
             "peercert": peercert,
             "cipher": obj.cipher(),
             "compression": obj.compression(),
-        }
+        })
         protocol = protocol_factory()
         waiter = loop.create_future()
         transport = loop._make_socket_transport(ks, protocol, waiter,
