@@ -89,37 +89,11 @@ static void close_gracefully(struct hconn *hc)
 	conn_close(hc);
 }
 
-static void access_log(struct hconn *hc)
-{
-	kssl_conn *c = kssl_lconn_tls(hc->lc);
-	char date[64];
-	time_t t = time(NULL);
-	struct tm tm;
-	const char *path = kssl_lconn_send_path(hc->lc);
-	char method[4 * sizeof(hc->req->method)], target[4 * 1024];
-
-	if (!hc->srv->o->access_log)
-		return;
-	localtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S %z", &tm);
-	printf("%s - - [%s] \"%s %s HTTP/1.%d\" %d %zu tls=%s tx=%s%s%s\n",
-	       hc->peer.name, date,
-	       hc->req->method[0] ? log_escape(hc->req->method, method,
-					       sizeof(method)) : "-",
-	       hc->req->target[0] ? log_escape(hc->req->target, target,
-					       sizeof(target)) : "-", hc->req->minor,
-	       hc->status, hc->body_len,
-	       kssl_conn_version(c) == KSSL_TLS1_3 ? "1.3" : "1.2",
-	       kssl_conn_offload(c, KSSL_DIR_TX, NULL) == KSSL_OFFLOAD_KERNEL ?
-		       "kernel" : "user",
-	       hc->body_len ? " send=" : "", hc->body_len ? path : "");
-}
-
 static void finish(struct hconn *hc)
 {
 	struct server *srv = hc->srv;
 
-	access_log(hc);
+	accesslog_write(hc);
 	if (hc->file_fd >= 0)
 		close(hc->file_fd);
 	hc->file_fd = -1;

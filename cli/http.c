@@ -125,6 +125,10 @@ static int parse_header(const char *line, size_t len, struct http_req *req)
 	} else if (header_is(line, nlen, "Range")) {
 		req->has_range = 1;
 		copy_value(req->range, sizeof(req->range), v, vlen);
+	} else if (header_is(line, nlen, "Referer")) {
+		copy_value(req->referer, sizeof(req->referer), v, vlen);
+	} else if (header_is(line, nlen, "User-Agent")) {
+		copy_value(req->agent, sizeof(req->agent), v, vlen);
 	} else if (header_is(line, nlen, "If-Modified-Since")) {
 		req->if_modified_since = http_parse_date(val);
 	} else if (header_is(line, nlen, "Transfer-Encoding")) {

@@ -20,6 +20,8 @@ struct http_req {
 	char range[128];
 	time_t if_modified_since; /* 0 if absent or unparsable */
 	int hosts;           /* Host header lines seen */
+	char referer[256];   /* for the combined log format (truncated) */
+	char agent[256];     /* User-Agent, idem */
 	size_t header_bytes; /* length of the request head incl. CRLFCRLF */
 };
 

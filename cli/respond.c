@@ -20,6 +20,7 @@ static void head(struct hconn *hc, int status, const char *type,
 	http_buf_printf(&hc->out,
 		"HTTP/1.1 %d %s\r\nServer: kssl/" KSSL_VERSION_STRING
 		"\r\nDate: %s\r\n", status, http_reason(status), date);
+	http_buf_add(&hc->out, hc->srv->o->headers, hc->srv->o->headers_len);
 	if (type)
 		http_buf_printf(&hc->out, "Content-Type: %s\r\n", type);
 	if (status != 304)

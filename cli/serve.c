@@ -6,9 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +15,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "selfsigned.h"
 #include "serve.h"
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, reload_signal;
 
 static void on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGHUP)
+		reload_signal = 1;
+	else
+		stop_signal = sig;
 }
 
 static void usage(void)
@@ -33,9 +32,13 @@ static void usage(void)
 	fprintf(stderr,
 "usage: kssl serve [DIR] [options]\n"
 "  --port N            TCP port (default 8443; 0 picks a free one)\n"
-"  --bind ADDR         address (default 127.0.0.1; 0.0.0.0 or :: to expose)\n"
-"  --cert FILE --key FILE  certificate chain and key (PEM); without them an\n"
-"                      in-memory self-signed certificate for localhost\n"
+"  --bind ADDR         address (default 127.0.0.1; 0.0.0.0 or :: to expose,\n"
+"                      :: is dual-stack); repeatable for several addresses.\n"
+"                      Sockets passed by systemd (LISTEN_FDS) replace\n"
+"                      --bind/--port\n"
+"  --cert FILE --key FILE  certificate chain and key (PEM), loaded again on\n"
+"                      SIGHUP; without them an in-memory self-signed\n"
+"                      certificate for localhost\n"
 "  --workers N         worker processes sharing the port (SO_REUSEPORT)\n"
 "  --max-conns N       connections per worker (default 1024, fewer if\n"
 "                      RLIMIT_NOFILE allows less: (limit - 64) / 4)\n"
@@ -48,9 +51,16 @@ static void usage(void)
 "  --no-uring          epoll + sendfile(2) instead of io_uring\n"
 "  --no-splice         io_uring loop, but sendfile(2) for file bodies\n"
 "  --quiet             no access log\n"
+"  --log-format F      kssl (default: common + TLS and send path), common\n"
+"                      or combined (NCSA / Apache formats)\n"
 "  --dotfiles          serve and list dot-files (default: 404, hidden)\n"
 "  --ciphers LIST      TLS 1.2 cipher string (default: ECDHE with AES-GCM or\n"
 "                      ChaCha20-Poly1305 only; TLS 1.3 suites: all)\n"
+"  --ocsp-response FILE  staple this DER OCSP response (needs --cert; read\n"
+"                      again on SIGHUP)\n"
+"  --header NAME:VALUE extra response header (repeatable)\n"
+"  --hsts[=SECONDS]    Strict-Transport-Security: max-age (default 1 year)\n"
+"  --hsts-include-subdomains  add includeSubDomains to it\n"
 "  --user NAME         drop root for this account once the port is bound and\n"
 "                      the key loaded\n");
 }
@@ -67,7 +77,10 @@ static int max_workers(void)
 
 static int parse_opts(int argc, char **argv, struct serve_opts *o)
 {
-	*o = (struct serve_opts){ .dir = ".", .bind = "127.0.0.1",
+	const char *hsts = NULL;
+	int hsts_on = 0, hsts_sub = 0;
+
+	*o = (struct serve_opts){ .dir = ".",
 		.port = "8443", .workers = 1,
 		.idle_timeout = 30, .header_timeout = 10, .send_timeout = 60,
 		.grace = 30, .offload = KSSL_OFFLOAD_BOTH, .access_log = 1,
@@ -77,7 +90,14 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		int used = 1;
 
 		if (!strcmp(a, "--port") && v) o->port = v;
-		else if (!strcmp(a, "--bind") && v) o->bind = v;
+		else if (!strcmp(a, "--bind") && v) {
+			if (o->nbinds == SERVE_MAX_BINDS) {
+				fprintf(stderr, "kssl serve: at most %d --bind\n",
+					SERVE_MAX_BINDS);
+				return -2;
+			}
+			o->binds[o->nbinds++] = v;
+		}
 		else if (!strcmp(a, "--cert") && v) o->cert = v;
 		else if (!strcmp(a, "--key") && v) o->key = v;
 		else if (!strcmp(a, "--workers") && v) o->workers = atoi(v);
@@ -89,6 +109,17 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		else if (!strcmp(a, "--send-timeout") && v) o->send_timeout = atoi(v);
 		else if (!strcmp(a, "--user") && v) o->user = v;
 		else if (!strcmp(a, "--ciphers") && v) o->ciphers = v;
+		else if (!strcmp(a, "--ocsp-response") && v) o->ocsp = v;
+		else if (!strcmp(a, "--log-format") && v) {
+			if (!strcmp(v, "kssl")) o->log_format = LOG_KSSL;
+			else if (!strcmp(v, "common")) o->log_format = LOG_COMMON;
+			else if (!strcmp(v, "combined")) o->log_format = LOG_COMBINED;
+			else return -1;
+		}
+		else if (!strcmp(a, "--header") && v) {
+			if (headers_add(o, v) < 0)
+				return -2;
+		}
 		else if (!strcmp(a, "--offload") && v) {
 			if (!strcmp(v, "none")) o->offload = KSSL_OFFLOAD_NONE;
 			else if (!strcmp(v, "tx")) o->offload = KSSL_OFFLOAD_TX;
@@ -101,11 +132,24 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 			else if (!strcmp(a, "--no-splice")) o->loop_flags |= KSSL_LOOP_NO_SPLICE;
 			else if (!strcmp(a, "--quiet")) o->access_log = 0;
 			else if (!strcmp(a, "--dotfiles")) o->dotfiles = 1;
+			else if (!strcmp(a, "--hsts")) hsts_on = 1, hsts = NULL;
+			else if (!strncmp(a, "--hsts=", 7)) hsts_on = 1, hsts = a + 7;
+			else if (!strcmp(a, "--hsts-include-subdomains"))
+				hsts_sub = 1;
 			else if (a[0] != '-') o->dir = a;
 			else return -1;
 		}
 		i += used;
 	}
+	if (!o->nbinds)
+		o->binds[o->nbinds++] = "127.0.0.1";
+	if (hsts_sub && !hsts_on) {
+		fprintf(stderr, "kssl serve: --hsts-include-subdomains needs "
+			"--hsts\n");
+		return -2;
+	}
+	if (hsts_on && headers_hsts(o, hsts, hsts_sub) < 0)
+		return -2;
 	if (o->workers > max_workers()) {
 		fprintf(stderr, "kssl serve: --workers %d: at most %d (4 per "
 			"CPU, %d in all)\n", o->workers, max_workers(),
@@ -114,97 +158,10 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 	}
 	if (o->workers < 1 || o->max_conns < 0 || o->max_conns_per_addr < 0 ||
 	    o->idle_timeout < 1 ||
-	    o->header_timeout < 1 || o->send_timeout < 1 || !o->cert != !o->key)
+	    o->header_timeout < 1 || o->send_timeout < 1 || !o->cert != !o->key ||
+	    (o->ocsp && !o->cert))
 		return -1;
 	return 0;
-}
-
-static int listen_socket(const struct serve_opts *o, const char *port)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST }, *ai;
-	int fd, one = 1, r;
-
-	r = getaddrinfo(o->bind, port, &hints, &ai);
-	if (r) {
-		fprintf(stderr, "kssl serve: --bind %s: %s\n", o->bind,
-			gai_strerror(r));
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		/*
-		 * The kernel's maximum (net.core.somaxconn, 4096 on current
-		 * kernels): with 1024, a burst of 1024 connects while the loop
-		 * runs handshakes overflowed the queue and clients waited
-		 * for SYN retransmits (1 s, 3 s, 7 s; bench/run at 1024).
-		 */
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-		    listen(fd, SOMAXCONN) < 0) {
-			fprintf(stderr, "kssl serve: %s port %s: %s\n", o->bind,
-				port, strerror(errno));
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
-static int bound_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return -1;
-	return ss.ss_family == AF_INET6
-		? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-		: ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-static kssl_ctx *make_ctx(const struct serve_opts *o)
-{
-	static const char *const alpn[] = { "http/1.1" };
-	kssl_ctx *ctx = kssl_ctx_new(KSSL_SERVER);
-	char fp[128];
-
-	if (!ctx) {
-		fprintf(stderr, "kssl serve: TLS context: %s\n", kssl_last_error());
-		return NULL;
-	}
-	kssl_ctx_set_offload(ctx, o->offload);
-	kssl_ctx_set_alpn(ctx, alpn, 1);
-	if (kssl_ctx_set_ciphers(ctx, o->ciphers) < 0) {
-		fprintf(stderr, "kssl serve: --ciphers %s: %s\n", o->ciphers,
-			kssl_last_error());
-		kssl_ctx_free(ctx);
-		return NULL;
-	}
-	/* libkssl honours SSLKEYLOGFILE (for debugging): on a server it
-	 * writes the secrets of every client's session to that file. */
-	if (secure_getenv("SSLKEYLOGFILE") && *secure_getenv("SSLKEYLOGFILE"))
-		fprintf(stderr, "kssl serve: warning: SSLKEYLOGFILE is set: "
-			"the TLS secrets of every connection are written to "
-			"%s\n", secure_getenv("SSLKEYLOGFILE"));
-	if (o->cert) {
-		if (kssl_ctx_use_cert_file(ctx, o->cert, o->key) < 0) {
-			fprintf(stderr, "kssl serve: %s\n", kssl_last_error());
-			kssl_ctx_free(ctx);
-			return NULL;
-		}
-		return ctx;
-	}
-	if (selfsigned_install(ctx, fp, sizeof(fp)) < 0) {
-		fprintf(stderr, "kssl serve: generating a certificate failed\n");
-		kssl_ctx_free(ctx);
-		return NULL;
-	}
-	printf("kssl serve: self-signed certificate for localhost (in memory), "
-	       "SHA-256 fingerprint %s\n", fp);
-	return ctx;
 }
 
 static void install_signals(void)
@@ -214,6 +171,7 @@ static void install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: wake the loop */
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -259,6 +217,10 @@ static int run_worker(struct server *srv, int lfd)
 	for (;;) {
 		if (kssl_loop_run(srv->loop, 250) < 0 && errno != EINTR)
 			break;
+		if (reload_signal) {
+			reload_signal = 0;
+			tlsctx_reload(srv);
+		}
 		conn_timers(srv);
 		admit_resume(srv);
 		trim_memory(srv);
@@ -276,79 +238,97 @@ static int run_worker(struct server *srv, int lfd)
 	return 0;
 }
 
-/* Each worker its own socket on the port, so the kernel spreads
- * connections (SO_REUSEPORT); all bound before privileges are dropped. */
-static int run_workers(struct server *srv, int *lfds)
+static void on_child(int sig)
 {
-	pid_t *pids = calloc((size_t)srv->o->workers, sizeof(*pids));
+	(void)sig; /* only wakes sigsuspend */
+}
+
+/* Reap exited workers; forward SIGHUP and the stop signal to the others. */
+static int supervise(pid_t *pids, int n, const sigset_t *wait_mask)
+{
+	int status, rc = 0, left = n, stop_sent = 0;
+	pid_t p;
+
+	while (left > 0) {
+		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+			left--;
+			for (int i = 0; i < n; i++)
+				if (pids[i] == p)
+					pids[i] = 0;
+			if (!WIFEXITED(status) || WEXITSTATUS(status))
+				rc = 1;
+		}
+		if (p < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < n; i++) {
+			if (pids[i] > 0 && reload_signal)
+				kill(pids[i], SIGHUP);
+			if (pids[i] > 0 && stop_signal && !stop_sent)
+				kill(pids[i], (int)stop_signal);
+		}
+		reload_signal = 0;
+		stop_sent |= stop_signal != 0;
+		if (left > 0)
+			sigsuspend(wait_mask);
+	}
+	return rc;
+}
+
+/*
+ * One worker process per listening socket (listen.c); the parent waits
+ * and forwards SIGTERM/SIGINT and SIGHUP to them. The signals stay
+ * blocked in the parent but for sigsuspend, so none is lost between a
+ * check and the wait.
+ */
+static int run_workers(struct server *srv, const struct listeners *l)
+{
+	struct sigaction sa = { .sa_handler = on_child };
+	pid_t *pids = calloc((size_t)l->nfds, sizeof(*pids));
 	pid_t parent = getpid();
-	int status, rc = 0;
+	sigset_t block, old;
+	int rc;
 
 	if (!pids)
 		return 1;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	fflush(stdout);
-	for (int i = 0; i < srv->o->workers; i++) {
+	for (int i = 0; i < l->nfds; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
+			signal(SIGCHLD, SIG_DFL);
+			sigprocmask(SIG_SETMASK, &old, NULL);
 			/* A worker must not outlive the parent (killed with
 			 * SIGKILL, say): SIGTERM stops it gracefully. */
 			if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 ||
 			    getppid() != parent)
 				_exit(1);
-			for (int j = 0; j < srv->o->workers; j++)
+			for (int j = 0; j < l->nfds; j++)
 				if (j != i)
-					close(lfds[j]);
-			_exit(run_worker(srv, lfds[i]));
+					close(l->fds[j]);
+			_exit(run_worker(srv, l->fds[i]));
 		}
 	}
-	for (int i = 0; i < srv->o->workers; i++)
-		close(lfds[i]);
-	for (int left = srv->o->workers; left > 0;) {
-		pid_t p = wait(&status);
-
-		if (p < 0 && errno == EINTR) {
-			for (int i = 0; i < srv->o->workers; i++)
-				if (pids[i] > 0)
-					kill(pids[i], (int)stop_signal);
-			continue;
-		}
-		if (p < 0)
-			break;
-		left--;
-		if (!WIFEXITED(status) || WEXITSTATUS(status))
-			rc = 1;
-	}
+	for (int i = 0; i < l->nfds; i++)
+		close(l->fds[i]);
+	rc = supervise(pids, l->nfds, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	free(pids);
 	return rc;
-}
-
-/* The listening sockets of all workers: the first on --port, the others
- * on the port it got. */
-static int open_listeners(const struct serve_opts *o, int *lfds, int *port)
-{
-	char portstr[16];
-
-	lfds[0] = listen_socket(o, o->port);
-	if (lfds[0] < 0)
-		return -1;
-	*port = bound_port(lfds[0]);
-	snprintf(portstr, sizeof(portstr), "%d", *port);
-	for (int i = 1; i < o->workers; i++) {
-		lfds[i] = listen_socket(o, portstr);
-		if (lfds[i] < 0) {
-			while (i-- > 0)
-				close(lfds[i]);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 int cmd_serve(int argc, char **argv)
 {
 	struct serve_opts o;
 	struct server srv = { .o = &o };
-	int *lfds, port, rc;
+	struct listeners l;
+	int rc;
 
 	rc = parse_opts(argc, argv, &o);
 	if (rc < 0) {
@@ -364,27 +344,21 @@ int cmd_serve(int argc, char **argv)
 	}
 	admit_init_limits(&o);
 	install_signals();
-	srv.ctx = make_ctx(&o);
+	srv.ctx = tlsctx_new(&o);
 	if (!srv.ctx)
 		return 1;
-	lfds = calloc((size_t)o.workers, sizeof(*lfds));
-	if (!lfds || open_listeners(&o, lfds, &port) < 0 ||
+	if (listeners_open(&o, srv.root_real, &l) < 0 ||
 	    (o.user && drop_privileges(o.user) < 0)) {
-		free(lfds);
 		kssl_ctx_free(srv.ctx);
 		return 1;
 	}
-	printf("kssl serve: serving %s on https://%s%s%s:%d/ (%d worker%s)\n",
-	       srv.root_real, strchr(o.bind, ':') ? "[" : "", o.bind,
-	       strchr(o.bind, ':') ? "]" : "", port, o.workers,
-	       o.workers > 1 ? "s" : "");
 	if (!kssl_kernel_has_tls())
 		printf("kssl serve: kernel has no TLS ULP: records are encrypted by OpenSSL (fallback)\n");
-	if (o.workers > 1)
-		rc = run_workers(&srv, lfds);
+	if (l.nfds > 1)
+		rc = run_workers(&srv, &l);
 	else
-		rc = run_worker(&srv, lfds[0]);
-	free(lfds);
+		rc = run_worker(&srv, l.fds[0]);
+	free(l.fds);
 	kssl_ctx_free(srv.ctx);
 	close(srv.root_fd);
 	return rc;

@@ -24,8 +24,13 @@
 	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
+/* At most this many --bind addresses (and systemd sockets). */
+#define SERVE_MAX_BINDS 16
+
 struct serve_opts {
-	const char *dir, *bind, *port, *cert, *key;
+	const char *dir, *port, *cert, *key;
+	const char *binds[SERVE_MAX_BINDS]; /* --bind, repeatable */
+	int nbinds;
 	int workers;
 	int max_conns;          /* 0: from RLIMIT_NOFILE (admit_init_limits) */
 	int max_conns_per_addr; /* 0: the default */
@@ -33,9 +38,13 @@ struct serve_opts {
 	unsigned loop_flags;
 	enum kssl_offload_mode offload;
 	int access_log;
+	enum log_format { LOG_KSSL, LOG_COMMON, LOG_COMBINED } log_format;
 	const char *user;  /* --user: drop to this account after setup */
 	int dotfiles;      /* --dotfiles: serve and list names starting '.' */
 	const char *ciphers; /* --ciphers: TLS 1.2 cipher string */
+	const char *ocsp;    /* --ocsp-response: DER file to staple */
+	char headers[4096];  /* --header, --hsts: "Name: value\r\n"... */
+	size_t headers_len;
 };
 
 enum hc_state {
@@ -99,11 +108,39 @@ struct server {
 
 int64_t now_ms(void);
 
+/* headers.c: append a validated --header NAME:VALUE, or the HSTS header
+ * (max_age NULL: one year). 0 or -1 (with a message on stderr). */
+int headers_add(struct serve_opts *o, const char *arg);
+int headers_hsts(struct serve_opts *o, const char *max_age, int subdomains);
+
+/* tlsctx.c */
+/* The server context from the options (certificate and key, or an
+ * in-memory self-signed one); NULL with a message on stderr. */
+kssl_ctx *tlsctx_new(const struct serve_opts *o);
+/* SIGHUP: load the certificate and key again into a new context that new
+ * connections get; open connections keep theirs (they hold a reference).
+ * On failure the old context stays and the reason is logged. 0 or -1. */
+int tlsctx_reload(struct server *srv);
+
+/* listen.c: the listening sockets, one per process to run. */
+struct listeners {
+	int *fds;  /* nfds sockets: each worker process serves one */
+	int nfds;
+};
+/* From systemd socket activation (LISTEN_FDS/LISTEN_PID) if present,
+ * else one socket per --bind address and worker; prints the URLs.
+ * 0 or -1 (with a message on stderr). */
+int listeners_open(const struct serve_opts *o, const char *root,
+		   struct listeners *l);
+
 /* conn.c */
 void conn_accept(kssl_loop *loop, int fd, void *arg);
 void conn_timers(struct server *srv);
 void conn_begin_stop(struct server *srv);
 void conn_close(struct hconn *hc);
+
+/* accesslog.c: the access log line of a finished response (stdout). */
+void accesslog_write(struct hconn *hc);
 
 /* log.c: in with bytes < 0x20, >= 0x7f, '"' and '\\' written as \xHH,
  * truncated to fit outlen (>= 6); returns out. */

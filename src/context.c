@@ -155,6 +155,7 @@ void kssl_ctx_free(kssl_ctx *ctx)
 	if (ctx->keylog)
 		fclose(ctx->keylog);
 	pthread_mutex_destroy(&ctx->keylog_lock);
+	free(ctx->ocsp);
 	free(ctx);
 }
 

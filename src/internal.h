@@ -35,6 +35,8 @@ struct kssl_ctx {
 	size_t alpn_len;
 	FILE *keylog; /* only when asked for */
 	pthread_mutex_t keylog_lock;
+	unsigned char *ocsp; /* DER OCSP response to staple (ocsp.c) */
+	size_t ocsp_len;
 };
 
 /* What we learn about a connection at handshake end; outlives the SSL. */

@@ -140,6 +140,19 @@ int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
 				enum kssl_format format);
 
 /*
+ * kssl_ctx_set_ocsp_response (server contexts): staple this DER OCSP
+ * response (RFC 6960) in the handshake of every client that asks for one
+ * (the status_request extension); clients that do not ask get nothing.
+ * The bytes are copied; they must parse as an OCSP response whose status
+ * is "successful", else KSSL_E_FILE. Whether it matches the certificate
+ * and is still fresh is the caller's business (refresh it before its
+ * nextUpdate). der NULL or len 0 stops stapling. Like the other setters,
+ * call it before connections use the context; to replace the response of
+ * a context in use, build a new context (as `kssl serve` does on SIGHUP).
+ */
+int kssl_ctx_set_ocsp_response(kssl_ctx *ctx, const void *der, size_t len);
+
+/*
  * Trust anchors for verifying the peer. cafile: PEM bundle; capath: hashed
  * directory (c_rehash); mem: PEM text (one or more certificates) or DER bytes
  * (one or more concatenated certificates). kssl_ctx_load_default_cas loads
