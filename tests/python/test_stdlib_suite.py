@@ -213,7 +213,15 @@ class StdlibSuiteTest(unittest.TestCase):
                     self.assertEqual(role, "client", name)
                 elif KTLS:
                     self.assertEqual(tx, "kernel", (name, role, tx_reason))
-                    self.assertEqual(rx, "kernel", (name, role, rx_reason))
+                    if rx == "pending":
+                        # A TLS 1.3 client keeps sessions, as the stdlib's
+                        # do: its RX moves once the server's tickets are
+                        # read, with the first application record; this
+                        # scenario's snapshot came before one.
+                        self.assertEqual(role, "client", name)
+                        self.assertIn("session tickets", rx_reason)
+                    else:
+                        self.assertEqual(rx, "kernel", (name, role, rx_reason))
                 else:
                     self.assertEqual((tx, rx), ("user", "user"))
                     self.assertIn(NO_ULP_REASON, tx_reason)

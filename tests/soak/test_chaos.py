@@ -158,7 +158,7 @@ class Chaos(unittest.TestCase):
         idle = []
         for _ in range(nofile + 40):
             idle.append(socket.create_connection(("127.0.0.1", srv.port), timeout=10))
-        self.assertTrue(wait_until(lambda: fd_count(srv.pid) >= nofile - 2, 10))
+        self.assertTrue(wait_until(lambda: fd_count(srv.pid, pipes=True) >= nofile - 2, 10))
         # Full table: a client now gets an answer or a clean refusal.
         try:
             status, body = get(srv.port, "/small.txt", timeout=5)

@@ -16,7 +16,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from soak import (CHURN, IN_VM, Server, fd_count, get, make_root,  # noqa: E402
+from soak import (CHURN, IN_VM, Server, fd_count, get, make_root, pipe_fd_count,  # noqa: E402
                   require_tools, rss_kb, sha, tls_stat, wait_until)
 
 CONNS = int(os.environ.get("KSSL_SOAK_CONNS", "600" if IN_VM else "10000"))
@@ -61,6 +61,8 @@ class Soak(unittest.TestCase):
               "(right after the churn %d kB)"
               % (CONNS + 4, fds0, fds1, rss0, rss1, peak_rss), flush=True)
         self.assertTrue(settled, "fds did not come back: %d -> %d" % (fds0, fds1))
+        # The splice pipe pool is bounded whatever the churn.
+        self.assertLessEqual(pipe_fd_count(pid), 16)
         self.assertLessEqual(rss1, rss0 + RSS_MARGIN_KB)
 
         # Still right afterwards.
