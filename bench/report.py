@@ -23,6 +23,7 @@ RATIOS = [  # (numerator, denominator): the comparisons docs/bench.md discusses
     ("kssl-fallback-userspace", "openssl-ssl-write"),
     ("kssl-fallback-userspace", "nginx-userspace"),
     ("kssl-python-sendfile", "cpython-ssl-sendfile"),
+    ("kssl-kssl-kernel-rx", "openssl-native-ktls"),
 ]
 
 
@@ -41,6 +42,70 @@ def ratios(report):
     return out
 
 
+def _rows(report, name):
+    c = report["cases"].get(name, {})
+    return {"%s x%d" % (human(r["size"]), r["conc"]): r
+            for r in c.get("results", []) if "mbps" in r}
+
+
+def cpu_ratios(report):
+    """Sender CPU (user + sys s/GiB) ratios per size x concurrency, and
+    per handshake (full, resumed), for the RATIOS pairs: below 1 means the
+    first case spends less CPU than the second."""
+    out = {}
+    for a, b in RATIOS:
+        ra, rb = _rows(report, a), _rows(report, b)
+        v = {}
+        for k in ra:
+            if k in rb:
+                cb = rb[k]["user_s_per_gib"] + rb[k]["sys_s_per_gib"]
+                if cb > 0:
+                    v[k] = (ra[k]["user_s_per_gib"] + ra[k]["sys_s_per_gib"]) / cb
+        ha = {h["mode"]: h for h in report["cases"].get(a, {}).get("handshakes", [])}
+        hb = {h["mode"]: h for h in report["cases"].get(b, {}).get("handshakes", [])}
+        for mode in ha:
+            if mode in hb:
+                cb = hb[mode]["user_ms_per_hs"] + hb[mode]["sys_ms_per_hs"]
+                if cb > 0:
+                    v["handshake " + mode] = (ha[mode]["user_ms_per_hs"] +
+                                              ha[mode]["sys_ms_per_hs"]) / cb
+        if v:
+            out["%s / %s" % (a, b)] = v
+    return out
+
+
+def scale(report):
+    """Per case and size: MB/s at each concurrency as a fraction of the best
+    concurrency's (the 90 % target at 256 and 1024), per-connection spread."""
+    out = {}
+    for name, c in report["cases"].items():
+        by_size = {}
+        for r in c.get("results", []):
+            if "mbps" in r:
+                by_size.setdefault(r["size"], []).append(r)
+        for size, rows in by_size.items():
+            if len(rows) < 2:
+                continue
+            best = max(r["mbps"]["median"] for r in rows)
+            out.setdefault(name, {})[human(size)] = {
+                str(r["conc"]): {"of_best": r["mbps"]["median"] / best,
+                                 "verified": r["verified"],
+                                 "fairness": r.get("fairness")} for r in rows}
+    return out
+
+
+def _ratio_table(title, table, note):
+    keys = []
+    for v in table.values():
+        keys += [k for k in v if k not in keys]
+    lines = ["", "## " + title, "", note, "", "| ratio | " + " | ".join(keys) + " |",
+             "|---|" + "---|" * len(keys)]
+    for name, v in table.items():
+        lines.append("| %s | %s |" % (name, " | ".join(
+            "%.2f" % v[k] if k in v else "" for k in keys)))
+    return lines
+
+
 def markdown(report):
     p = report["params"]
     lines = ["# kssl bench (%s%s)" % (report["kernel"], ", EMULATED (TCG VM)" if report["emulated"] else ""),
@@ -52,29 +117,58 @@ def markdown(report):
         lines += ["", "**EMULATED**: QEMU TCG emulates the CPU. Only ratios between cases of "
                   "this run mean anything; CPU ratios between kernel and userspace crypto "
                   "are not a speed-up (TCG distorts them)."]
+    pin = report.get("pinning")
+    if pin:
+        lines += ["", "Pinning: %s. Clients: %s; handshakes: %s; TLS 1.3 %s offered by "
+                  "every client." % (pin["note"], report["clients"]["throughput"],
+                                     report["clients"]["handshakes"],
+                                     report["clients"]["cipher"])]
     if report["cases"]:
-        lines += ["", "| case | TLS | size | conc | MB/s median (min-max) | user s/GiB | sys s/GiB "
-                  "| verified |", "|---|---|---|---|---|---|---|---|"]
+        lines += ["", "## Sender CPU and throughput", "",
+                  "Headline: the sender's CPU seconds per GiB sent (user, sys; "
+                  "/proc/PID/stat of the sender tree). Spread: per-connection request "
+                  "rate min/max over mean (h2load).", "",
+                  "| case | size | conc | client | user s/GiB | sys s/GiB | MB/s median "
+                  "(min-max) | spread | verified |", "|---|---|---|---|---|---|---|---|---|"]
     for name, c in report["cases"].items():
         if not c["results"]:
-            lines.append("| %s | | | | %s | | | |" % (name, c["status"]))
-        tls = c.get("tls", {})
+            lines.append("| %s | | | | | | %s | | |" % (name, c["status"]))
         for r in c["results"]:
             if "skipped" in r:
                 continue
-            lines.append("| %s | %s | %s | %d | %.1f (%.1f-%.1f) | %.2f | %.2f | %s |" % (
-                name, "%s %s" % (tls.get("version", "?"), tls.get("cipher", "?")), human(r["size"]), r["conc"], r["mbps"]["median"], r["mbps"]["min"],
-                r["mbps"]["max"], r["user_s_per_gib"], r["sys_s_per_gib"],
+            f = r.get("fairness")
+            lines.append("| %s | %s | %d | %s | %.3f | %.3f | %.1f (%.1f-%.1f) | %s | %s |" % (
+                name, human(r["size"]), r["conc"], r.get("client", "?"), r["user_s_per_gib"],
+                r["sys_s_per_gib"], r["mbps"]["median"], r["mbps"]["min"], r["mbps"]["max"],
+                "%.2f-%.2f" % (f["min_over_mean"], f["max_over_mean"]) if f else "",
                 "yes" if r["verified"] else "NO"))
+    hs_rows = [(n, h) for n, c in report["cases"].items() for h in c.get("handshakes", [])]
+    if hs_rows:
+        lines += ["", "## Handshakes (new connection + GET of a 1 KiB file, openssl s_time)", "",
+                  "| case | mode | sender user ms/conn | sender sys ms/conn | conns/s median "
+                  "(min-max) | resumed | verified |", "|---|---|---|---|---|---|---|"]
+        for name, h in hs_rows:
+            lines.append("| %s | %s | %.3f | %.3f | %.0f (%.0f-%.0f) | %.0f%% | %s |" % (
+                name, h["mode"], h["user_ms_per_hs"], h["sys_ms_per_hs"], h["per_s"]["median"],
+                h["per_s"]["min"], h["per_s"]["max"], 100 * h["resumed_fraction"],
+                "yes" if h["verified"] else "NO"))
+    if report.get("cpu_ratios"):
+        lines += _ratio_table("Sender CPU ratios (user+sys per GiB / per handshake, same run)",
+                              report["cpu_ratios"], "Below 1: the first case uses less CPU.")
     if report.get("ratios"):
-        keys = list(next(iter(report["ratios"].values())))
-        for v in report["ratios"].values():
-            keys += [k for k in v if k not in keys]
-        lines += ["", "## Throughput ratios (median MB/s, same run)", "",
-                  "| ratio | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
-        for name, v in report["ratios"].items():
-            lines.append("| %s | %s |" % (name, " | ".join(
-                "%.2f" % v[k] if k in v else "" for k in keys)))
+        lines += _ratio_table("Throughput ratios (median MB/s, same run)", report["ratios"],
+                              "Above 1: the first case is faster (wall clock: noisy on a "
+                              "shared machine).")
+    if report.get("scale"):
+        lines += ["", "## Scale (MB/s at each concurrency / the best one's; spread)", ""]
+        for name, sizes in report["scale"].items():
+            for size, v in sizes.items():
+                lines.append("- %s %s: %s" % (name, size, ", ".join(
+                    "x%s %.0f%%%s" % (k, 100 * x["of_best"],
+                                      " (spread %.2f-%.2f)" % (x["fairness"]["min_over_mean"],
+                                                               x["fairness"]["max_over_mean"])
+                                      if x.get("fairness") else "")
+                    for k, x in v.items())))
     if report["ktls"]:
         lines += ["", "## Kernel TLS use (/proc/net/tls_stat change per case)", "",
                   "| case | connections | kTLS TX sockets | kTLS RX sockets |", "|---|---|---|---|"]

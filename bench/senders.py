@@ -24,6 +24,9 @@ class Unavailable(Exception):
     pass
 
 
+PIN = []  # taskset prefix for every sender (bench/run sets it: CPU 0)
+
+
 # ---- /proc -----------------------------------------------------------------
 
 def kernel_has_tls():
@@ -93,6 +96,17 @@ def tree_rss_kib(pid):
     return total
 
 
+def tree_fds(pid):
+    """Open file descriptors of pid and its children."""
+    n = 0
+    for p in tree_pids(pid):
+        try:
+            n += len(os.listdir("/proc/%d/fd" % p))
+        except OSError:
+            pass
+    return n
+
+
 def slab_kib():
     """System-wide kernel slab (kB): where kTLS keeps its per-socket state."""
     with open("/proc/meminfo") as f:
@@ -108,7 +122,7 @@ class Sender:
     """A sender that prints its port on stdout (pattern's group 1)."""
 
     def __init__(self, argv, pattern, env=None):
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(PIN + argv, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=env)
         deadline = time.monotonic() + 30
         self.port = None
@@ -164,10 +178,11 @@ class Nginx:
         with open(conf, "w") as f:
             f.write("""
 daemon off; master_process off; worker_processes 1; pid %(d)s/nginx.pid;
+worker_rlimit_nofile %(nofile)d;
 error_log %(d)s/error.log warn;
 events { worker_connections %(wc)d; }
 http {
-  access_log off; sendfile on; keepalive_timeout %(ka)d; keepalive_requests 100000;
+  access_log off; sendfile on; keepalive_timeout %(ka)d; keepalive_requests 1000000;
   client_body_temp_path %(d)s; proxy_temp_path %(d)s; fastcgi_temp_path %(d)s;
   uwsgi_temp_path %(d)s; scgi_temp_path %(d)s;
   server {
@@ -178,9 +193,13 @@ http {
   }
 }
 """ % dict(d=d, port=self.port, root=env["root"], cert=env["cert"], key=env["key"],
-           wc=max(4096, conns + 256), ka=keepalive_s,
+           # nginx closes idle keep-alive connections once fewer than 1/16
+           # of worker_connections are free (ngx_drain_connections): keep
+           # it far above what the memory mode holds open.
+           wc=max(4096, 2 * conns + 256), nofile=max(8192, 4 * conns + 1024),
+           ka=keepalive_s,
            ktls="KTLS" if ktls else "-KTLS"))
-        self.proc = subprocess.Popen([nginx, "-p", d, "-c", conf, "-e", d + "/error.log"],
+        self.proc = subprocess.Popen(PIN + [nginx, "-p", d, "-c", conf, "-e", d + "/error.log"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
@@ -248,18 +267,33 @@ def _ossl(env, extra):
                   r"listening (\d+)")
 
 
+class Case:
+    """A throughput case: start() returns a started sender (.proc, .port,
+    .stop()); get_client: measured with the kssl download client (kssl get)
+    instead of curl/h2load."""
+
+    def __init__(self, start, get_client=False):
+        self.start, self.get_client = start, get_client
+
+
 def throughput_cases(env):
-    """name -> factory() returning a started sender (.proc, .port, .stop())."""
+    """name -> Case. Keep-alive for every sender (h2load reuses its
+    connections; curl and s_time open one per fetch)."""
+    ka = ["--idle-timeout", "60", "--max-conns", "4096"]
     return {
-        "kssl-offload-uring-splice": lambda: (_need_ktls(), _serve(env, []))[1],
-        "kssl-offload-sendfile": lambda: (_need_ktls(), _serve(env, ["--no-uring"]))[1],
-        "kssl-fallback-userspace": lambda: _serve(env, ["--offload", "none"]),
-        "openssl-ssl-write": lambda: _ossl(env, []),
-        "openssl-native-ktls": lambda: (_need_ktls(), _ossl(env, ["--ktls"]))[1],
-        "nginx-ktls": lambda: (_need_ktls(), Nginx(env, True))[1],
-        "nginx-userspace": lambda: Nginx(env, False),
-        "cpython-ssl-sendfile": lambda: python_sender(env, False),
-        "kssl-python-sendfile": lambda: python_sender(env, True),
+        "kssl-offload-uring-splice": Case(lambda: (_need_ktls(), _serve(env, ka))[1]),
+        "kssl-offload-sendfile": Case(lambda: (_need_ktls(), _serve(env, ka + ["--no-uring"]))[1]),
+        "kssl-fallback-userspace": Case(lambda: _serve(env, ka + ["--offload", "none"])),
+        "openssl-ssl-write": Case(lambda: _ossl(env, [])),
+        "openssl-native-ktls": Case(lambda: (_need_ktls(), _ossl(env, ["--ktls"]))[1]),
+        "nginx-ktls": Case(lambda: (_need_ktls(), Nginx(env, True, 60))[1]),
+        "nginx-userspace": Case(lambda: Nginx(env, False, 60)),
+        "cpython-ssl-sendfile": Case(lambda: python_sender(env, False)),
+        "kssl-python-sendfile": Case(lambda: python_sender(env, True)),
+        # kssl serve -> kssl get, both directions of both ends in the kernel;
+        # compare with openssl-native-ktls (curl: OpenSSL 3.0 has no TLS 1.3 RX).
+        "kssl-kssl-kernel-rx": Case(lambda: (_need_ktls(), _serve(env, ka))[1],
+                                    get_client=True),
     }
 
 

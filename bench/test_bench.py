@@ -38,9 +38,13 @@ class BenchQuick(unittest.TestCase):
         d = self.d
         self.assertEqual(d["schema"], "kssl-bench/1")
         for key in ("machine", "kernel", "versions", "params", "cases", "emulated", "ktls",
-                    "ratios", "memory"):
+                    "ratios", "cpu_ratios", "scale", "memory", "pinning", "clients"):
             self.assertIn(key, d)
-        self.assertGreaterEqual(len(d["cases"]), 9)
+        self.assertGreaterEqual(len(d["cases"]), 10)
+        if d["cpus"] >= 2:  # sender and clients on disjoint CPUs
+            p = d["pinning"]
+            self.assertTrue(p["sender_cpus"] and p["client_cpus"], p)
+            self.assertFalse(set(p["sender_cpus"]) & set(p["client_cpus"]), p)
         self.assertIn("## Memory", self.md)
 
     def test_throughput_cases_verified(self):
@@ -54,16 +58,34 @@ class BenchQuick(unittest.TestCase):
             self.assertTrue(c["tls"]["version"].startswith("TLSv1."), (name, c["tls"]))
             self.assertGreaterEqual(c["connections"], 1 + len(c["results"]))
             for res in c["results"]:
+                self.assertIn(res["client"], ("curl", "h2load", "kssl-get"), (name, res))
                 self.assertTrue(res["verified"], (name, res))
                 for k in ("min", "median", "max"):
                     self.assertGreater(res["mbps"][k], 0)
                 for k in ("user_s_per_gib", "sys_s_per_gib"):
                     self.assertGreaterEqual(res[k], 0)
+            if name != "kssl-kssl-kernel-rx":  # full and resumed, s_time
+                self.assertEqual([h["mode"] for h in c["handshakes"]], ["full", "resumed"], name)
+                for h in c["handshakes"]:
+                    self.assertTrue(h["verified"], (name, h))
+                    self.assertGreater(h["resumed_fraction"] if h["mode"] == "resumed"
+                                       else 1, 0, (name, h))
         self.assertGreaterEqual(available, 2)  # fallback + OpenSSL anywhere
         self.assertEqual(self.d["cases"]["kssl-fallback-userspace"]["status"], "ok")
         if not self.d["ktls"]:
             self.assertTrue(self.d["cases"]["kssl-offload-uring-splice"]["status"]
                             .startswith("unavailable: no kTLS"))
+
+    def test_kernel_rx_case(self):
+        c = self.d["cases"]["kssl-kssl-kernel-rx"]
+        if c["status"] != "ok":  # no kTLS here, or no kssl get yet
+            self.assertRegex(c["status"], "unavailable: (no kTLS|no kssl download client)")
+            return
+        for res in c["results"]:
+            if "skipped" not in res:
+                self.assertEqual(res["client"], "kssl-get")
+        if self.d["ktls"]:  # the client's RX really in the kernel
+            self.assertGreater(c["tls_stat"]["TlsRxSw"], 0)
 
     def test_python_cases(self):
         for name in ("cpython-ssl-sendfile", "kssl-python-sendfile"):
@@ -93,6 +115,9 @@ class BenchQuick(unittest.TestCase):
             r = c["result"]
             self.assertTrue(r["verified"], (name, r))
             self.assertEqual((r["opened"], r["still_serving"]), (CONNS, CONNS), name)
+            # all closed, but for the io_uring engine's bounded pipe pool
+            self.assertLessEqual(r["fds_after_close"], r["fds_before"] + 16, name)
+            self.assertGreaterEqual(r["fds_idle"], r["fds_before"] + CONNS, name)
             for k in ("rss_kib_per_conn", "anon_kib_per_conn", "slab_kib_per_conn_system",
                       "open_seconds", "rss_kib_before", "rss_kib_idle"):
                 self.assertIsInstance(r[k], (int, float), (name, k))

@@ -6,12 +6,13 @@
  * (slowloris) is cut off; idle_timeout between requests; send_timeout
  * without progress while sending.
  */
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,38 @@ int64_t now_ms(void)
 
 static void start_read(struct hconn *hc);
 
+/*
+ * Where an idle connection's next request lands. The loop runs the read
+ * and its callback back to back (kssl_lconn_read: one step, then on_read),
+ * so one buffer per process serves every idle connection: on_read moves
+ * the bytes into the connection's own request buffer before any other
+ * connection reads.
+ */
+static char idle_in[HTTP_MAX_HEADER_BYTES];
+
+/* The request state (req + in) of a connection that has none. */
+static int request_alloc(struct hconn *hc)
+{
+	char *p = calloc(1, sizeof(struct http_req) + HTTP_MAX_HEADER_BYTES);
+
+	if (!p)
+		return -1;
+	hc->req = (struct http_req *)(void *)p;
+	hc->in = p + sizeof(struct http_req);
+	return 0;
+}
+
+/* Idle: drop the request state and the response head's buffer. */
+static void request_release(struct hconn *hc)
+{
+	free(hc->req); /* hc->in is inside it */
+	hc->req = NULL;
+	hc->in = NULL;
+	hc->in_len = 0;
+	free(hc->out.p);
+	hc->out = (struct http_buf){ 0 };
+}
+
 void conn_close(struct hconn *hc)
 {
 	struct server *srv = hc->srv;
@@ -39,10 +72,10 @@ void conn_close(struct hconn *hc)
 	if (hc->next)
 		hc->next->prev = hc->prev;
 	srv->nconns--;
-	if (hc->file_fd >= 0)
-		close(hc->file_fd);
-	kssl_lconn_close(hc->lc); /* frees the kssl_conn, closes the socket */
-	free(hc->out.p);
+	/* Frees the kssl_conn, closes the socket, and the file once no
+	 * splice of it is left in the ring. */
+	kssl_lconn_close_file(hc->lc, hc->file_fd);
+	request_release(hc);
 	free(hc);
 }
 
@@ -57,33 +90,11 @@ static void close_gracefully(struct hconn *hc)
 	conn_close(hc);
 }
 
-static void access_log(struct hconn *hc)
-{
-	kssl_conn *c = kssl_lconn_tls(hc->lc);
-	char date[64];
-	time_t t = time(NULL);
-	struct tm tm;
-	const char *path = kssl_lconn_send_path(hc->lc);
-
-	if (!hc->srv->o->access_log)
-		return;
-	localtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S %z", &tm);
-	printf("%s - - [%s] \"%s %s HTTP/1.%d\" %d %zu tls=%s tx=%s%s%s\n",
-	       hc->peer, date, hc->req.method[0] ? hc->req.method : "-",
-	       hc->req.target[0] ? hc->req.target : "-", hc->req.minor,
-	       hc->status, hc->body_len,
-	       kssl_conn_version(c) == KSSL_TLS1_3 ? "1.3" : "1.2",
-	       kssl_conn_offload(c, KSSL_DIR_TX, NULL) == KSSL_OFFLOAD_KERNEL ?
-		       "kernel" : "user",
-	       hc->body_len ? " send=" : "", hc->body_len ? path : "");
-}
-
 static void finish(struct hconn *hc)
 {
 	struct server *srv = hc->srv;
 
-	access_log(hc);
+	accesslog_write(hc);
 	if (hc->file_fd >= 0)
 		close(hc->file_fd);
 	hc->file_fd = -1;
@@ -99,8 +110,11 @@ static void on_body(kssl_lconn *lc, ssize_t r, void *arg)
 
 	(void)lc;
 	if (r < 0) {
-		fprintf(stderr, "kssl serve: %s: sending %s: %s\n", hc->peer,
-			hc->req.path, kssl_lconn_error(hc->lc));
+		char path[4 * 1024];
+
+		fprintf(stderr, "kssl serve: %s: sending %s: %s\n", hc->peer.name,
+			log_escape(hc->req->path, path, sizeof(path)),
+			kssl_lconn_error(hc->lc));
 		return conn_close(hc);
 	}
 	finish(hc);
@@ -116,6 +130,7 @@ static void on_head(kssl_lconn *lc, ssize_t r, void *arg)
 		return finish(hc);
 	hc->state = HC_BODY;
 	hc->last_sent = 0;
+	hc->last_outq = 0;
 	hc->deadline = now_ms() + (int64_t)hc->srv->o->send_timeout * 1000;
 	if (kssl_lconn_sendfile(lc, hc->file_fd, hc->body_off, hc->body_len,
 				on_body, hc) < 0)
@@ -125,6 +140,8 @@ static void on_head(kssl_lconn *lc, ssize_t r, void *arg)
 static void send_response(struct hconn *hc)
 {
 	hc->state = HC_HEAD;
+	hc->last_sent = 0;
+	hc->last_outq = 0;
 	hc->deadline = now_ms() + (int64_t)hc->srv->o->send_timeout * 1000;
 	if (kssl_lconn_write(hc->lc, hc->out.p, hc->out.len, on_head, hc) < 0)
 		conn_close(hc);
@@ -133,19 +150,19 @@ static void send_response(struct hconn *hc)
 /* A complete head, an error, or a need for more bytes. */
 static void process(struct hconn *hc)
 {
-	int r = http_parse(hc->in, hc->in_len, &hc->req);
+	int r = http_parse(hc->in, hc->in_len, hc->req);
 
 	if (r == 1)
 		return start_read(hc);
-	hc->keepalive = r == 0 ? hc->req.keepalive : 0;
+	hc->keepalive = r == 0 ? hc->req->keepalive : 0;
 	if (r) {
 		respond_error(hc, r);
 	} else {
 		respond(hc);
 		/* Pipelined bytes stay for the next round. */
-		memmove(hc->in, hc->in + hc->req.header_bytes,
-			hc->in_len - hc->req.header_bytes);
-		hc->in_len -= hc->req.header_bytes;
+		memmove(hc->in, hc->in + hc->req->header_bytes,
+			hc->in_len - hc->req->header_bytes);
+		hc->in_len -= hc->req->header_bytes;
 	}
 	send_response(hc);
 }
@@ -157,6 +174,11 @@ static void on_read(kssl_lconn *lc, ssize_t n, void *arg)
 	(void)lc;
 	if (n <= 0)
 		return conn_close(hc); /* EOF, close_notify or error */
+	if (!hc->req) { /* first bytes of a request, read into idle_in */
+		if (request_alloc(hc) < 0)
+			return conn_close(hc);
+		memcpy(hc->in, idle_in, (size_t)n);
+	}
 	if (hc->in_len == 0) /* first byte of a request: header deadline */
 		hc->deadline = now_ms() + (int64_t)hc->srv->o->header_timeout * 1000;
 	hc->in_len += (size_t)n;
@@ -166,16 +188,23 @@ static void on_read(kssl_lconn *lc, ssize_t n, void *arg)
 static void start_read(struct hconn *hc)
 {
 	hc->state = HC_READ;
-	memset(&hc->req, 0, sizeof(hc->req));
-	if (hc->in_len > 0 && http_parse(hc->in, hc->in_len, &hc->req) != 1)
+	if (hc->in_len == 0) { /* idle: no request state until bytes come */
+		request_release(hc);
+		if (kssl_lconn_read(hc->lc, idle_in, sizeof(idle_in), on_read,
+				    hc) < 0)
+			conn_close(hc);
+		return;
+	}
+	memset(hc->req, 0, sizeof(*hc->req));
+	if (http_parse(hc->in, hc->in_len, hc->req) != 1)
 		return process(hc);
-	if (hc->in_len >= sizeof(hc->in)) {
+	if (hc->in_len >= HTTP_MAX_HEADER_BYTES) {
 		hc->keepalive = 0;
 		respond_error(hc, 431);
 		return send_response(hc);
 	}
 	if (kssl_lconn_read(hc->lc, hc->in + hc->in_len,
-			    sizeof(hc->in) - hc->in_len, on_read, hc) < 0)
+			    HTTP_MAX_HEADER_BYTES - hc->in_len, on_read, hc) < 0)
 		conn_close(hc);
 }
 
@@ -189,30 +218,17 @@ static void on_handshake(kssl_lconn *lc, ssize_t r, void *arg)
 	start_read(hc);
 }
 
-static void peer_name(int fd, char *out, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	snprintf(out, len, "-");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out,
-			  (socklen_t)len);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-			  out, (socklen_t)len);
-}
-
 void conn_accept(kssl_loop *loop, int fd, void *arg)
 {
 	struct server *srv = arg;
+	struct hconn_peer peer;
 	struct hconn *hc;
 	kssl_conn *c;
 
-	if (srv->nconns >= (size_t)srv->o->max_conns) {
-		close(fd); /* over the cap: refuse before any TLS work */
+	if (fd < 0)
+		return admit_accept_failed(srv, -fd);
+	if (admit(srv, fd, &peer) < 0) {
+		close(fd); /* over a cap: refuse before any TLS work */
 		return;
 	}
 	/*
@@ -233,7 +249,7 @@ void conn_accept(kssl_loop *loop, int fd, void *arg)
 	hc->srv = srv;
 	hc->file_fd = -1;
 	hc->state = HC_HANDSHAKE;
-	peer_name(fd, hc->peer, sizeof(hc->peer));
+	hc->peer = peer;
 	hc->deadline = now_ms() + (int64_t)srv->o->header_timeout * 1000;
 	hc->next = srv->conns;
 	if (srv->conns)
@@ -244,23 +260,53 @@ void conn_accept(kssl_loop *loop, int fd, void *arg)
 		conn_close(hc);
 }
 
+/*
+ * Progress of a response as the client sees it: bytes handed to the socket
+ * (kssl_lconn_sent) only move when the send buffer has room, and an
+ * autotuned buffer of megabytes drained by a slow but steady reader opens
+ * room only after minutes. The send queue (SIOCOUTQ: bytes not yet
+ * acknowledged) shrinks with every ACK, so either counts as progress.
+ * Sampled once per --send-timeout, at the deadline: no cost meanwhile.
+ */
+static int send_progressed(struct hconn *hc)
+{
+	size_t sent = kssl_lconn_sent(hc->lc);
+	int outq = 0, moved;
+
+	if (ioctl(kssl_lconn_fd(hc->lc), SIOCOUTQ, &outq) < 0)
+		outq = hc->last_outq;
+	moved = sent != hc->last_sent || outq < hc->last_outq;
+	hc->last_sent = sent;
+	hc->last_outq = outq;
+	return moved;
+}
+
 void conn_timers(struct server *srv)
 {
 	int64_t now = now_ms();
 	struct hconn *hc = srv->conns, *next;
+	char path[4 * 1024];
 
 	for (; hc; hc = next) {
 		next = hc->next;
-		if (hc->state == HC_BODY) {
-			size_t sent = kssl_lconn_sent(hc->lc);
-
-			if (sent != hc->last_sent) { /* progress: extend */
-				hc->last_sent = sent;
-				hc->deadline = now + (int64_t)srv->o->send_timeout * 1000;
-			}
-		}
-		if (hc->deadline && now >= hc->deadline)
+		if (!hc->deadline || now < hc->deadline)
+			continue;
+		if (hc->state != HC_HEAD && hc->state != HC_BODY) {
 			conn_close(hc);
+			continue;
+		}
+		if (send_progressed(hc)) {
+			hc->deadline = now + (int64_t)srv->o->send_timeout * 1000;
+			continue;
+		}
+		/* Every cut is logged: the client got a truncated response. */
+		fprintf(stderr, "kssl serve: %s: %s: no send progress for %d s, "
+			"cut after %zu of %zu body bytes\n", hc->peer.name,
+			hc->req->path[0] ? log_escape(hc->req->path, path,
+						     sizeof(path)) : "-",
+			srv->o->send_timeout,
+			hc->state == HC_BODY ? hc->last_sent : 0, hc->body_len);
+		conn_close(hc);
 	}
 }
 

@@ -115,7 +115,9 @@ static int parse_header(const char *line, size_t len, struct http_req *req)
 	v = colon + 1;
 	vlen = len - nlen - 1;
 	copy_value(val, sizeof(val), v, vlen);
-	if (header_is(line, nlen, "Connection")) {
+	if (header_is(line, nlen, "Host")) {
+		req->hosts++;
+	} else if (header_is(line, nlen, "Connection")) {
 		if (strcasestr(val, "close"))
 			req->keepalive = 0;
 		else if (strcasestr(val, "keep-alive"))
@@ -123,6 +125,10 @@ static int parse_header(const char *line, size_t len, struct http_req *req)
 	} else if (header_is(line, nlen, "Range")) {
 		req->has_range = 1;
 		copy_value(req->range, sizeof(req->range), v, vlen);
+	} else if (header_is(line, nlen, "Referer")) {
+		copy_value(req->referer, sizeof(req->referer), v, vlen);
+	} else if (header_is(line, nlen, "User-Agent")) {
+		copy_value(req->agent, sizeof(req->agent), v, vlen);
 	} else if (header_is(line, nlen, "If-Modified-Since")) {
 		req->if_modified_since = http_parse_date(val);
 	} else if (header_is(line, nlen, "Transfer-Encoding")) {
@@ -134,38 +140,76 @@ static int parse_header(const char *line, size_t len, struct http_req *req)
 	return 0;
 }
 
+/*
+ * The end of the head: the first empty line. Lines end in CRLF or, as RFC
+ * 9112 §2.2 lets a recipient accept, a bare LF. Returns the length of the
+ * head including that empty line, or 0 if it is not complete yet.
+ */
+static size_t head_length(const char *buf, size_t len)
+{
+	const char *p = buf, *nl;
+
+	while ((nl = memchr(p, '\n', len - (size_t)(p - buf)))) {
+		if (nl == p || (nl == p + 1 && *p == '\r'))
+			return (size_t)(nl + 1 - buf);
+		p = nl + 1;
+	}
+	return 0;
+}
+
+/* The next line of the head at *p (without its CR LF or LF); advances *p.
+ * A CR anywhere else in a line (bare CR) or a NUL is refused (-1). */
+static long next_line(const char **p, const char **line)
+{
+	const char *nl = strchr(*p, '\n');
+	size_t n = (size_t)(nl - *p);
+
+	*line = *p;
+	*p = nl + 1;
+	if (n && (*line)[n - 1] == '\r')
+		n--;
+	if (memchr(*line, '\r', n))
+		return -1;
+	return (long)n;
+}
+
 int http_parse(const char *buf, size_t len, struct http_req *req)
 {
-	const char *end = NULL, *p = buf, *eol;
+	char head[HTTP_MAX_HEADER_BYTES + 1];
+	const char *p = head, *line;
+	size_t hlen = head_length(buf, len);
 	int nheaders = 0, r;
+	long n;
 
-	for (size_t i = 0; i + 3 < len; i++) {
-		if (!memcmp(buf + i, "\r\n\r\n", 4)) {
-			end = buf + i + 2; /* the last header line's CRLF */
-			break;
-		}
-	}
-	if (!end)
+	if (!hlen)
 		return len >= HTTP_MAX_HEADER_BYTES ? 431 : 1;
-	if ((size_t)(end + 2 - buf) > HTTP_MAX_HEADER_BYTES)
+	if (hlen > HTTP_MAX_HEADER_BYTES)
 		return 431;
+	if (memchr(buf, 0, hlen))
+		return 400; /* NUL anywhere in the head */
+	memcpy(head, buf, hlen);
+	head[hlen] = 0;
 	memset(req, 0, sizeof(*req));
-	req->header_bytes = (size_t)(end + 2 - buf);
-	eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-	r = parse_request_line(p, (size_t)(eol - p), req);
+	req->header_bytes = hlen;
+	n = next_line(&p, &line);
+	if (n < 0)
+		return 400;
+	r = parse_request_line(line, (size_t)n, req);
 	if (r)
 		return r;
 	req->keepalive = req->minor >= 1;
-	for (p = eol + 2; p < end; p = eol + 2) {
-		eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+	while ((n = next_line(&p, &line)) != 0) {
+		if (n < 0)
+			return 400;
 		if (++nheaders > HTTP_MAX_HEADERS)
 			return 431;
-		if (memchr(p, 0, (size_t)(eol - p)))
-			return 400;
-		r = parse_header(p, (size_t)(eol - p), req);
+		r = parse_header(line, (size_t)n, req);
 		if (r)
 			return r;
 	}
+	/* RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one before. */
+	if (req->hosts > 1 || (req->minor >= 1 && req->hosts == 0))
+		return 400;
 	return 0;
 }
 

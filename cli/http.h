@@ -19,13 +19,18 @@ struct http_req {
 	int has_range;
 	char range[128];
 	time_t if_modified_since; /* 0 if absent or unparsable */
+	int hosts;           /* Host header lines seen */
+	char referer[256];   /* for the combined log format (truncated) */
+	char agent[256];     /* User-Agent, idem */
 	size_t header_bytes; /* length of the request head incl. CRLFCRLF */
 };
 
 /*
- * http_parse parses the request head in buf[0..len). Returns 0 when a full
- * head was parsed into *req, 1 when more bytes are needed, or an HTTP
- * status for a bad request (400, 405, 431, 501, 505).
+ * http_parse parses the request head in buf[0..len). Lines end in CRLF or
+ * a bare LF. Returns 0 when a full head was parsed into *req, 1 when more
+ * bytes are needed, or an HTTP status for a bad request (400: also a NUL or
+ * bare CR in the head, HTTP/1.1 without exactly one Host; 405, 431, 501,
+ * 505).
  */
 int http_parse(const char *buf, size_t len, struct http_req *req);
 

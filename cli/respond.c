@@ -20,6 +20,7 @@ static void head(struct hconn *hc, int status, const char *type,
 	http_buf_printf(&hc->out,
 		"HTTP/1.1 %d %s\r\nServer: kssl/" KSSL_VERSION_STRING
 		"\r\nDate: %s\r\n", status, http_reason(status), date);
+	http_buf_add(&hc->out, hc->srv->o->headers, hc->srv->o->headers_len);
 	if (type)
 		http_buf_printf(&hc->out, "Content-Type: %s\r\n", type);
 	if (status != 304)
@@ -44,7 +45,7 @@ void respond_error(struct hconn *hc, int status)
 	hc->file_fd = -1;
 	hc->body_len = 0;
 	head(hc, status, "text/plain; charset=utf-8", (size_t)n, extra);
-	if (!hc->req.head)
+	if (!hc->req->head)
 		http_buf_add(&hc->out, body, (size_t)n);
 }
 
@@ -52,8 +53,14 @@ static void redirect_dir(struct hconn *hc)
 {
 	struct http_buf loc = { 0 };
 
+	const char *path = hc->req->path;
+
+	/* One leading slash: "//host/" would be a protocol-relative URL,
+	 * a redirect to another site (an open redirect). */
+	while (path[0] == '/' && path[1] == '/')
+		path++;
 	http_buf_printf(&loc, "Location: ");
-	http_buf_url(&loc, hc->req.path);
+	http_buf_url(&loc, path);
 	http_buf_printf(&loc, "/\r\n");
 	hc->out.len = 0;
 	head(hc, 301, NULL, 0, loc.p);
@@ -64,12 +71,13 @@ static void listing(struct hconn *hc, int dir_fd)
 {
 	struct http_buf body = { 0 };
 
-	if (fsroot_listing(dir_fd, hc->req.path, &body) < 0) {
+	if (fsroot_listing(dir_fd, hc->req->path, hc->srv->o->dotfiles,
+			   &body) < 0) {
 		free(body.p);
 		return respond_error(hc, 500);
 	}
 	head(hc, 200, "text/html; charset=utf-8", body.len, NULL);
-	if (!hc->req.head)
+	if (!hc->req->head)
 		http_buf_add(&hc->out, body.p, body.len);
 	free(body.p);
 }
@@ -83,8 +91,8 @@ static void file(struct hconn *hc, int fd, const struct stat *st,
 	int status = 200;
 
 	http_date(st->st_mtime, lm, sizeof(lm));
-	if (hc->req.has_range)
-		status = http_range(hc->req.range, st->st_size, &start, &count);
+	if (hc->req->has_range)
+		status = http_range(hc->req->range, st->st_size, &start, &count);
 	if (status == 416) {
 		snprintf(extra, sizeof(extra),
 			 "Content-Range: bytes */%lld\r\n", (long long)st->st_size);
@@ -92,8 +100,10 @@ static void file(struct hconn *hc, int fd, const struct stat *st,
 		close(fd);
 		return;
 	}
-	if (status == 200 && hc->req.if_modified_since &&
-	    st->st_mtime <= hc->req.if_modified_since) {
+	/* A date later than now is invalid (RFC 9110 §13.1.3): ignored. */
+	if (status == 200 && hc->req->if_modified_since &&
+	    hc->req->if_modified_since <= time(NULL) &&
+	    st->st_mtime <= hc->req->if_modified_since) {
 		snprintf(extra, sizeof(extra), "Last-Modified: %s\r\n", lm);
 		head(hc, 304, NULL, 0, extra);
 		close(fd);
@@ -109,7 +119,7 @@ static void file(struct hconn *hc, int fd, const struct stat *st,
 		snprintf(extra, sizeof(extra),
 			 "Last-Modified: %s\r\nAccept-Ranges: bytes\r\n", lm);
 	head(hc, status, http_mime(name), count, extra);
-	if (hc->req.head || count == 0) {
+	if (hc->req->head || count == 0) {
 		close(fd);
 		return;
 	}
@@ -118,10 +128,19 @@ static void file(struct hconn *hc, int fd, const struct stat *st,
 	hc->body_len = count;
 }
 
+/* A segment naming a dot-file or dot-directory (".git", ".env", ...). */
+static int has_dot_segment(const char *path)
+{
+	for (const char *p = path; (p = strchr(p, '/')); p++)
+		if (p[1] == '.')
+			return 1;
+	return path[0] == '.';
+}
+
 void respond(struct hconn *hc)
 {
 	struct server *srv = hc->srv;
-	const char *path = hc->req.path;
+	const char *path = hc->req->path;
 	size_t plen = strlen(path);
 	struct stat st;
 	int fd;
@@ -129,13 +148,11 @@ void respond(struct hconn *hc)
 	hc->out.len = 0;
 	hc->file_fd = -1;
 	hc->body_len = 0;
-	fd = fsroot_open(srv->root_fd, srv->root_real, path);
+	if (!srv->o->dotfiles && has_dot_segment(path))
+		return respond_error(hc, 404);
+	fd = fsroot_open(srv->root_fd, path, &st);
 	if (fd < 0)
 		return respond_error(hc, -fd);
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return respond_error(hc, 500);
-	}
 	if (S_ISDIR(st.st_mode)) {
 		char index[4200];
 		int ifd;
@@ -146,8 +163,8 @@ void respond(struct hconn *hc)
 			return redirect_dir(hc);
 		}
 		snprintf(index, sizeof(index), "%sindex.html", path);
-		ifd = fsroot_open(srv->root_fd, srv->root_real, index);
-		if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
+		ifd = fsroot_open(srv->root_fd, index, &ist);
+		if (ifd >= 0 && S_ISREG(ist.st_mode)) {
 			close(fd);
 			return file(hc, ifd, &ist, index);
 		}
@@ -156,10 +173,6 @@ void respond(struct hconn *hc)
 		listing(hc, fd);
 		close(fd);
 		return;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return respond_error(hc, 403);
 	}
 	file(hc, fd, &st, path);
 }

@@ -17,17 +17,21 @@
 
 #include <kssl/kssl.h>
 
-static int listen_on(int port)
+/* Listens on 127.0.0.1:port (0: any free port); *bound gets the port. */
+static int listen_on(int port, int *bound)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
-		perror("bind/listen");
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		perror("listen");
 		exit(1);
 	}
+	*bound = ntohs(sa.sin_port);
 	return fd;
 }
 
@@ -38,10 +42,10 @@ int main(int argc, char **argv)
 	size_t sent = 0;
 	kssl_ctx *ctx;
 	kssl_conn *conn;
-	int lfd, fd, file, rc;
+	int lfd, fd, file, rc, port;
 
 	if (argc != 5) {
-		fprintf(stderr, "usage: %s CERT KEY FILE PORT\n", argv[0]);
+		fprintf(stderr, "usage: %s CERT KEY FILE PORT (0: any free port)\n", argv[0]);
 		return 2;
 	}
 	ctx = kssl_ctx_new(KSSL_SERVER);
@@ -54,8 +58,8 @@ int main(int argc, char **argv)
 		perror(argv[3]);
 		return 1;
 	}
-	lfd = listen_on(atoi(argv[4]));
-	printf("listening\n");
+	lfd = listen_on(atoi(argv[4]), &port);
+	printf("listening on 127.0.0.1:%d\n", port);
 	fflush(stdout);
 	fd = accept(lfd, NULL, NULL);
 	conn = kssl_conn_new(ctx, fd);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "module.h"
 
@@ -35,13 +36,37 @@ struct call {
 	int file_ended; /* sendfile: KSSL_E_SHORT_FILE */
 	int wait_in;    /* read on a blocking fd: poll without the lock */
 	int eintr;
+	int err_no;     /* kssl_last_errno() of a failed call */
 	ssize_t r;
 	struct kssl_error_info err;
 };
 
 int kp_ssl_ex_index = -1;
 
+
 /* ---- handshake snapshot -------------------------------------------------- */
+
+/*
+ * get_verified_chain()/get_unverified_chain() must outlive the SSL (kssl
+ * frees it once both directions are in the kernel): keep references. As
+ * CPython's _ssl, a server's unverified chain starts with the client's
+ * certificate, which OpenSSL leaves out of its peer chain there.
+ */
+static void capture_chains(const SSL *ssl, int server_side,
+			   struct kp_hs_snapshot *hs)
+{
+	STACK_OF(X509) *verified = SSL_get0_verified_chain(ssl);
+	STACK_OF(X509) *sent = SSL_get_peer_cert_chain(ssl);
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+
+	if (verified)
+		hs->chain[0] = X509_chain_up_ref(verified);
+	if (sent)
+		hs->chain[1] = X509_chain_up_ref(sent);
+	if (server_side && leaf && hs->chain[1] && X509_up_ref(leaf) &&
+	    !sk_X509_insert(hs->chain[1], leaf, 0))
+		X509_free(leaf);
+}
 
 static void info_cb(const SSL *ssl, int where, int ret)
 {
@@ -55,7 +80,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
 	hs = &self->hs;
 	hs->done = 1;
 	hs->cipher = SSL_get_current_cipher(ssl);
-	/* tls-unique (RFC 5929): the first Finished of the handshake. */
+	capture_chains(ssl, self->server_side, hs);
 	/* shared_ciphers(): for servers, ours that the client offered; for
 	 * clients (OpenSSL keeps no peer list there) our own list, which is
 	 * what the stdlib returns too. */
@@ -143,6 +168,8 @@ static void conn_dealloc(KsConn *self)
 	if (self->weakreflist)
 		PyObject_ClearWeakRefs((PyObject *)self);
 	kssl_conn_free(self->conn);
+	for (int i = 0; i < 2; i++)
+		sk_X509_pop_free(self->hs.chain[i], X509_free);
 	if (self->lock)
 		PyThread_free_lock(self->lock);
 	Py_XDECREF(self->native);
@@ -249,8 +276,19 @@ static void call_locked(KsConn *self, struct call *c)
 	if (c->r < 0) {
 		kssl_last_error_info(&c->err);
 		c->err.code = (int)c->r;
+		c->err_no = c->err.sys_errno;
 	}
 	PyThread_release_lock(self->lock);
+}
+
+static enum kp_io io_kind(enum op op)
+{
+	switch (op) {
+	case OP_HANDSHAKE: return KP_IO_HANDSHAKE;
+	case OP_READ: return KP_IO_READ;
+	case OP_SHUTDOWN: return KP_IO_SHUTDOWN;
+	default: return KP_IO_WRITE;
+	}
 }
 
 static const char *op_name(enum op op)
@@ -276,10 +314,19 @@ static int run(KsConn *self, struct call *c)
 	for (;;) {
 		struct pollfd p = { .fd = self->fd };
 		int ms = -1, pr;
+		size_t before = c->done;
 
 		Py_BEGIN_ALLOW_THREADS
 		call_locked(self, c);
 		Py_END_ALLOW_THREADS
+		/*
+		 * sendfile: the timeout bounds each wait for progress, not the
+		 * whole file, as the stdlib's SSLSocket.sendfile (8 KiB send()s,
+		 * each with its own timeout). One write() keeps one deadline for
+		 * the whole buffer, as the stdlib's single SSL_write does.
+		 */
+		if (c->op == OP_SENDFILE && c->done > before && timeout > 0)
+			deadline = now() + timeout;
 		/* A signal: run Python's handlers (KeyboardInterrupt), then retry. */
 		if (c->eintr || c->r == KSSL_E_INTR) {
 			if (PyErr_CheckSignals() < 0)
@@ -296,14 +343,15 @@ static int run(KsConn *self, struct call *c)
 				return 0; /* partial write, as send() may */
 			continue;
 		}
-		if (c->r == KSSL_E_EOF && c->op == OP_READ && self->ignore_eof) {
-			/* As OpenSSL's SSL_OP_IGNORE_UNEXPECTED_EOF (the stdlib
-			 * sets it): a transport EOF reads as end of data. */
-			self->eof_seen = 1;
-			c->r = 0;
-			return 0;
-		}
 		if (c->r != KSSL_E_WANT_READ && c->r != KSSL_E_WANT_WRITE) {
+			/* The end of the transport: the stdlib's answer (eof.c). */
+			int e = kp_eof_failure(self, io_kind(c->op), (int)c->r,
+					       c->err_no);
+
+			if (e == 0)
+				c->r = 0;
+			if (e <= 0)
+				return e;
 			kp_raise(self, &c->err, op_name(c->op));
 			return -1;
 		}
@@ -339,7 +387,23 @@ static int run(KsConn *self, struct call *c)
 			goto timed_out;
 	}
 timed_out:
-	PyErr_Format(PyExc_TimeoutError, "The %s operation timed out", op_name(c->op));
+	/* The stdlib's text (kssl._errors.timeout_text); a shutdown names
+	 * the direction it waited for, as _ssl.c does. */
+	{
+		const char *op = op_name(c->op);
+		PyObject *m = PyImport_ImportModule("kssl._errors"), *t;
+
+		if (c->op == OP_SHUTDOWN)
+			op = c->r == KSSL_E_WANT_READ ? "read" : "write";
+		if (!m)
+			return -1;
+		t = PyObject_CallMethod(m, "timeout_text", "s", op);
+		Py_DECREF(m);
+		if (t) {
+			PyErr_SetObject(PyExc_TimeoutError, t);
+			Py_DECREF(t);
+		}
+	}
 	return -1;
 }
 
@@ -364,9 +428,14 @@ static PyObject *conn_read(KsConn *self, PyObject *args)
 		return NULL;
 	c.buf = rd.buf;
 	c.len = (size_t)rd.len;
-	/* After an ignored EOF (OP_IGNORE_UNEXPECTED_EOF) reads return b"". */
-	if (rd.len > 0 && !self->eof_seen && run(self, &c) < 0)
+	if (rd.len > 0 && self->eof_state != 0) {
+		/* The transport ended earlier: the stdlib's next step. */
+		if (kp_eof_read(self) < 0)
+			return kp_read_end(&rd, -1);
+		c.r = 0;
+	} else if (rd.len > 0 && run(self, &c) < 0) {
 		return kp_read_end(&rd, -1);
+	}
 	return kp_read_end(&rd, c.r);
 }
 
@@ -446,6 +515,22 @@ static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
 	}
 	return PyBool_FromLong(kssl_conn_offload(self->conn, KSSL_DIR_TX, NULL) != KSSL_OFFLOAD_KERNEL &&
 			       kssl_conn_offload(self->conn, KSSL_DIR_RX, NULL) != KSSL_OFFLOAD_KERNEL);
+}
+
+/*
+ * Send close_notify only (libkssl's kssl_shutdown: through kernel TLS or
+ * OpenSSL, once), without waiting for the peer's. Returns True if the
+ * peer's close_notify had already arrived. A full socket buffer raises
+ * SSLWantWriteError on a non-blocking socket.
+ */
+static PyObject *conn_send_close_notify(KsConn *self, PyObject *unused)
+{
+	struct call c = { .op = OP_SHUTDOWN };
+
+	(void)unused;
+	if (run(self, &c) < 0)
+		return NULL;
+	return PyBool_FromLong(c.r == 1);
 }
 
 /* ---- connection state ----------------------------------------------- */
@@ -534,6 +619,39 @@ static PyObject *conn_peer_der(KsConn *self, PyObject *unused)
 	return kp_peer_der(kssl_conn_version(self->conn) != 0, der, n);
 }
 
+/* _chain(verified): list of DER bytes, or None (no chain, or before the
+ * handshake), as the stdlib's _sslobj.get_(un)verified_chain() gives
+ * _ssl.Certificate objects. */
+static PyObject *conn_chain(KsConn *self, PyObject *arg)
+{
+	STACK_OF(X509) *chain;
+	PyObject *list;
+	int which = PyObject_IsTrue(arg);
+
+	if (which < 0)
+		return NULL;
+	chain = self->hs.chain[which ? 0 : 1];
+	if (!self->hs.done || !chain)
+		Py_RETURN_NONE;
+	list = PyList_New(0);
+	for (int i = 0; list && i < sk_X509_num(chain); i++) {
+		unsigned char *der = NULL;
+		int n = i2d_X509(sk_X509_value(chain, i), &der);
+		PyObject *b = n > 0 ? PyBytes_FromStringAndSize((char *)der, n) : NULL;
+
+		OPENSSL_free(der);
+		if (!b || PyList_Append(list, b) < 0) {
+			if (!b && !PyErr_Occurred())
+				PyErr_SetString(kp_cls.ssl_error, "cannot encode a certificate");
+			Py_XDECREF(b);
+			Py_CLEAR(list);
+			break;
+		}
+		Py_DECREF(b);
+	}
+	return list;
+}
+
 static const char *state_name(enum kssl_offload_state s)
 {
 	switch (s) {
@@ -595,8 +713,10 @@ int kp_sni_thunk(kssl_conn *kc, const char *name, void *arg)
 	g = PyGILState_Ensure();
 	r = PyObject_CallMethod((PyObject *)self, "_sni", "z", name);
 	if (!r) {
+		/* The stdlib's answers: handshake_failure for an exception,
+		 * internal_error for a return value that is not an int. */
 		PyErr_WriteUnraisable((PyObject *)self);
-		alert = 80; /* internal_error, as the stdlib does */
+		alert = 40;
 	} else {
 		alert = r == Py_None ? 0 : PyLong_AsLong(r);
 		if (alert == -1 && PyErr_Occurred()) {
@@ -641,6 +761,8 @@ static PyMethodDef conn_methods[] = {
 	  "sendfile(fd, offset, count) -> bytes sent (stops early at end of file)" },
 	{ "pending", (PyCFunction)conn_pending, METH_NOARGS, NULL },
 	{ "_close_notify", (PyCFunction)conn_close_notify, METH_NOARGS, NULL },
+	{ "_send_close_notify", (PyCFunction)conn_send_close_notify, METH_NOARGS,
+	  "_send_close_notify() -> True if the peer's close_notify came already" },
 	{ "cipher", (PyCFunction)conn_cipher, METH_NOARGS, NULL },
 	{ "shared_ciphers", (PyCFunction)conn_shared_ciphers, METH_NOARGS, NULL },
 	{ "version", (PyCFunction)conn_version, METH_NOARGS, NULL },
@@ -648,6 +770,8 @@ static PyMethodDef conn_methods[] = {
 	{ "compression", (PyCFunction)conn_compression, METH_NOARGS, NULL },
 	{ "get_channel_binding", (PyCFunction)conn_channel_binding, METH_VARARGS, NULL },
 	{ "_peer_der", (PyCFunction)conn_peer_der, METH_NOARGS, NULL },
+	{ "_chain", (PyCFunction)conn_chain, METH_O,
+	  "_chain(verified) -> [DER bytes] or None" },
 	{ "_offload", (PyCFunction)conn_offload, METH_NOARGS, NULL },
 	{ "_set_native", (PyCFunction)conn_set_native, METH_O, NULL },
 	{ NULL, NULL, 0, NULL },
@@ -655,6 +779,8 @@ static PyMethodDef conn_methods[] = {
 
 static PyMemberDef conn_members[] = {
 	{ "_ignore_eof", T_INT, offsetof(KsConn, ignore_eof), 0, NULL },
+	{ "_raw_eof", T_INT, offsetof(KsConn, raw_eof), 0, NULL },
+	{ "_eof_is_eoferror", T_INT, offsetof(KsConn, eof_is_eoferror), 0, NULL },
 	{ NULL, 0, 0, 0, NULL },
 };
 

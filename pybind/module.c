@@ -3,7 +3,6 @@
 
 #include "module.h"
 
-#include "ktls/wire.h"
 
 struct kp_py_classes kp_cls;
 extern int kp_ssl_ex_index;
@@ -40,6 +39,20 @@ static PyMethodDef mod_methods[] = {
 	  "[(iana, openssl, id, protocol_id, version)] of every suite OpenSSL knows." },
 	{ "key_pem", kp_key_pem, METH_O,
 	  "key_pem(der): an unencrypted DER private key as PKCS#8 PEM bytes." },
+	{ "session_get", kp_session_get, METH_VARARGS,
+	  "session_get(conn, ctx): the conn's session object, or None." },
+	{ "session_set", kp_session_set, METH_VARARGS,
+	  "session_set(conn, session): resume session in the coming handshake." },
+	{ "session_context", kp_session_context, METH_O,
+	  "session_context(session): the SSLContext it came from." },
+	{ "session_stats", kp_session_stats, METH_O,
+	  "session_stats(native): the context's session counters." },
+	{ "keep_sessions", kp_keep_sessions, METH_O,
+	  "keep_sessions(native): a client context keeps its sessions." },
+	{ "set_pha", kp_set_pha, METH_VARARGS,
+	  "set_pha(native, on): TLS 1.3 post-handshake client authentication." },
+	{ "verify_pha", kp_verify_pha, METH_O,
+	  "verify_pha(conn): request the client's certificate (server, TLS 1.3)." },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -77,36 +90,12 @@ static int load_classes(void)
 	return 0;
 }
 
-/* Kernel and wire numbers from ktls/wire.h, so Python defines none. */
-static int add_wire_constants(PyObject *m)
-{
-	static const struct { const char *name; long value; } c[] = {
-		{ "SOL_TLS", SOL_TLS },
-		{ "TCP_ULP", TCP_ULP },
-		{ "TLS_TX", TLS_TX },
-		{ "TLS_RX", TLS_RX },
-		{ "TLS_SET_RECORD_TYPE", TLS_SET_RECORD_TYPE },
-		{ "TLS_GET_RECORD_TYPE", TLS_GET_RECORD_TYPE },
-		{ "CT_ALERT", KTLS_CT_ALERT },
-		{ "CT_HANDSHAKE", KTLS_CT_HANDSHAKE },
-		{ "CT_APPLICATION_DATA", KTLS_CT_APPLICATION_DATA },
-		{ "AL_WARNING", KTLS_AL_WARNING },
-		{ "AL_FATAL", KTLS_AL_FATAL },
-		{ "AD_CLOSE_NOTIFY", KTLS_AD_CLOSE_NOTIFY },
-	};
-
-	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
-		if (PyModule_AddIntConstant(m, c[i].name, c[i].value) < 0)
-			return -1;
-	return 0;
-}
-
 PyMODINIT_FUNC PyInit__kssl(void)
 {
 	PyObject *m;
 
 	if (PyType_Ready(&KsContext_Type) < 0 || PyType_Ready(&KsConn_Type) < 0 ||
-	    PyType_Ready(&KsDtls_Type) < 0)
+	    PyType_Ready(&KsDtls_Type) < 0 || PyType_Ready(&KsSession_Type) < 0)
 		return NULL;
 	if (load_classes() < 0)
 		return NULL;
@@ -118,10 +107,10 @@ PyMODINIT_FUNC PyInit__kssl(void)
 	if (PyModule_AddObjectRef(m, "Context", (PyObject *)&KsContext_Type) < 0 ||
 	    PyModule_AddObjectRef(m, "Conn", (PyObject *)&KsConn_Type) < 0 ||
 	    PyModule_AddObjectRef(m, "DTLS", (PyObject *)&KsDtls_Type) < 0 ||
+	    PyModule_AddObjectRef(m, "SSLSession", (PyObject *)&KsSession_Type) < 0 ||
 	    PyModule_AddStringConstant(m, "KSSL_VERSION", KSSL_VERSION_STRING) < 0 ||
 	    PyModule_AddIntConstant(m, "TLS1_2", KSSL_TLS1_2) < 0 ||
-	    PyModule_AddIntConstant(m, "TLS1_3", KSSL_TLS1_3) < 0 ||
-	    add_wire_constants(m) < 0) {
+	    PyModule_AddIntConstant(m, "TLS1_3", KSSL_TLS1_3) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}

@@ -55,6 +55,16 @@ PyObject *kp_peer_der(int handshake_done, const uint8_t *der, size_t n);
 /* Module functions defined next to what they serve. */
 PyObject *kp_cipher_table(PyObject *m, PyObject *unused); /* ciphers.c */
 PyObject *kp_key_pem(PyObject *m, PyObject *arg);         /* context.c */
+/* session.c: session objects (KsSession_Type) and session counters. */
+extern PyTypeObject KsSession_Type;
+PyObject *kp_session_get(PyObject *m, PyObject *args);
+PyObject *kp_session_set(PyObject *m, PyObject *args);
+PyObject *kp_session_context(PyObject *m, PyObject *arg);
+PyObject *kp_session_stats(PyObject *m, PyObject *arg);
+PyObject *kp_keep_sessions(PyObject *m, PyObject *arg);
+/* pha.c: post-handshake authentication. */
+PyObject *kp_set_pha(PyObject *m, PyObject *args);
+PyObject *kp_verify_pha(PyObject *m, PyObject *arg);
 
 typedef struct {
 	PyObject_HEAD
@@ -69,6 +79,9 @@ struct kp_hs_snapshot {
 	const void *cipher; /* const SSL_CIPHER *, static in libssl */
 	const void *shared[KP_MAX_SHARED];
 	int n_shared; /* -1: not applicable (client side) */
+	/* STACK_OF(X509) * (own references): the verified chain (leaf to
+	 * root) and the chain the peer sent (leaf first); NULL if none. */
+	void *chain[2];
 };
 
 typedef struct {
@@ -82,9 +95,28 @@ typedef struct {
 	int fd;
 	int server_side;
 	int ignore_eof;  /* OP_IGNORE_UNEXPECTED_EOF: a FIN reads as EOF */
-	int eof_seen;
+	int eof_state;   /* enum kp_eof (eof.c): where in the stdlib's EOF
+			    sequence the connection is; 0 = not ended */
+	int raw_eof;     /* 1: libkssl's errors as they are (kssl.asyncio) */
+	int eof_is_eoferror; /* this CPython's _ssl reports OpenSSL's
+				UNEXPECTED_EOF as SSLEOFError (>= 3.11.3) */
 	struct kp_hs_snapshot hs;
 } KsConn;
+
+/* What a kssl call on a socket conn was doing (eof.c). */
+enum kp_io { KP_IO_HANDSHAKE, KP_IO_READ, KP_IO_WRITE, KP_IO_SHUTDOWN };
+
+/*
+ * kp_eof_failure: a kssl call on a socket conn failed with `code` (errno
+ * err_no). If that is, or follows, the end of the transport, set what the
+ * stdlib's _ssl gives there (eof.c): returns 0 for a read that ends as b""
+ * (end of data) or -1 with the exception set. Returns 1 for any other
+ * failure (the caller raises it).
+ */
+int kp_eof_failure(KsConn *self, enum kp_io io, int code, int err_no);
+
+/* The next read once the transport ended: 0 (b"") or -1 (exception). */
+int kp_eof_read(KsConn *self);
 
 /*
  * Raise the Python exception for a failed kssl call (errors.c). err is the
@@ -97,5 +129,8 @@ PyObject *kp_raise(KsConn *conn, const struct kssl_error_info *err,
 		   const char *op);
 /* For context-level failures (no TLS peer involved). */
 PyObject *kp_raise_ctx(int code);
+/* session.c: fn(conn->conn, arg) under the conn lock without the GIL; None, or the
+ * exception for its KSSL_E_* result. */
+PyObject *kp_conn_call(KsConn *conn, int (*fn)(kssl_conn *, void *), void *arg);
 
 #endif

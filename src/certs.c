@@ -170,27 +170,23 @@ int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
 			 enum kssl_format format)
 {
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx->ssl_ctx);
-	const unsigned char *p = data, *end = p + len;
-	BIO *bio = NULL;
+	BIO *bio;
 	int n = 0;
+	unsigned long e;
 
 	if (!data || !len_ok(len))
 		return ks_err(KSSL_E_INVAL, "kssl_ctx_load_ca_mem: no data");
-	if (format == KSSL_FORMAT_PEM) {
-		bio = BIO_new_mem_buf(data, (int)len);
-		if (!bio)
-			return ks_err_ssl(KSSL_E_NOMEM, "BIO_new_mem_buf");
-	}
+	bio = BIO_new_mem_buf(data, (int)len);
+	if (!bio)
+		return ks_err_ssl(KSSL_E_NOMEM, "BIO_new_mem_buf");
 	for (;;) {
-		X509 *x;
+		X509 *x = format == KSSL_FORMAT_DER ? d2i_X509_bio(bio, NULL)
+			: PEM_read_bio_X509(bio, NULL, NULL, NULL);
 
-		if (format == KSSL_FORMAT_DER && p >= end)
-			break;
-		x = read_cert(bio, &p, (long)(end - p), format);
 		if (!x)
 			break;
 		if (!X509_STORE_add_cert(store, x)) {
-			unsigned long e = ERR_peek_last_error();
+			e = ERR_peek_last_error();
 
 			/* The same CA twice is fine, as in CPython. */
 			if (ERR_GET_REASON(e) != X509_R_CERT_ALREADY_IN_HASH_TABLE) {
@@ -204,8 +200,22 @@ int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
 		n++;
 	}
 	BIO_free(bio);
-	if (n == 0 || (format == KSSL_FORMAT_DER && p != end))
-		return ks_why(ks_err_ssl(KSSL_E_FILE, "invalid CA certificate data"), KSSL_R_BAD_CA_DATA, 0);
+	/*
+	 * As CPython's load_verify_locations(cadata=): read until a read
+	 * fails; after at least one certificate, only the failure that means
+	 * "no more data" ends it well (DER: no further header; PEM: no further
+	 * BEGIN line, or no error at all); anything else refuses the data, as
+	 * it does there.
+	 */
+	e = ERR_peek_last_error();
+	if (n == 0 ||
+	    !(e == 0 ||
+	      (format == KSSL_FORMAT_DER && ERR_GET_LIB(e) == ERR_LIB_ASN1 &&
+	       ERR_GET_REASON(e) == ASN1_R_HEADER_TOO_LONG) ||
+	      (format == KSSL_FORMAT_PEM && ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	       ERR_GET_REASON(e) == PEM_R_NO_START_LINE)))
+		return ks_why(ks_err_ssl(KSSL_E_FILE, "invalid CA certificate data"),
+			      KSSL_R_BAD_CA_DATA, 0);
 	ERR_clear_error();
 	return 0;
 }

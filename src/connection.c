@@ -67,6 +67,7 @@ void kssl_conn_free(kssl_conn *conn)
 	kssl_ctx_free(conn->first_ctx);
 	ks_info_clear(&conn->info);
 	free(conn->sf_buf);
+	ks_fail_free(conn);
 	OPENSSL_cleanse(conn, sizeof(*conn)); /* secrets, control bytes */
 	free(conn);
 }

@@ -5,6 +5,7 @@
 
 #include <openssl/err.h>
 
+#include "kssl/kssl_dtls.h"
 #include "internal.h"
 
 static int ks_ctx_verify_apply(kssl_ctx *ctx)
@@ -15,7 +16,13 @@ static int ks_ctx_verify_apply(kssl_ctx *ctx)
 		mode = SSL_VERIFY_PEER;
 	else if (ctx->verify == KSSL_VERIFY_REQUIRED)
 		mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+	/* TLS 1.3 servers then ask only on kssl_conn_verify_client_post_handshake. */
+	if (ctx->pha && ctx->role == KSSL_SERVER && mode != SSL_VERIFY_NONE)
+		mode |= SSL_VERIFY_POST_HANDSHAKE;
 	SSL_CTX_set_verify(ctx->ssl_ctx, mode, NULL);
+	if (ctx->role == KSSL_SERVER && !kssl_ctx_is_dtls(ctx))
+		SSL_CTX_set_client_hello_cb(ctx->ssl_ctx, mode != SSL_VERIFY_NONE ?
+					    ks_pha_hello_cb : NULL, NULL);
 	return 0;
 }
 
@@ -73,8 +80,6 @@ kssl_ctx *kssl_ctx_new(enum kssl_role role)
 	SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_RELEASE_BUFFERS |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_alpn_select_cb(ctx->ssl_ctx, alpn_select, ctx);
-	/* Always on: TLS 1.3 traffic secrets come only through it. */
-	SSL_CTX_set_keylog_callback(ctx->ssl_ctx, ks_keylog_cb);
 	if (role == KSSL_CLIENT) {
 		ctx->verify = KSSL_VERIFY_REQUIRED;
 		ctx->check_hostname = 1;
@@ -100,7 +105,41 @@ kssl_ctx *kssl_ctx_new(enum kssl_role role)
 		kssl_ctx_free(ctx);
 		return NULL;
 	}
+	ks_ctx_update_keylog(ctx);
 	return ctx;
+}
+
+int ks_capture_secrets_always;
+
+/* kssl_kernel_has_tls() once per process: a kernel does not gain the ULP. */
+static int kernel_has_tls_cached(void)
+{
+	static int known = -1; /* -1 unknown, else the answer */
+	int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		v = kssl_kernel_has_tls();
+		__atomic_store_n(&known, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+/*
+ * The key log callback is how TLS 1.3 traffic secrets reach kssl (OpenSSL
+ * 3.0 has no other way), and OpenSSL formats every key log line with one
+ * sprintf per byte before calling it: ~300k instructions per handshake,
+ * 6 % of a client's TLS 1.3 handshake (docs/bench.md). So it is installed
+ * only where a secret can be used: a kernel with the tls ULP and a
+ * direction allowed to move there, or a key log file.
+ */
+void ks_ctx_update_keylog(kssl_ctx *ctx)
+{
+	int need = ctx->keylog || ks_capture_secrets_always ||
+		   (ctx->offload != KSSL_OFFLOAD_NONE && kernel_has_tls_cached());
+
+	if (kssl_ctx_is_dtls(ctx))
+		return; /* DTLS contexts have their own (src/dtls.c) */
+	SSL_CTX_set_keylog_callback(ctx->ssl_ctx, need ? ks_keylog_cb : NULL);
 }
 
 void kssl_ctx_up_ref(kssl_ctx *ctx)
@@ -116,6 +155,7 @@ void kssl_ctx_free(kssl_ctx *ctx)
 	if (ctx->keylog)
 		fclose(ctx->keylog);
 	pthread_mutex_destroy(&ctx->keylog_lock);
+	free(ctx->ocsp);
 	free(ctx);
 }
 
@@ -258,6 +298,7 @@ void kssl_ctx_set_client_sessions(kssl_ctx *ctx, int on)
 void kssl_ctx_set_offload(kssl_ctx *ctx, enum kssl_offload_mode mode)
 {
 	ctx->offload = mode;
+	ks_ctx_update_keylog(ctx);
 }
 
 void *kssl_ctx_ssl_ctx(kssl_ctx *ctx)
@@ -278,5 +319,6 @@ int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path)
 		fclose(ctx->keylog);
 	ctx->keylog = f;
 	pthread_mutex_unlock(&ctx->keylog_lock);
+	ks_ctx_update_keylog(ctx);
 	return 0;
 }

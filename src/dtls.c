@@ -298,6 +298,7 @@ void kssl_dtls_free(kssl_dtls *d)
 	SSL_free(d->base.ssl);
 	kssl_ctx_free(d->base.ctx);
 	ks_info_clear(&d->base.info);
+	ks_fail_free(&d->base);
 	OPENSSL_cleanse(d, sizeof(*d));
 	free(d);
 }

@@ -222,14 +222,28 @@ int ks_err_ssl(int code, const char *fmt, ...)
 	return code;
 }
 
+static const char ks_fail_oom[] = "connection failed (out of memory for its message)";
+
 int ks_fail(kssl_conn *conn, int code)
 {
 	if (!conn->failed) {
 		conn->failed = code;
-		snprintf(conn->failed_msg, sizeof(conn->failed_msg), "%s",
-			 last_msg);
+		/*
+		 * On the heap, not in the connection: every connection would
+		 * otherwise carry 512 bytes that only a failed one uses.
+		 */
+		conn->failed_msg = strdup(last_msg);
+		if (!conn->failed_msg)
+			conn->failed_msg = (char *)ks_fail_oom;
 	}
 	return code;
+}
+
+void ks_fail_free(kssl_conn *conn)
+{
+	if (conn->failed_msg != ks_fail_oom)
+		free(conn->failed_msg);
+	conn->failed_msg = NULL;
 }
 
 const char *ks_alert_name(int desc)

@@ -43,6 +43,7 @@ struct kssl_ctx {
 	int check_hostname;
 	enum kssl_offload_mode offload;
 	int client_sessions;
+	int pha;                 /* post-handshake auth (src/pha.c) */
 	kssl_password_cb pw_cb;
 	void *pw_arg;
 	kssl_sni_cb sni_cb;
@@ -51,6 +52,8 @@ struct kssl_ctx {
 	size_t alpn_len;
 	FILE *keylog; /* only when asked for */
 	pthread_mutex_t keylog_lock;
+	unsigned char *ocsp; /* DER OCSP response to staple (ocsp.c) */
+	size_t ocsp_len;
 };
 
 /* What we learn about a connection at handshake end; outlives the SSL. */
@@ -88,13 +91,14 @@ struct kssl_conn {
 	void *data;
 	int handshake_done;
 	int failed;              /* KSSL_E_* that broke the connection, or 0 */
-	char failed_msg[512];
+	char *failed_msg;        /* set with failed (ks_fail), heap or static */
 	int tx_closed;           /* we sent close_notify */
 	int rx_closed;           /* peer's close_notify seen */
 	int ulp_attached;
 	int rx_deferred;         /* client waits for tickets before RX switch */
 	int rx_keyupdate_seen;   /* OpenSSL re-keyed RX: kernel cannot take it */
 	int bio_eintr;           /* the BIO's last socket call got EINTR */
+	int pha_offered;         /* server: ClientHello had post_handshake_auth */
 	struct ks_dir tx, rx;
 	struct ks_info info;
 	SSL_SESSION *session;    /* kept after SSL_free for client sessions */
@@ -138,6 +142,8 @@ int ks_err_ssl(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Mark the connection failed with the current message; returns code. */
 int ks_fail(kssl_conn *conn, int code);
+/* Free what ks_fail kept (at connection free). */
+void ks_fail_free(kssl_conn *conn);
 /* Map an SSL_get_error result after a failed SSL_* call to KSSL_E_*. */
 KSSL_MUST_USE int ks_ssl_result(kssl_conn *conn, int ret, const char *what);
 /* As ks_ssl_result for SSL_write: never 0 (see src/error.c). */
@@ -149,6 +155,11 @@ const char *ks_alert_name(int desc);
 
 void ks_conn_install_callbacks(kssl_conn *conn);
 void ks_keylog_cb(const SSL *ssl, const char *line);
+/* Install ks_keylog_cb on the context only where secrets can be used
+ * (src/context.c); ks_capture_secrets_always (tests that fake the tls
+ * ULP) installs it everywhere. */
+void ks_ctx_update_keylog(kssl_ctx *ctx);
+extern int ks_capture_secrets_always;
 void ks_offload_after_handshake(kssl_conn *conn);
 /* Try the deferred RX switch; returns 1 if RX is now in the kernel, 0 if
  * not (then rx.reason says why or that it waits): a flag, not a status. */
@@ -167,6 +178,15 @@ KSSL_MUST_USE int ks_hostname_set(kssl_conn *conn, const char *name,
 KSSL_MUST_USE int ks_hostname_apply(kssl_conn *conn, const char *setter);
 /* Free what struct ks_info owns (src/connection.c). */
 void ks_info_clear(struct ks_info *info);
+
+/* ---- post-handshake authentication (src/pha.c) ------------------------ */
+
+/* Why this conn must keep its records in OpenSSL for PHA, or NULL. */
+const char *ks_pha_blocker(const kssl_conn *conn);
+/* A post-handshake Certificate was read: refresh info.peer_der. */
+void ks_pha_peer_changed(kssl_conn *conn);
+/* Servers that verify clients: notes whether the client offered PHA. */
+int ks_pha_hello_cb(SSL *ssl, int *alert, void *arg);
 
 /* ---- BIO over the fd (src/bio.c) --------------------------------------- */
 

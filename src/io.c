@@ -372,6 +372,13 @@ static int user_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 		*sent += (size_t)w;
 		conn->sf_len = 0;
 	}
+	/*
+	 * Done: the chunk buffer goes, as OpenSSL's own record buffers do
+	 * (SSL_MODE_RELEASE_BUFFERS), so an idle keep-alive connection holds
+	 * no 16 KiB of it. It stays only while a WANT_WRITE retry needs it.
+	 */
+	free(conn->sf_buf);
+	conn->sf_buf = NULL;
 	return 0;
 }
 

@@ -163,6 +163,8 @@ void ks_offload_after_handshake(kssl_conn *conn)
 		ks_dir_user(&conn->rx, "receive offload turned off by the application");
 	if (!want_tx && !want_rx)
 		return;
+	if (!block)
+		block = ks_pha_blocker(conn);
 	if (block) {
 		if (want_tx)
 			ks_dir_user(&conn->tx, "%s", block);

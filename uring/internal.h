@@ -53,6 +53,7 @@ struct kssl_lconn {
 
 	/* sendfile */
 	int file_fd;
+	int owned_file;    /* closed on release (kssl_lconn_close_file) */
 	off_t off;          /* next file offset to read */
 	size_t count;
 	const char *path;

@@ -220,9 +220,17 @@ static void listen_event(kssl_loop *loop)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			int err = errno;
+
+			if (err == EINTR || err == ECONNABORTED)
 				continue;
-			break; /* EAGAIN, or EMFILE: retry on the next poll */
+			if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+			    err == ENOMEM) {
+				/* Paused: the caller re-arms (kssl_accept_cb). */
+				loop->accept_cb(loop, -err, loop->accept_arg);
+				return;
+			}
+			break; /* EAGAIN: wait for the next connection */
 		}
 		loop->accept_cb(loop, fd, loop->accept_arg);
 		if (!loop->accept_cb)
@@ -428,6 +436,7 @@ kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_conn *tls)
 	lc->fd = fd;
 	lc->tls = tls;
 	lc->file_fd = -1;
+	lc->owned_file = -1;
 	lc->next = loop->conns;
 	if (loop->conns)
 		loop->conns->prev = lc;
@@ -442,7 +451,20 @@ void ku_release(kssl_lconn *lc)
 	lc->loop->nconns--;
 	kssl_conn_free(lc->tls);
 	close(lc->fd);
+	if (lc->owned_file >= 0)
+		close(lc->owned_file);
 	free(lc);
+}
+
+void kssl_lconn_close_file(kssl_lconn *lc, int file_fd)
+{
+	if (!lc || lc->closing) {
+		if (file_fd >= 0)
+			close(file_fd);
+		return;
+	}
+	lc->owned_file = file_fd;
+	kssl_lconn_close(lc);
 }
 
 void kssl_lconn_close(kssl_lconn *lc)

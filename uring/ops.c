@@ -39,11 +39,34 @@ static void step_handshake(kssl_lconn *lc)
 		tls_fail(lc, r);
 }
 
+/*
+ * Userspace RX with nothing decrypted and nothing on the socket: SSL_read
+ * would allocate OpenSSL's ~17 KiB record buffer before finding no data and
+ * keep it while the connection idles (SSL_MODE_RELEASE_BUFFERS frees it
+ * only after a record). Wait for readability first, as nginx does for
+ * idle keep-alive connections.
+ */
+static int user_rx_idle(kssl_lconn *lc)
+{
+	char b;
+	ssize_t n;
+
+	if (kssl_pending(lc->tls) ||
+	    kssl_conn_offload(lc->tls, KSSL_DIR_RX, NULL) == KSSL_OFFLOAD_KERNEL)
+		return 0;
+	n = ku_sys->recv(lc->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 static void step_read(kssl_lconn *lc)
 {
 	ssize_t n;
 
 	if (lc->tls) {
+		if (!lc->done && user_rx_idle(lc)) {
+			lc->done = 1; /* polled once: read when it fires */
+			return wait_for(lc, POLLIN);
+		}
 		n = kssl_read(lc->tls, lc->buf, lc->len);
 		if (n == KSSL_E_WANT_READ)
 			return wait_for(lc, POLLIN);

@@ -257,6 +257,19 @@ KSSL_API KSSL_MUST_USE int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void
 				enum kssl_format format);
 
 /*
+ * kssl_ctx_set_ocsp_response (server contexts): staple this DER OCSP
+ * response (RFC 6960) in the handshake of every client that asks for one
+ * (the status_request extension); clients that do not ask get nothing.
+ * The bytes are copied; they must parse as an OCSP response whose status
+ * is "successful", else KSSL_E_FILE. Whether it matches the certificate
+ * and is still fresh is the caller's business (refresh it before its
+ * nextUpdate). der NULL or len 0 stops stapling. Like the other setters,
+ * call it before connections use the context; to replace the response of
+ * a context in use, build a new context (as `kssl serve` does on SIGHUP).
+ */
+int kssl_ctx_set_ocsp_response(kssl_ctx *ctx, const void *der, size_t len);
+
+/*
  * Trust anchors for verifying the peer. cafile: PEM bundle; capath: hashed
  * directory (c_rehash); mem: PEM text (one or more certificates) or DER bytes
  * (one or more concatenated certificates). kssl_ctx_load_default_cas loads
@@ -502,6 +515,86 @@ KSSL_API long kssl_conn_verify_result(const kssl_conn *conn);
  */
 KSSL_API KSSL_MUST_USE int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len);
 KSSL_API KSSL_MUST_USE int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len);
+
+/*
+ * TLS 1.3 post-handshake client authentication (RFC 8446, 4.6.2), as
+ * CPython's SSLContext.post_handshake_auth.
+ *
+ * kssl_ctx_set_post_handshake_auth(ctx, 1): a client offers it (the
+ * post_handshake_auth extension); a server with client verification
+ * (kssl_ctx_set_verify OPTIONAL/REQUIRED) then asks for the certificate
+ * in TLS 1.3 only when kssl_conn_verify_client_post_handshake() is called
+ * (TLS 1.2 still asks in the handshake). Set it before creating conns.
+ *
+ * kssl_conn_verify_client_post_handshake (servers, after the handshake):
+ * the next kssl_write or kssl_read sends the CertificateRequest, and the
+ * client's answer is read by the following kssl_read; its certificate is
+ * then kssl_conn_peer_cert_der's. Returns 0, or KSSL_E_TLS with OpenSSL's
+ * reason (connection unchanged): "wrong ssl version" (not TLS 1.3), "not
+ * server", "still in init", "extension not received" (the client did not
+ * offer it), "request pending" / "request sent" (one is under way),
+ * "invalid config" (no client verification).
+ *
+ * Offload: the kernel cannot carry the exchange, so in TLS 1.3 a client
+ * that offered it, and a server that may request it (it verifies clients
+ * and the client offered it: OpenSSL allows the request with or without
+ * the server's setting), keep both directions in OpenSSL for the whole
+ * connection; kssl_conn_offload gives the reason ("post-handshake
+ * authentication ...").
+ */
+int kssl_ctx_set_post_handshake_auth(kssl_ctx *ctx, int on);
+int kssl_ctx_get_post_handshake_auth(const kssl_ctx *ctx);
+int kssl_conn_verify_client_post_handshake(kssl_conn *conn);
+
+/*
+ * Client sessions as objects (no serialization): the same sessions as the
+ * DER calls above, for keeping them in memory.
+ *
+ * kssl_conn_session returns the conn's current session with a new
+ * reference (free it with kssl_session_free), or NULL if there is none
+ * (handshake not started; a server conn whose OpenSSL state was released).
+ * It is returned even when it cannot be resumed (yet): a TLS 1.3 client's
+ * handshake session only becomes resumable with the server's tickets,
+ * which arrive after the handshake; kssl_session_info() says which.
+ * Clients keep their session after both directions moved to the kernel
+ * only with kssl_ctx_set_client_sessions(ctx, 1).
+ *
+ * kssl_conn_resume offers `s` in the next kssl_handshake (clients only,
+ * before the handshake starts; the conn takes its own reference). Whether
+ * the server took it: kssl_conn_session_reused() after the handshake. A
+ * session may be resumed on any client conn, of any context.
+ */
+typedef struct kssl_session kssl_session;
+kssl_session *kssl_conn_session(kssl_conn *conn);
+int kssl_conn_resume(kssl_conn *conn, kssl_session *s);
+/* Reference counting: up_ref adds one, free drops one (NULL ignored). */
+void kssl_session_up_ref(kssl_session *s);
+void kssl_session_free(kssl_session *s);
+
+/* What a session says about itself (the fields of CPython's SSLSession). */
+struct kssl_session_info {
+	uint8_t id[32];       /* session ID (TLS 1.3: derived from the ticket) */
+	size_t id_len;        /* 0: none yet */
+	int64_t time;         /* creation time, seconds since the epoch */
+	int64_t timeout;      /* lifetime in seconds from `time` */
+	uint32_t ticket_lifetime_hint; /* the server's hint, seconds */
+	int has_ticket;       /* 1 if the server issued a ticket for it */
+	int resumable;        /* 1 if kssl_conn_resume can resume it */
+	int version;          /* KSSL_TLS1_2 / KSSL_TLS1_3 */
+};
+void kssl_session_info(const kssl_session *s, struct kssl_session_info *out);
+
+/* A context's session counters (OpenSSL's SSL_CTX_sess_* values). */
+struct kssl_session_stats {
+	long number;          /* sessions in the server's cache */
+	long connect, connect_good, connect_renegotiate; /* client handshakes */
+	long accept, accept_good, accept_renegotiate;    /* server handshakes */
+	long hits;            /* handshakes that resumed a session */
+	long misses;          /* server: offered session not found */
+	long timeouts;        /* server: offered session had expired */
+	long cache_full;      /* server: sessions dropped, cache full */
+};
+void kssl_ctx_session_stats(kssl_ctx *ctx, struct kssl_session_stats *out);
 
 /*
  * kssl_conn_ssl exposes the OpenSSL `SSL *` while it exists. kssl frees it

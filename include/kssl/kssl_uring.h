@@ -89,8 +89,14 @@ KSSL_API size_t kssl_loop_conn_count(const kssl_loop *loop);
 
 /* ---- listening sockets -------------------------------------------------- */
 
-/* Called with each accepted socket (non-blocking, close-on-exec). The
- * callee owns new_fd. */
+/*
+ * Called with each accepted socket (non-blocking, close-on-exec); the callee
+ * owns new_fd. When accept(2) fails for lack of resources (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM), cb gets new_fd = -errno instead and the listener is
+ * paused (re-arming at once would spin on the still-pending connection):
+ * call kssl_loop_listen again once resources are free (a connection closed,
+ * or after a back-off).
+ */
 typedef void (*kssl_accept_cb)(kssl_loop *loop, int new_fd, void *arg);
 
 /*
@@ -120,6 +126,14 @@ KSSL_API KSSL_MUST_USE kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_
  * memory is released once their completions arrive.
  */
 KSSL_API void kssl_lconn_close(kssl_lconn *lc);
+
+/*
+ * kssl_lconn_close_file is kssl_lconn_close that also closes file_fd (the
+ * file of a sendfile in progress; -1 for none) once the kernel has finished
+ * every operation of lc: an io_uring splice still queued may look the fd
+ * number up later, so it must not be closed (and reused) before.
+ */
+void kssl_lconn_close_file(kssl_lconn *lc, int file_fd);
 
 /* The kssl_conn (NULL for plain connections) and the socket. */
 KSSL_API KSSL_MUST_USE kssl_conn *kssl_lconn_tls(const kssl_lconn *lc);

@@ -31,6 +31,12 @@ _DTLS_BASE = {DTLSMethod.PROTOCOL_DTLS_CLIENT: _ssl.PROTOCOL_TLS_CLIENT,
               DTLSMethod.PROTOCOL_DTLS_SERVER: _ssl.PROTOCOL_TLS_SERVER}
 
 
+# Version-specific protocols: the one version each negotiates.
+_LEGACY_PINS = {_ssl.PROTOCOL_TLSv1_2: 0x0303, _ssl.PROTOCOL_TLSv1_1: 0x0302,
+                _ssl.PROTOCOL_TLSv1: 0x0301}
+_NO_VERSION_OPTIONS = int(_ssl.OP_NO_TLSv1 | _ssl.OP_NO_TLSv1_1 |
+                          _ssl.OP_NO_TLSv1_2 | _ssl.OP_NO_TLSv1_3)
+
 # X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
 _HOST_NO_PARTIAL_WILDCARDS = 0x4
 _HOST_NEVER_CHECK_SUBJECT = 0x20
@@ -38,7 +44,7 @@ _HOST_NEVER_CHECK_SUBJECT = 0x20
 
 class _State:
     __slots__ = ("lock", "ops", "gen", "ciphers", "tls13", "alpn",
-                 "groups", "offload", "native")
+                 "groups", "offload", "native", "retired_stats")
 
     def __init__(self):
         self.lock = threading.RLock()
@@ -50,9 +56,22 @@ class _State:
         self.groups = None
         self.offload = "both"
         self.native = {}       # server_side -> (settings key, _kssl.Context)
+        self.retired_stats = {}  # session counters of replaced natives
 
 
 _state_lock = threading.Lock()
+
+
+# set_servername_callback() changes the stdlib half without an attribute
+# assignment: the one setting read back at each wrap_socket.
+_raw_sni = _ssl._SSLContext.sni_callback.__get__
+_raw_protocol = _ssl._SSLContext.protocol.__get__
+KsslObject = None  # kssl._socket.KsslObject, imported at first use
+
+
+def _add_stats(total, more):
+    for k, v in more.items():
+        total[k] = total.get(k, 0) + v
 
 
 class SSLContext(_ssl.SSLContext):
@@ -100,6 +119,14 @@ class SSLContext(_ssl.SSLContext):
         st = self._kst()
         with st.lock:
             setattr(st, name, value)
+            st.gen += 1
+
+    def __setattr__(self, name, value):
+        # verify_mode, options, minimum_version, post_handshake_auth, ...:
+        # any of them may change what the native contexts must hold.
+        super().__setattr__(name, value)
+        st = self.__dict__.get("_kssl_state")
+        if st is not None:
             st.gen += 1
 
     @property
@@ -177,7 +204,10 @@ class SSLContext(_ssl.SSLContext):
         as bytes (MicroPython), besides PEM str and DER bytes."""
         if (isinstance(cadata, (bytes, bytearray, memoryview))
                 and is_pem(cadata)):
-            cadata = bytes(cadata).decode("ascii")
+            try:
+                cadata = bytes(cadata).decode("ascii")
+            except UnicodeDecodeError:
+                pass  # not PEM after all: DER to the stdlib, which refuses it
         super().load_verify_locations(cafile, capath, cadata)
         if cafile is not None:
             self._record("load_ca_file", os.path.abspath(os.fspath(cafile)))
@@ -257,31 +287,70 @@ class SSLContext(_ssl.SSLContext):
     # -- the native context ---------------------------------------------
 
     def _settings_key(self, st):
-        return (st.gen, st.offload, int(self.verify_mode), self.check_hostname,
-                int(self.minimum_version), int(self.maximum_version),
-                int(self.options), self.num_tickets, self.keylog_filename,
-                int(self.verify_flags), self.hostname_checks_common_name,
-                self.security_level, self.sni_callback is not None)
+        # Runs at every wrap_socket, so no reading back of every setting
+        # (ssl's enum-making properties cost ~10 us each): attribute
+        # assignments bump st.gen (__setattr__), methods record themselves.
+        return (st.gen, st.offload, _raw_sni(self))
 
     def _kssl_native(self, server_side):
         """The _kssl.Context for this role, built from current settings."""
         st = self._kst()
+        # Fast path without the lock (a dict read is atomic): the settings
+        # have not changed since the native context was built.
+        cached = st.native.get(server_side)
+        if cached is not None and cached[0] == self._settings_key(st):
+            return cached[1]
         with st.lock:
             key = self._settings_key(st)
             cached = st.native.get(server_side)
             if cached is not None and cached[0] == key:
                 return cached[1]
             native = self._build_native(st, server_side)
+            if cached is not None:
+                _add_stats(st.retired_stats,
+                           _kssl.session_stats(cached[1]))
             st.native[server_side] = (key, native)
             return native
 
-    def _versions(self):
+    def session_stats(self):
+        """As ssl.SSLContext.session_stats(): the stdlib half's counters
+        (wrap_bio, asyncio's stock path) plus those of the libkssl
+        contexts this context's sockets ran on."""
+        out = super().session_stats()
+        st = self._kst()
+        with st.lock:
+            _add_stats(out, st.retired_stats)
+            for _, native in st.native.values():
+                _add_stats(out, _kssl.session_stats(native))
+        return out
+
+    def _versions(self, server_side=False):
         lo, hi = int(self.minimum_version), int(self.maximum_version)
         tls12, tls13 = _kssl.TLS1_2, _kssl.TLS1_3
+        legacy = _LEGACY_PINS.get(self.protocol)
+        if legacy is not None:
+            # A version-specific method: exactly that version, whatever
+            # the bounds and OP_NO_* options say (OpenSSL's rule).
+            if legacy != tls12:
+                raise _ssl.SSLError(
+                    "kssl supports TLS 1.2 and 1.3 only; the context is "
+                    "pinned to %s" % self.protocol.name)
+            return tls12, tls12
         if 0 < hi < tls12:
             raise _ssl.SSLError(
                 "kssl supports TLS 1.2 and 1.3 only; maximum_version is %s"
                 % self.maximum_version)
+        hole = (not server_side and self.options & _ssl.OP_NO_TLSv1_2
+                and lo < tls13)
+        if (lo > 0 and hi > 0 and lo > hi) or hole:
+            # OpenSSL's answer to an empty range (the stdlib's handshake).
+            # With OP_NO_TLSv1_2 below a TLS 1.3 floor OpenSSL keeps the
+            # client range under the hole, TLS 1.0-1.1, which kssl cannot
+            # speak (a server still takes TLS 1.3).
+            e = _ssl.SSLError(1, "[SSL: NO_PROTOCOLS_AVAILABLE] no "
+                              "protocols available")
+            e.library, e.reason = "SSL", "NO_PROTOCOLS_AVAILABLE"
+            raise e
         # Anything below TLS 1.2 (or MINIMUM_SUPPORTED) is kssl's floor.
         return (tls13 if lo >= tls13 else 0,
                 hi if hi in (tls12, tls13) else 0)
@@ -306,7 +375,7 @@ class SSLContext(_ssl.SSLContext):
         native.set_verify(int(self.verify_mode), self.check_hostname,
                           int(self.verify_flags), hostflags)
         if not dtls:  # DTLS contexts are DTLS 1.2, whatever the versions
-            native.set_versions(*self._versions())
+            native.set_versions(*self._versions(server_side))
         ciphers = self._cipher_list()
         if ciphers:
             native.set_ciphers(ciphers, self.security_level)
@@ -314,7 +383,10 @@ class SSLContext(_ssl.SSLContext):
             native.set_ciphersuites(":".join(st.tls13))
         if server_side:
             native.set_num_tickets(self.num_tickets)
-        native.set_options(int(self.options))
+        options = int(self.options)
+        if _LEGACY_PINS.get(self.protocol) is not None:
+            options &= ~_NO_VERSION_OPTIONS
+        native.set_options(options)
         if st.alpn and not dtls:
             native.set_alpn(st.alpn)
         if st.groups:
@@ -324,6 +396,10 @@ class SSLContext(_ssl.SSLContext):
         native.set_offload(OFFLOAD_MODES[st.offload])
         if server_side and self.sni_callback is not None and not dtls:
             _kssl.enable_sni(native)
+        if not server_side and not dtls:
+            _kssl.keep_sessions(native)  # sock.session, as the stdlib's
+        if self.post_handshake_auth and not dtls:
+            _kssl.set_pha(native, True)
         return native
 
     # -- sockets ----------------------------------------------------------
@@ -351,11 +427,14 @@ class SSLContext(_ssl.SSLContext):
                      owner=None, session=None):
         # Called by ssl.SSLSocket._create/_real_connect in place of the
         # stdlib's C implementation: returns the `_sslobj` of the socket.
-        from ._socket import KsslObject
-        if server_side and self.protocol == _ssl.PROTOCOL_TLS_CLIENT:
+        global KsslObject
+        if KsslObject is None:  # no import machinery per connection
+            from ._socket import KsslObject
+        protocol = _raw_protocol(self)  # no enum per connection
+        if server_side and protocol == _ssl.PROTOCOL_TLS_CLIENT:
             raise _ssl.SSLError("Cannot create a server socket with a "
                                 "PROTOCOL_TLS_CLIENT context")
-        if not server_side and self.protocol == _ssl.PROTOCOL_TLS_SERVER:
+        if not server_side and protocol == _ssl.PROTOCOL_TLS_SERVER:
             raise _ssl.SSLError("Cannot create a client socket with a "
                                 "PROTOCOL_TLS_SERVER context")
         native = self._kssl_native(bool(server_side))

@@ -76,6 +76,48 @@ def _suffix(op):
     return "" if line is None else " (_ssl.c:%d)" % line
 
 
+def _handshake_timeout_line():
+    # The stdlib names its source line in this one message only
+    # ("_ssl.c:975: The handshake operation timed out"): observe it once on
+    # a socket pair whose other end never answers.
+    import socket
+    a, b = socket.socketpair()
+    try:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        a.settimeout(0.001)
+        with ctx.wrap_socket(a, do_handshake_on_connect=False) as s:
+            s.do_handshake()
+    except TimeoutError as e:
+        text = str(e)
+        if text.startswith("_ssl.c:"):
+            return int(text.split(":")[1])
+    finally:
+        a.close()
+        b.close()
+    return None
+
+
+def timeout_text(op):
+    """The stdlib's TimeoutError text for op (pybind/conn.c)."""
+    text = "The %s operation timed out" % op
+    if op == "handshake":
+        if "timeout" not in _LINES:
+            try:
+                _LINES["timeout"] = _handshake_timeout_line()
+            except Exception:  # pragma: no cover
+                _LINES["timeout"] = None
+        if _LINES["timeout"] is not None:
+            text = "_ssl.c:%d: %s" % (_LINES["timeout"], text)
+    return text
+
+
+def suffixed(text, op):
+    """text as the stdlib's _ssl.c raises it from op (pybind/eof.c)."""
+    return text + _suffix(op)
+
+
 def _ssl_exc(cls, errno, library, reason, text):
     exc = cls(errno, text)
     exc.library = library

@@ -26,16 +26,37 @@ the server's session tickets). *_reason says why a direction is not
 "kernel" (None when it is)."""
 
 
+_raw_options = _ssl._SSLContext.options.__get__  # an int, not Options(...)
+_IGNORE_EOF = int(_ssl.OP_IGNORE_UNEXPECTED_EOF)
+
+
+_decoded = {}  # DER -> getpeercert() dict, the most recent _DECODED_MAX
+_DECODED_MAX = 64
+
+
 def _decode_cert(der):
     """The stdlib's getpeercert() dict for a DER certificate.
 
     Uses the stdlib's own decoder (ssl._ssl._test_decode_cert, which takes
     a PEM file path) so the dict is exactly the stdlib's; the PEM lives in
-    an anonymous memfd, never on disk.
+    an anonymous memfd, never on disk. That round trip (PEM, memfd, X.509
+    parse: ~450 us) would cost more than a TLS handshake's share, so dicts
+    of recent certificates are kept: a client meets the same server
+    certificate again and again. Each caller gets its own dict (its values
+    are immutable tuples, strings and ints, as the stdlib's).
     """
-    pem = _ssl.DER_cert_to_PEM_cert(der).encode("ascii")
-    with memfile(pem) as path:
-        return _ssl._ssl._test_decode_cert(path)
+    cached = _decoded.get(der)
+    if cached is None:
+        pem = _ssl.DER_cert_to_PEM_cert(der).encode("ascii")
+        with memfile(pem) as path:
+            cached = _ssl._ssl._test_decode_cert(path)
+        if len(_decoded) >= _DECODED_MAX:
+            try:  # the oldest; other threads may be at it too
+                del _decoded[next(iter(_decoded))]
+            except (RuntimeError, StopIteration, KeyError):
+                pass
+        _decoded[der] = cached
+    return dict(cached)
 
 
 def peercert(obj, der, binary_form):
@@ -50,6 +71,35 @@ def peercert(obj, der, binary_form):
     return obj._cert
 
 
+_eof_is_eoferror = None
+
+
+def eof_is_eoferror():
+    """How this interpreter's _ssl reports OpenSSL's UNEXPECTED_EOF (a
+    transport EOF without close_notify, OP_IGNORE_UNEXPECTED_EOF cleared):
+    SSLError (CPython 3.11.2) or SSLEOFError (later 3.11, 3.12+). Probed
+    once on a memory BIO, no network."""
+    global _eof_is_eoferror
+    if _eof_is_eoferror is None:
+        ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = _ssl.CERT_NONE
+        ctx.options &= ~_ssl.OP_IGNORE_UNEXPECTED_EOF
+        incoming = _ssl.MemoryBIO()
+        obj = ctx.wrap_bio(incoming, _ssl.MemoryBIO())
+        result = False
+        for _ in range(2):
+            try:
+                obj.do_handshake()
+            except _ssl.SSLWantReadError:
+                incoming.write_eof()
+            except _ssl.SSLError as e:
+                result = isinstance(e, _ssl.SSLEOFError)
+                break
+        _eof_is_eoferror = result
+    return _eof_is_eoferror
+
+
 class KsslObject(_kssl.Conn):
     """The `_sslobj` of a kssl.SSLSocket (internal)."""
 
@@ -59,7 +109,8 @@ class KsslObject(_kssl.Conn):
         self._owner = None if owner is None else weakref.ref(owner)
         self.server_hostname = server_hostname
         self._cert = None
-        self._ignore_eof = bool(context.options & _ssl.OP_IGNORE_UNEXPECTED_EOF)
+        self._ignore_eof = bool(_raw_options(context) & _IGNORE_EOF)
+        self._eof_is_eoferror = eof_is_eoferror()
 
     @property
     def context(self):
@@ -67,11 +118,20 @@ class KsslObject(_kssl.Conn):
 
     @context.setter
     def context(self, ctx):
-        if not isinstance(ctx, SSLContext):
-            raise TypeError("The value must be a kssl.SSLContext")
+        # As the stdlib's: any SSLContext, at any time. After the handshake
+        # only what the socket reports changes (context, getpeercert()'s
+        # verify_mode rule); before it (an SNI callback) the connection
+        # continues on the new context's certificate and settings, which
+        # only a kssl.SSLContext carries.
+        if not isinstance(ctx, _ssl.SSLContext):
+            raise TypeError("The value must be a SSLContext")
         if ctx is self._context:
             return
-        self._set_native(ctx._kssl_native(self.server_side))
+        if not self._handshake_done:
+            if not isinstance(ctx, SSLContext):
+                raise TypeError("The value must be a kssl.SSLContext until "
+                                "the handshake is done")
+            self._set_native(ctx._kssl_native(self.server_side))
         self._context = ctx
 
     @property
@@ -84,20 +144,26 @@ class KsslObject(_kssl.Conn):
 
     @property
     def session(self):
-        return None
+        return _kssl.session_get(self, self._context)
 
     @session.setter
     def session(self, value):
-        if value is not None:
-            raise ValueError("kssl sockets do not take ssl.SSLSession "
-                             "objects (session resumption is not exposed)")
+        # The checks and messages of the stdlib's _ssl, in its order.
+        if not isinstance(value, _kssl.SSLSession):
+            raise TypeError("Value is not a SSLSession.")
+        if _kssl.session_context(value) is not self._context:
+            raise ValueError("Session refers to a different SSLContext.")
+        if self.server_side:
+            raise ValueError("Cannot set session for server-side SSLSocket.")
+        if self._handshake_done:
+            raise ValueError("Cannot set session after handshake.")
+        _kssl.session_set(self, value)
 
     def getpeercert(self, binary_form=False):
         return peercert(self, self._peer_der(), binary_form)
 
     def verify_client_post_handshake(self):
-        raise _ssl.SSLError("kssl does not support TLS 1.3 post-handshake "
-                            "authentication")
+        _kssl.verify_pha(self)
 
     def shutdown(self):
         # unwrap(): close_notify both ways, then the plain socket. A
@@ -131,6 +197,27 @@ class SSLSocket(_ssl.SSLSocket):
         if obj is None or not isinstance(obj, KsslObject):
             return None
         return obj.offload()
+
+    def get_verified_chain(self):
+        """The verified certificate chain of the peer (leaf to trust
+        anchor) as a list of DER bytes; [] if none (Python 3.13's)."""
+        return self._chain(True)
+
+    def get_unverified_chain(self):
+        """The certificates the peer sent (leaf first) as DER bytes; []
+        if none (Python 3.13's)."""
+        return self._chain(False)
+
+    def _chain(self, verified):
+        obj = self._sslobj
+        if obj is None:
+            raise ValueError("The SSL socket is not connected")
+        if not isinstance(obj, KsslObject):
+            chain = (obj.get_verified_chain() if verified
+                     else obj.get_unverified_chain())
+            return [c.public_bytes(_ssl._ssl.ENCODING_DER)
+                    for c in chain or ()]
+        return obj._chain(verified) or []
 
     def sendfile(self, file, offset=0, count=None):
         """Send a file; returns the number of bytes sent.

@@ -42,13 +42,19 @@ fi
 
 head -c 3000001 /dev/urandom > "$tmp/data"
 want=$(sha256sum "$tmp/data" | cut -d' ' -f1)
-port=$((20000 + $$ % 20000))
 for kind in shared static; do
-	port=$((port + 1))
+	# Port 0: the sender binds a free port and prints it (parallel runs of
+	# this test must not collide).
 	"$tmp/sender-$kind" "$build/certs/server.pem" "$build/certs/server.key" \
-		"$tmp/data" "$port" > "$tmp/out-$kind" 2>&1 &
+		"$tmp/data" 0 > "$tmp/out-$kind" 2>&1 &
 	pid=$!
-	for _ in $(seq 50); do grep -q listening "$tmp/out-$kind" && break; sleep 0.1; done
+	port=
+	for _ in $(seq 100); do
+		port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/out-$kind")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || { cat "$tmp/out-$kind" >&2; exit 1; }
 	got=$("$build/tests/kssl-peer" client --port "$port" --name localhost \
 		--ca "$build/certs/ca.pem" --recv | awk '/^recv/{print $3}')
 	wait $pid

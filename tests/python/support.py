@@ -1,4 +1,5 @@
 """Shared helpers for the kssl Python tests: test PKI, threaded peers."""
+import contextlib
 import hashlib
 import os
 import socket
@@ -139,3 +140,16 @@ class OffloadAssertions:
             self.assertIn(NO_ULP_REASON, off.tx_reason)
             self.assertEqual(off.rx, "user")
             self.assertIn(NO_ULP_REASON, off.rx_reason)
+
+
+@contextlib.contextmanager
+def forced_path(path):
+    """kssl.asyncio: force the "kssl" or the "stock" transport on any
+    kernel (on the host, "kssl" runs both directions in userspace)."""
+    import kssl.asyncio as kaio
+    old = kaio._path_override
+    kaio._path_override = path
+    try:
+        yield
+    finally:
+        kaio._path_override = old

@@ -20,7 +20,7 @@ from asyncio import selector_events
 import kssl
 import kssl.asyncio as kaio
 from support import (IN_VM, KTLS, NO_ULP_REASON, TIMEOUT, client_ctx,
-                     payload, server_ctx, sha256)
+                     forced_path, payload, server_ctx, sha256)
 
 # TCG runs kTLS at ~10 MB/s: a few MiB there, more on the host.
 FILE_SIZE = (2 if IN_VM else 8) * 1024 * 1024 + 12345
@@ -53,16 +53,6 @@ class SendfileSpy:
             yield self
         finally:
             os.sendfile = real
-
-
-@contextlib.contextmanager
-def forced_path(path):
-    old = kaio._path_override
-    kaio._path_override = path
-    try:
-        yield
-    finally:
-        kaio._path_override = old
 
 
 def blocking_client(port, version, expect):

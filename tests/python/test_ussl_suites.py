@@ -20,9 +20,8 @@ import kssl
 from cipher_matrix import DATA, load_suites, run_suite
 from support import KTLS, NO_ULP_REASON, TIMEOUT, client_ctx, listener
 
-# The QuecPython ussl document the data file (tests/python/data/
-# ussl_suites.txt, in the repository) was generated from is not part of the
-# repository; set KSSL_USSL_SEED to its path to check the extraction again.
+# QuecPython's ussl document (its cipher suite table), if the caller names
+# a copy: the data file must be what the extractor makes of it.
 SEED = os.environ.get("KSSL_USSL_SEED", "")
 EXTRACT = os.path.join(os.path.dirname(DATA), "extract_ussl_suites.py")
 
@@ -56,7 +55,7 @@ class UsslSuitesTest(unittest.TestCase):
         suites = load_suites()
         self.assertEqual(len(suites), 80)
         self.assertEqual(len({n for n, _ in suites}), 80)
-        if SEED and os.path.exists(SEED):  # the source document
+        if SEED and os.path.exists(SEED):  # the document it came from
             out = subprocess.run([sys.executable, EXTRACT, SEED], check=True,
                                  capture_output=True, text=True).stdout
             with open(DATA, encoding="ascii") as f:

@@ -28,10 +28,10 @@ def sha(data):
 
 
 class Server:
-    def __init__(self, root, *args):
+    def __init__(self, root, *args, **popen):
         self.proc = subprocess.Popen(
             [KSSL, "serve", root, "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
         self.banner = []
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -307,8 +307,15 @@ class ServeLifecycle(unittest.TestCase):
     def test_connection_cap(self):
         srv = Server(self.dir, "--max-conns", "1")
         try:
-            held = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-            time.sleep(0.3)
+            # A connection past its handshake holds the slot (one still in
+            # its handshake would be evicted for a newcomer).
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            held = ctx.wrap_socket(socket.create_connection(
+                ("127.0.0.1", srv.port), timeout=10), server_hostname="localhost")
+            held.sendall(b"HEAD /f.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertIn(b"200 OK", held.recv(4096))
             r = curl("-k", srv.url + "/f.bin", ok=False)
             self.assertNotEqual(r.returncode, 0)  # refused while one is open
             held.close()

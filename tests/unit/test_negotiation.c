@@ -460,6 +460,36 @@ START_TEST(tls13_tickets_larger_than_a_record_leave_data_intact)
 }
 END_TEST
 
+/* kssl_ctx_set_ocsp_response checks what it is given (stapling itself is
+ * tested end to end with openssl s_client -status in serve_prod). */
+START_TEST(ocsp_response_is_validated)
+{
+	/* OCSPResponse { responseStatus malformedRequest(1) } */
+	static const unsigned char malformed[] = { 0x30, 0x03, 0x0a, 0x01, 0x01 };
+	static const unsigned char junk[] = "not DER";
+	kssl_ctx *sctx = h_server_ctx("server"), *cctx = kssl_ctx_new(KSSL_CLIENT);
+
+	ck_assert_ptr_nonnull(sctx);
+	ck_assert_ptr_nonnull(cctx);
+	ck_assert_int_eq(kssl_ctx_set_ocsp_response(cctx, malformed,
+						    sizeof(malformed)),
+			 KSSL_E_INVAL);
+	ck_assert_int_eq(kssl_ctx_set_ocsp_response(sctx, junk, sizeof(junk)),
+			 KSSL_E_FILE);
+	ck_assert_int_eq(kssl_ctx_set_ocsp_response(sctx, malformed,
+						    sizeof(malformed)),
+			 KSSL_E_FILE);
+	ck_assert_ptr_nonnull(strstr(kssl_last_error(), "not successful"));
+	/* A truncated encoding is refused too. */
+	ck_assert_int_eq(kssl_ctx_set_ocsp_response(sctx, malformed,
+						    sizeof(malformed) - 1),
+			 KSSL_E_FILE);
+	ck_assert_int_eq(kssl_ctx_set_ocsp_response(sctx, NULL, 0), 0);
+	kssl_ctx_free(cctx);
+	kssl_ctx_free(sctx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("negotiation");
@@ -469,6 +499,7 @@ int main(void)
 	tcase_add_test(tc, close_notify_during_handshake_is_eof_not_success);
 	tcase_add_test(tc, sni_switch_applies_verify_mode_and_offload_mode);
 	tcase_add_test(tc, tls13_tickets_larger_than_a_record_leave_data_intact);
+	tcase_add_test(tc, ocsp_response_is_validated);
 	suite_add_tcase(s, tc);
 	return h_run(s);
 }

@@ -4,6 +4,7 @@
  * mechanics are tested on any kernel. Bytes are checked by SHA-256.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,20 +290,31 @@ START_TEST(splice_many_connections)
 }
 END_TEST
 
+/* A connection whose 8 MiB splice stalls (the peer cfd never reads). */
+static kssl_lconn *stalled_splice(kssl_loop *loop, int file, int *cfd,
+				  struct u_done *d)
+{
+	int sfd;
+	kssl_lconn *lc;
+
+	u_tcp_pair(cfd, &sfd);
+	lc = kssl_lconn_new(loop, sfd, NULL);
+	ck_assert_ptr_nonnull(lc);
+	ck_assert_int_eq(kssl_lconn_sendfile(lc, file, 0, 8u << 20, u_done_cb, d), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_ge(kssl_loop_run(loop, 20), 0);
+	ck_assert_int_eq(d->done, 0);
+	return lc;
+}
+
 /* Closing a connection while its splice is in flight frees it cleanly. */
 START_TEST(splice_close_in_flight)
 {
 	kssl_loop *loop = new_loop(65536);
 	struct u_done d = { 0 };
-	int cfd, sfd, file = u_temp_file(8u << 20, 5);
-	kssl_lconn *lc;
+	int cfd, file = u_temp_file(8u << 20, 5);
+	kssl_lconn *lc = stalled_splice(loop, file, &cfd, &d);
 
-	u_tcp_pair(&cfd, &sfd); /* nobody reads: the splice stalls */
-	lc = kssl_lconn_new(loop, sfd, NULL);
-	ck_assert_int_eq(kssl_lconn_sendfile(lc, file, 0, 8u << 20, u_done_cb, &d), 0);
-	for (int i = 0; i < 5; i++)
-		ck_assert_int_ge(kssl_loop_run(loop, 20), 0);
-	ck_assert_int_eq(d.done, 0);
 	kssl_lconn_close(lc);
 	for (int i = 0; i < 50 && kssl_loop_conn_count(loop); i++)
 		ck_assert_int_ge(kssl_loop_run(loop, 100), 0);
@@ -311,6 +323,28 @@ START_TEST(splice_close_in_flight)
 	kssl_loop_free(loop);
 	close(cfd);
 	close(file);
+}
+END_TEST
+
+/* The file of a splice in flight stays open until the ring is done. */
+START_TEST(splice_close_file_after_ring)
+{
+	kssl_loop *loop = new_loop(65536);
+	struct u_done d = { 0 };
+	int cfd, file = u_temp_file(8u << 20, 6);
+	kssl_lconn *lc = stalled_splice(loop, file, &cfd, &d);
+
+	kssl_lconn_close_file(lc, file);
+	ck_assert_int_ge(fcntl(file, F_GETFD), 0); /* the ring may use it */
+	for (int i = 0; i < 50 && kssl_loop_conn_count(loop); i++)
+		ck_assert_int_ge(kssl_loop_run(loop, 100), 0);
+	ck_assert_uint_eq(kssl_loop_conn_count(loop), 0);
+	errno = 0;
+	ck_assert_int_eq(fcntl(file, F_GETFD), -1); /* closed on release */
+	ck_assert_int_eq(errno, EBADF);
+	ck_assert_int_eq(d.done, 0);
+	kssl_loop_free(loop);
+	close(cfd);
 }
 END_TEST
 
@@ -332,6 +366,7 @@ int main(void)
 	tcase_add_test(tc, splice_file_shorter_than_count);
 	tcase_add_test(tc, splice_many_connections);
 	tcase_add_test(tc, splice_close_in_flight);
+	tcase_add_test(tc, splice_close_file_after_ring);
 	suite_add_tcase(s, tc);
 	return u_run(s);
 }

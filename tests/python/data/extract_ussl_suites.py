@@ -6,8 +6,9 @@
 The document lists the suites mbedTLS offers on QuecPython modules as
 markdown table rows "| TLS_..._SHA256 (0xcca9) |". Output: one suite per
 line, "NAME 0xCODE", in the document's order (its preference order). The
-file in this directory was made from QuecPython's ussl documentation page
-(the cipher suite table); that page is not part of this repository.
+file in this directory was made from QuecPython's ussl module document
+(the 80 suites of its table); test_ussl_suites.py checks it again when
+KSSL_USSL_SEED names a copy of that document.
 """
 import re
 import sys

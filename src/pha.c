@@ -1,0 +1,111 @@
+/*
+ * TLS 1.3 post-handshake client authentication (RFC 8446, 4.6.2).
+ *
+ * The exchange (server: CertificateRequest; client: Certificate,
+ * CertificateVerify, Finished) is handshake messages inside application
+ * traffic. Kernel TLS hands such records up as control records and cannot
+ * run the exchange, and OpenSSL 3.0 can only take part in it through its
+ * own record layer. So a connection on which the exchange may happen keeps
+ * both directions in OpenSSL (kssl_conn_offload says why):
+ *   - a client that offered it (its context has post-handshake auth on):
+ *     the server may ask at any time;
+ *   - a server with client verification (post-handshake auth setting or
+ *     not: OpenSSL allows the request either way), when the client offered
+ *     it: kssl_conn_verify_client_post_handshake() may be called at any
+ *     time.
+ * Everything else (TLS 1.2, a client that did not offer it) offloads as
+ * usual. See docs/design.md, "Post-handshake authentication".
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/tls1.h>
+
+#include "internal.h"
+
+/* Server: remember whether the ClientHello offered post_handshake_auth. */
+int ks_pha_hello_cb(SSL *ssl, int *alert, void *arg)
+{
+	kssl_conn *conn = SSL_get_app_data(ssl);
+	const unsigned char *ext;
+	size_t len;
+
+	(void)alert;
+	(void)arg;
+	if (conn)
+		conn->pha_offered = SSL_client_hello_get0_ext(
+			ssl, TLSEXT_TYPE_post_handshake_auth, &ext, &len) == 1;
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+int kssl_ctx_set_post_handshake_auth(kssl_ctx *ctx, int on)
+{
+	ctx->pha = !!on;
+	if (ctx->role == KSSL_CLIENT) {
+		SSL_CTX_set_post_handshake_auth(ctx->ssl_ctx, ctx->pha);
+		return 0;
+	}
+	kssl_ctx_set_verify(ctx, ctx->verify); /* adds SSL_VERIFY_POST_HANDSHAKE */
+	return 0;
+}
+
+int kssl_ctx_get_post_handshake_auth(const kssl_ctx *ctx)
+{
+	return ctx->pha;
+}
+
+const char *ks_pha_blocker(const kssl_conn *conn)
+{
+	if (conn->info.version != TLS1_3_VERSION)
+		return NULL;
+	if (conn->ctx->role == KSSL_CLIENT && conn->ctx->pha)
+		return "post-handshake authentication offered: the server may request a client certificate at any time, and kernel TLS cannot carry that exchange";
+	/* OpenSSL lets any verifying server request it, PHA setting or not. */
+	if (conn->pha_offered && (SSL_get_verify_mode(conn->ssl) & SSL_VERIFY_PEER))
+		return "post-handshake authentication possible (the client offered it, the server verifies clients): kssl_conn_verify_client_post_handshake needs OpenSSL's record layer";
+	return NULL;
+}
+
+void ks_pha_peer_changed(kssl_conn *conn)
+{
+	X509 *peer = conn->ssl ? SSL_get1_peer_certificate(conn->ssl) : NULL;
+	unsigned char *der = NULL;
+	int n;
+
+	if (!peer)
+		return;
+	n = i2d_X509(peer, &der);
+	X509_free(peer);
+	if (n <= 0)
+		return;
+	OPENSSL_free(conn->info.peer_der);
+	conn->info.peer_der = der;
+	conn->info.peer_der_len = (size_t)n;
+	conn->info.verify_result = SSL_get_verify_result(conn->ssl);
+}
+
+int kssl_conn_verify_client_post_handshake(kssl_conn *conn)
+{
+	static const char what[] = "kssl_conn_verify_client_post_handshake";
+
+	if (conn->failed)
+		return ks_err(KSSL_E_CLOSED, "connection failed earlier: %s",
+			      conn->failed_msg);
+	if (conn->ssl) {
+		ERR_clear_error();
+		if (SSL_verify_client_post_handshake(conn->ssl) == 1)
+			return 0;
+		/* Not a failure of the connection: it goes on as before. */
+		return ks_err_ssl(KSSL_E_TLS, "%s", what);
+	}
+	/* OpenSSL's state is gone, so both directions are in the kernel:
+	 * the reasons OpenSSL would give, in its order of checks. */
+	if (conn->info.version != TLS1_3_VERSION)
+		return ks_err(KSSL_E_TLS, "%s: wrong ssl version", what);
+	if (conn->ctx->role != KSSL_SERVER)
+		return ks_err(KSSL_E_TLS, "%s: not server", what);
+	return ks_err(KSSL_E_TLS, "%s: extension not received", what);
+}

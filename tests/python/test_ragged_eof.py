@@ -1,0 +1,331 @@
+"""The end of the transport without close_notify (a "ragged EOF"): kssl
+gives exactly what the stdlib gives, read after read.
+
+The peer is always a stdlib endpoint; the side under test is run once
+with ssl and once with kssl, and the sequences of results (data, b"",
+exception class, errno, reason, library, message) are compared. The
+peer ends the TCP stream in one of three ways:
+
+  fin      close() after its data: a FIN
+  rst      SO_LINGER 0 then close(): an RST
+  tickets  a TLS 1.3 client that closes without reading the server's
+           session tickets: its kernel answers with an RST (the case
+           seen in the wild)
+
+The reader reads the peer's last data, lets the peer end the stream, and
+waits until its kernel has seen the FIN or RST before reading on, so both
+runs see the same kernel events in the same order. In the kTLS VM the kssl side
+reads through kernel TLS (asserted).
+"""
+import http.client
+import re
+import select
+import socket
+import ssl
+import struct
+import tempfile
+import threading
+import unittest
+
+import kssl
+from support import IN_VM, KTLS, TIMEOUT, Peer, cert, listener, payload
+
+V12, V13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
+MODES = ("blocking", "timeout", "nonblocking", "makefile", "recv_into")
+# (suppress_ragged_eofs, OP_IGNORE_UNEXPECTED_EOF)
+FLAGS = ((True, True), (True, False), (False, True), (False, False))
+VERSIONS = (V12, V13)
+if IN_VM:
+    # The emulated CPU is slow: the kernel RX paths (a blocking wait in
+    # poll without the lock, a non-blocking read) with the two extreme
+    # settings, TLS 1.3 (kernel RX for TLS 1.2 is the same read path).
+    MODES = ("blocking", "nonblocking")
+    FLAGS = ((True, True), (False, False))
+    VERSIONS = (V13,)
+
+
+def describe(e):
+    """Everything a program can look at in an exception. The text of
+    plain OSErrors (ConnectionResetError) is left to test_errors: kssl's
+    names the operation."""
+    # Whole, the stdlib's source position "(_ssl.c:NNN)" included.
+    text = str(e)
+    if not isinstance(e, ssl.SSLError):
+        text = None
+    return (type(e), getattr(e, "errno", None), getattr(e, "reason", None),
+            getattr(e, "library", None), text)
+
+
+def set_ignore(ctx, ignore):
+    # Explicit both ways: CPython 3.11.2 sets OP_IGNORE_UNEXPECTED_EOF by
+    # default, later versions do not.
+    if ignore:
+        ctx.options |= ssl.OP_IGNORE_UNEXPECTED_EOF
+    else:
+        ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+
+
+def end_stream(sock, how):
+    raw = socket.socket(fileno=sock.detach())
+    if how == "rst":
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                       struct.pack("ii", 1, 0))
+    elif how == "tickets":
+        # The tickets are in our receive queue, unread: close() sends RST.
+        select.select([raw], [], [], TIMEOUT)
+    raw.close()
+
+
+def stdlib_server(ls, how, version, go):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
+    ctx.maximum_version = version
+    with ls:
+        raw, _ = ls.accept()
+    raw.settimeout(TIMEOUT)
+    tls = ctx.wrap_socket(raw, server_side=True)
+    tls.recv(10)
+    tls.sendall(b"last")
+    go.wait(TIMEOUT)
+    end_stream(tls, how)
+
+
+def stdlib_client(port, how, version, go):
+    ctx = ssl.create_default_context(cafile=cert("ca.pem"))
+    ctx.maximum_version = version
+    raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    tls = ctx.wrap_socket(raw, server_hostname="localhost")
+    if how != "tickets":
+        tls.recv(10)  # also consumes the TLS 1.3 tickets before it
+    tls.sendall(b"last")
+    go.wait(TIMEOUT)
+    end_stream(tls, how)
+
+
+def wait_hangup(sock):
+    """Until the kernel has taken the peer's FIN or RST."""
+    p = select.poll()
+    p.register(sock.fileno(), select.POLLRDHUP)
+    for _ in range(int(TIMEOUT * 10)):
+        if any(ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+               for _, ev in p.poll(100)):
+            return
+    raise AssertionError("the peer's end of stream never arrived")
+
+
+def read_once(s, mode, first=False):
+    if mode == "nonblocking":
+        while True:
+            try:
+                return s.recv(100)
+            except ssl.SSLWantReadError:
+                select.select([s], [], [], TIMEOUT)
+    if mode == "makefile":
+        with s.makefile("rb") as f:
+            return f.read(4) if first else f.read()
+    if mode == "recv_into":
+        buf = bytearray(100)
+        n = s.recv_into(buf)
+        return bytes(buf[:n])
+    return s.recv(100)
+
+
+def outcome(fn):
+    try:
+        return fn()
+    except Exception as e:  # compared by the caller
+        return describe(e)
+
+
+class RaggedEofTest(unittest.TestCase):
+
+    def open_pair(self, mod, role, how, version, suppress, ignore):
+        """(our socket, peer, go): the peer ends its stream after go.set()."""
+        ls = listener()
+        go = threading.Event()
+        if role == "client":
+            port = ls.getsockname()[1]
+            peer = Peer(stdlib_server, ls, how, version, go).start()
+            ctx = mod.create_default_context(cafile=cert("ca.pem"))
+            raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+            wrap = dict(server_hostname="localhost")
+        else:
+            peer = Peer(stdlib_client, ls.getsockname()[1], how, version, go).start()
+            ctx = mod.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
+            with ls:
+                raw, _ = ls.accept()
+            raw.settimeout(TIMEOUT)
+            wrap = dict(server_side=True)
+        set_ignore(ctx, ignore)
+        s = ctx.wrap_socket(raw, suppress_ragged_eofs=suppress, **wrap)
+        if how != "tickets":
+            s.sendall(b"hi")
+        if mod is kssl and IN_VM and KTLS:
+            off = s.offload
+            if off.rx == "pending":
+                # A client keeps sessions (as the stdlib's do), so its RX
+                # waits for the server's TLS 1.3 tickets, i.e. the first
+                # application record; it has read none yet.
+                self.assertFalse(wrap.get("server_side"), off.rx_reason)
+                self.assertIn("session tickets", off.rx_reason)
+            else:
+                self.assertEqual(off.rx, "kernel", off.rx_reason)
+        return s, peer, go
+
+    def end_peer(self, s, peer, go):
+        go.set()
+        peer.result()
+        wait_hangup(s)
+
+    def sequence(self, mod, role, how, version, suppress, ignore, mode):
+        s, peer, go = self.open_pair(mod, role, how, version, suppress, ignore)
+        if mode == "blocking":
+            s.settimeout(None)
+        elif mode == "nonblocking":
+            s.setblocking(False)
+        with s:
+            self.assertEqual(read_once(s, mode, first=True), b"last")
+            self.end_peer(s, peer, go)
+            got = [outcome(lambda: read_once(s, mode)) for _ in range(4)]
+            s.setblocking(True)
+            got += [outcome(lambda: s.send(b"x")) for _ in range(2)]
+        return got
+
+    def test_read_sequences(self):
+        cases = [(role, how, version)
+                 for role in ("client", "server") for how in ("fin", "rst")
+                 for version in VERSIONS]
+        cases.append(("server", "tickets", V13))
+        for role, how, version in cases:
+            for suppress, ignore in FLAGS:
+                for mode in MODES:
+                    args = (role, how, version, suppress, ignore, mode)
+                    with self.subTest(args=args):
+                        self.check_sequence(args)
+
+    def check_sequence(self, args):
+        how, ignore = args[1], args[4]
+        ours = self.sequence(kssl, *args)
+        theirs = self.sequence(ssl, *args)
+        if how != "fin" and not ignore:
+            # After an RST and the UNEXPECTED_EOF error, the stdlib's
+            # SSL_write fails with OpenSSL's state-machine error
+            # BAD_LENGTH; kssl keeps SSLEOFError (docs/python.md).
+            self.assertEqual(theirs[4][2], "BAD_LENGTH")
+            self.assertIs(ours[4][0], ssl.SSLEOFError)
+            ours, theirs = ours[:4], theirs[:4]
+        elif how == "fin" and ignore:
+            # The stdlib's first write after a FIN still goes out (its
+            # peer answers RST); kssl's fails at once (docs/python.md).
+            self.assertEqual(theirs[4], 1)
+            theirs[4] = theirs[5]
+        self.assertEqual(ours, theirs)
+
+    def test_writes_first(self):
+        # Writing (sendfile, sendall) into a stream the peer ended, before
+        # reading its end: the write error, then what reads give after it.
+        with tempfile.TemporaryFile() as f:
+            f.write(payload(1 << 22))
+            for how in ("fin", "rst"):
+                for ignore in (True, False):
+                    for role in ("client", "server"):
+                        args = (role, how, ignore)
+                        with self.subTest(args=args):
+                            self.assertEqual(self.writes(kssl, f, *args),
+                                             self.writes(ssl, f, *args))
+
+    def writes(self, mod, f, role, how, ignore):
+        s, peer, go = self.open_pair(mod, role, how, V13, True, ignore)
+        with s:
+            self.assertEqual(s.recv(100), b"last")
+            self.end_peer(s, peer, go)
+            f.seek(0)
+            return [outcome(lambda: s.sendfile(f)),
+                    outcome(lambda: s.sendall(b"x" * 100000)),
+                    outcome(lambda: s.recv(100)), outcome(lambda: s.recv(100))]
+
+    def test_handshake_eof(self):
+        # The peer takes the ClientHello and ends the stream.
+        def run(mod, how, ignore):
+            ls = listener()
+
+            def server():
+                with ls:
+                    raw, _ = ls.accept()
+                with raw:
+                    raw.recv(65536)
+                    end_stream(raw, how)
+            peer = Peer(server).start()
+            ctx = mod.create_default_context(cafile=cert("ca.pem"))
+            set_ignore(ctx, ignore)
+            raw = socket.create_connection(("127.0.0.1", ls.getsockname()[1]),
+                                           timeout=TIMEOUT)
+            with raw:
+                got = outcome(lambda: ctx.wrap_socket(
+                    raw, server_hostname="localhost"))
+            peer.result()
+            return got
+        for how in ("fin", "rst"):
+            for ignore in (True, False):
+                with self.subTest(how=how, ignore=ignore):
+                    self.assertEqual(run(kssl, how, ignore),
+                                     run(ssl, how, ignore))
+
+    def test_default_settings_read_as_end_of_data(self):
+        # The issue's case: default context, a TLS 1.3 client closes
+        # without reading the tickets; the server reads its data, then b"".
+        s, peer, go = self.open_pair(kssl, "server", "tickets", V13, True, True)
+        with s:
+            self.assertEqual(s.recv(100), b"last")
+            self.end_peer(s, peer, go)
+            self.assertEqual([s.recv(100), s.recv(100)], [b"", b""])
+
+
+class HttpContentLengthTest(unittest.TestCase):
+    """http.client reads a Content-Length body from a server that closes
+    without close_notify (both directions of the stack: kssl client against
+    a stdlib server, stdlib client against a kssl server)."""
+
+    BODY = b"0123456789" * 1000
+
+    def server(self, mod, ls):
+        ctx = mod.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
+        with ls:
+            raw, _ = ls.accept()
+        raw.settimeout(TIMEOUT)
+        tls = ctx.wrap_socket(raw, server_side=True)
+        req = b""
+        while b"\r\n\r\n" not in req:
+            req += tls.recv(4096)
+        tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                    b"Connection: close\r\n\r\n" % len(self.BODY) + self.BODY)
+        end_stream(tls, "fin")
+
+    def fetch(self, client_mod, server_mod):
+        ls = listener()
+        peer = Peer(self.server, server_mod, ls).start()
+        ctx = client_mod.create_default_context(cafile=cert("ca.pem"))
+        conn = http.client.HTTPSConnection("localhost", ls.getsockname()[1],
+                                           context=ctx, timeout=TIMEOUT)
+        try:
+            conn.request("GET", "/")
+            resp = conn.getresponse()
+            body = resp.read()
+            extra = resp.read()
+        finally:
+            conn.close()
+        peer.result()
+        return resp.status, body, extra
+
+    def test_kssl_client(self):
+        self.assertEqual(self.fetch(kssl, ssl), self.fetch(ssl, ssl))
+        self.assertEqual(self.fetch(kssl, ssl), (200, self.BODY, b""))
+
+    def test_kssl_server(self):
+        self.assertEqual(self.fetch(ssl, kssl), (200, self.BODY, b""))
+
+
+if __name__ == "__main__":
+    unittest.main()
