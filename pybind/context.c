@@ -17,7 +17,7 @@
 
 #include <kssl/kssl_dtls.h>
 
-#define CTX_CHECK(r) do { if ((r) < 0) return ks_raise_ctx(r); } while (0)
+#define CTX_CHECK(r) do { if ((r) < 0) return kp_raise_ctx(r); } while (0)
 
 static PyObject *ctx_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
@@ -35,7 +35,7 @@ static PyObject *ctx_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	self->ctx = dtls ? kssl_dtls_ctx_new(role) : kssl_ctx_new(role);
 	if (!self->ctx) {
 		Py_DECREF(self);
-		return ks_raise_ctx(KSSL_E_NOMEM);
+		return kp_raise_ctx(KSSL_E_NOMEM);
 	}
 	return (PyObject *)self;
 }
@@ -108,7 +108,7 @@ static PyObject *ctx_use_cert_mem(KsContext *self, PyObject *args)
 }
 
 /* The stdlib half loads keys from PEM files only: DER keys are re-encoded. */
-PyObject *ks_key_pem(PyObject *m, PyObject *arg)
+PyObject *kp_key_pem(PyObject *m, PyObject *arg)
 {
 	Py_buffer der;
 	const unsigned char *p;
