@@ -101,6 +101,13 @@ int ks_why(int code, int reason, long detail)
 	return code;
 }
 
+int ks_why_openssl(int code, unsigned long e)
+{
+	ks_why(code, KSSL_R_OPENSSL, 0);
+	last_ssl_error = e;
+	return code;
+}
+
 const char *kssl_error_name(int code)
 {
 	switch (code) {

@@ -129,6 +129,10 @@ int ks_err(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Set the reason and detail of the current failure; returns code. */
 int ks_why(int code, int reason, long detail);
+/* The current failure is the one OpenSSL reports as e (ERR_PACK), for
+ * checks kssl makes itself once OpenSSL's state is gone: reason
+ * KSSL_R_OPENSSL; returns code. */
+int ks_why_openssl(int code, unsigned long e);
 /* KSSL_E_EOF, KSSL_R_UNEXPECTED_EOF, "<what>: peer closed ..." */
 int ks_eof(const char *what);
 /* KSSL_E_CLOSED, KSSL_R_FAILED_EARLIER, repeating the first failure. */

@@ -104,8 +104,16 @@ int kssl_conn_verify_client_post_handshake(kssl_conn *conn)
 	/* OpenSSL's state is gone, so both directions are in the kernel:
 	 * the reasons OpenSSL would give, in its order of checks. */
 	if (conn->info.version != TLS1_3_VERSION)
-		return ks_err(KSSL_E_TLS, "%s: wrong ssl version", what);
+		return ks_why_openssl(ks_err(KSSL_E_TLS, "%s: wrong ssl version",
+					     what),
+				      ERR_PACK(ERR_LIB_SSL, 0,
+					       SSL_R_WRONG_SSL_VERSION));
 	if (conn->ctx->role != KSSL_SERVER)
-		return ks_err(KSSL_E_TLS, "%s: not server", what);
-	return ks_err(KSSL_E_TLS, "%s: extension not received", what);
+		return ks_why_openssl(ks_err(KSSL_E_TLS, "%s: not server", what),
+				      ERR_PACK(ERR_LIB_SSL, 0,
+					       SSL_R_NOT_SERVER));
+	return ks_why_openssl(ks_err(KSSL_E_TLS, "%s: extension not received",
+				     what),
+			      ERR_PACK(ERR_LIB_SSL, 0,
+				       SSL_R_EXTENSION_NOT_RECEIVED));
 }
