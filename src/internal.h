@@ -82,25 +82,50 @@ struct ks_dir {
 	size_t secret_len;
 };
 
-struct kssl_conn {
+/*
+ * How messages name a session and its calls: the one thing the session
+ * core (below) knows about which protocol it serves.
+ */
+struct ks_kind {
+	const char *noun;         /* "<noun> failed earlier: ..." */
+	const char *set_hostname; /* the call that names the peer */
+	const char *shutdown;     /* the call that sends close_notify */
+};
+extern const struct ks_kind ks_kind_tls, ks_kind_dtls;
+
+/*
+ * The session core: what a TLS connection (struct kssl_conn) and a DTLS
+ * session (struct kssl_dtls, src/dtls.c) both are. Each embeds one as its
+ * member core; the functions both use (failure marking, OpenSSL result
+ * mapping, host name, handshake and record steps in OpenSSL, what is
+ * learnt at handshake end, teardown) take it. Nothing about kernel TLS
+ * lives here.
+ */
+struct ks_core {
+	const struct ks_kind *kind;
 	kssl_ctx *ctx;
-	kssl_ctx *first_ctx;     /* set by an SNI switch; see kssl_conn_set_ctx */
-	SSL *ssl;                /* NULL once both directions are offloaded */
+	SSL *ssl;                /* TLS: NULL once both directions are offloaded */
 	int fd;
-	enum kssl_offload_mode offload;
-	void *data;
 	int handshake_done;
-	int failed;              /* KSSL_E_* that broke the connection, or 0 */
+	int failed;              /* KSSL_E_* that broke the session, or 0 */
 	char *failed_msg;        /* set with failed (ks_fail), heap or static */
 	int tx_closed;           /* we sent close_notify */
 	int rx_closed;           /* peer's close_notify seen */
+	int bio_eintr;           /* the BIO's last socket call got EINTR (TLS) */
+	struct ks_info info;
+};
+
+/* A TLS connection: the session core and the kernel TLS state. */
+struct kssl_conn {
+	struct ks_core core;
+	kssl_ctx *first_ctx;     /* set by an SNI switch; see kssl_conn_set_ctx */
+	enum kssl_offload_mode offload;
+	void *data;
 	int ulp_attached;
 	int rx_deferred;         /* client waits for tickets before RX switch */
 	int rx_keyupdate_seen;   /* OpenSSL re-keyed RX: kernel cannot take it */
-	int bio_eintr;           /* the BIO's last socket call got EINTR */
 	int pha_offered;         /* server: ClientHello had post_handshake_auth */
 	struct ks_dir tx, rx;
-	struct ks_info info;
 	SSL_SESSION *session;    /* kept after SSL_free for client sessions */
 
 	/* kernel RX: control records split over reads (see src/io.c) */
@@ -132,7 +157,7 @@ int ks_why(int code, int reason, long detail);
 /* KSSL_E_EOF, KSSL_R_UNEXPECTED_EOF, "<what>: peer closed ..." */
 int ks_eof(const char *what);
 /* KSSL_E_CLOSED, KSSL_R_FAILED_EARLIER, repeating the first failure. */
-int ks_failed_earlier(const kssl_conn *conn, const char *what);
+int ks_failed_earlier(const struct ks_core *c);
 /* As ks_err, appending ": <strerror(errno_val)>"; reason KSSL_R_ERRNO. */
 int ks_err_errno(int code, int errno_val, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -140,14 +165,14 @@ int ks_err_errno(int code, int errno_val, const char *fmt, ...)
  * reason KSSL_R_OPENSSL when OpenSSL queued one. */
 int ks_err_ssl(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Mark the connection failed with the current message; returns code. */
-int ks_fail(kssl_conn *conn, int code);
-/* Free what ks_fail kept (at connection free). */
-void ks_fail_free(kssl_conn *conn);
+/* Mark the session failed with the current message; returns code. */
+int ks_fail(struct ks_core *c, int code);
+/* Free what ks_fail kept (at session free). */
+void ks_fail_free(struct ks_core *c);
 /* Map an SSL_get_error result after a failed SSL_* call to KSSL_E_*. */
-KSSL_MUST_USE int ks_ssl_result(kssl_conn *conn, int ret, const char *what);
+KSSL_MUST_USE int ks_ssl_result(struct ks_core *c, int ret, const char *what);
 /* As ks_ssl_result for SSL_write: never 0 (see src/error.c). */
-KSSL_MUST_USE int ks_ssl_write_result(kssl_conn *conn, int ret, const char *what);
+KSSL_MUST_USE int ks_ssl_write_result(struct ks_core *c, int ret, const char *what);
 /* Name of a TLS alert description ("bad_record_mac"). */
 const char *ks_alert_name(int desc);
 
@@ -171,11 +196,10 @@ void ks_conn_release_ssl(kssl_conn *conn);
 /* ---- shared by TLS connections and DTLS sessions ---------------------- */
 
 /* kssl_conn_set_hostname / kssl_dtls_set_hostname (src/hostname.c). */
-KSSL_MUST_USE int ks_hostname_set(kssl_conn *conn, const char *name,
-				  const char *caller);
+KSSL_MUST_USE int ks_hostname_set(struct ks_core *c, const char *name);
 /* Clients, before the first handshake step: SNI and the identity to
- * verify; setter names the call that gives the name (for the message). */
-KSSL_MUST_USE int ks_hostname_apply(kssl_conn *conn, const char *setter);
+ * verify. */
+KSSL_MUST_USE int ks_hostname_apply(struct ks_core *c);
 /* Free what struct ks_info owns (src/connection.c). */
 void ks_info_clear(struct ks_info *info);
 
