@@ -16,7 +16,6 @@ const struct ks_kind ks_kind_tls = {
 kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
 {
 	kssl_conn *conn;
-	BIO *bio;
 
 	if (!ctx || fd < 0) {
 		ks_err(KSSL_E_INVAL, "kssl_conn_new: need a context and a socket");
@@ -27,54 +26,25 @@ kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
 		ks_err(KSSL_E_NOMEM, "kssl_conn_new: out of memory");
 		return NULL;
 	}
-	conn->core.kind = &ks_kind_tls;
-	conn->core.fd = fd;
 	conn->sf_fd = -1;
 	conn->offload = ctx->offload;
-	conn->core.ssl = SSL_new(ctx->ssl_ctx);
-	bio = conn->core.ssl ? ks_bio_new(conn) : NULL;
-	if (!bio) {
-		ks_err_ssl(KSSL_E_NOMEM, "kssl_conn_new: SSL_new");
-		SSL_free(conn->core.ssl);
+	if (ks_core_init(&conn->core, &ks_kind_tls, ctx, fd, ks_bio_new(conn),
+			 "kssl_conn_new") < 0) {
 		free(conn);
 		return NULL;
 	}
-	SSL_set_bio(conn->core.ssl, bio, bio);
-	kssl_ctx_up_ref(ctx);
-	conn->core.ctx = ctx;
 	ks_conn_install_callbacks(conn);
-	if (ctx->role == KSSL_CLIENT)
-		SSL_set_connect_state(conn->core.ssl);
-	else
-		SSL_set_accept_state(conn->core.ssl);
 	return conn;
-}
-
-void ks_info_clear(struct ks_info *info)
-{
-	free(info->server_name);
-	info->server_name = NULL;
-	OPENSSL_free(info->peer_der);
-	info->peer_der = NULL;
-	info->peer_der_len = 0;
 }
 
 void kssl_conn_free(kssl_conn *conn)
 {
 	if (!conn)
 		return;
-	if (conn->core.ssl) {
-		/* Not a failure of the session: keep it resumable if cached. */
-		if (!conn->core.failed)
-			SSL_set_shutdown(conn->core.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-		SSL_free(conn->core.ssl);
-	}
+	ks_core_free(&conn->core);
 	SSL_SESSION_free(conn->session);
-	kssl_ctx_free(conn->core.ctx);
 	kssl_ctx_free(conn->first_ctx);
-	ks_info_clear(&conn->core.info);
 	free(conn->sf_buf);
-	ks_fail_free(&conn->core);
 	OPENSSL_cleanse(conn, sizeof(*conn)); /* secrets, control bytes */
 	free(conn);
 }

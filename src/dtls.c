@@ -261,8 +261,6 @@ kssl_dtls *kssl_dtls_new(kssl_ctx *ctx, int fd)
 		ks_err(KSSL_E_NOMEM, "kssl_dtls_new: out of memory");
 		return NULL;
 	}
-	d->core.kind = &ks_kind_dtls;
-	d->core.fd = fd;
 	d->peer_len = sizeof(d->peer);
 	if (ctx->role == KSSL_CLIENT &&
 	    getpeername(fd, (struct sockaddr *)&d->peer, &d->peer_len) < 0) {
@@ -271,27 +269,17 @@ kssl_dtls *kssl_dtls_new(kssl_ctx *ctx, int fd)
 		free(d);
 		return NULL;
 	}
-	d->core.ssl = SSL_new(ctx->ssl_ctx);
-	bio = d->core.ssl ? BIO_new_dgram(fd, BIO_NOCLOSE) : NULL;
-	if (!bio) {
-		ks_err_ssl(KSSL_E_NOMEM, "kssl_dtls_new: SSL_new");
-		SSL_free(d->core.ssl);
+	bio = BIO_new_dgram(fd, BIO_NOCLOSE);
+	/* BIO_ADDR is a union led by struct sockaddr: a sockaddr_storage
+	 * holding the peer is what the datagram BIO reads through it. */
+	if (ctx->role != KSSL_CLIENT)
+		d->peer_len = 0;
+	else if (bio)
+		BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &d->peer);
+	if (ks_core_init(&d->core, &ks_kind_dtls, ctx, fd, bio, "kssl_dtls_new") < 0) {
 		free(d);
 		return NULL;
 	}
-	/* BIO_ADDR is a union led by struct sockaddr: a sockaddr_storage
-	 * holding the peer is what the datagram BIO reads through it. */
-	if (ctx->role == KSSL_CLIENT)
-		BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &d->peer);
-	else
-		d->peer_len = 0;
-	SSL_set_bio(d->core.ssl, bio, bio);
-	if (ctx->role == KSSL_CLIENT)
-		SSL_set_connect_state(d->core.ssl);
-	else
-		SSL_set_accept_state(d->core.ssl);
-	kssl_ctx_up_ref(ctx);
-	d->core.ctx = ctx;
 	return d;
 }
 
@@ -299,10 +287,7 @@ void kssl_dtls_free(kssl_dtls *d)
 {
 	if (!d)
 		return;
-	SSL_free(d->core.ssl);
-	kssl_ctx_free(d->core.ctx);
-	ks_info_clear(&d->core.info);
-	ks_fail_free(&d->core);
+	ks_core_free(&d->core);
 	OPENSSL_cleanse(d, sizeof(*d));
 	free(d);
 }

@@ -200,7 +200,16 @@ KSSL_MUST_USE int ks_hostname_set(struct ks_core *c, const char *name);
 /* Clients, before the first handshake step: SNI and the identity to
  * verify. */
 KSSL_MUST_USE int ks_hostname_apply(struct ks_core *c);
-/* Free what struct ks_info owns (src/connection.c). */
+/*
+ * The session core (src/core.c). ks_core_init: an SSL of ctx over bio
+ * (taken, freed on failure), in the role of ctx, holding a reference to
+ * ctx; what names the call in the message. ks_core_free: the one teardown
+ * of what the core owns, for kssl_conn_free and kssl_dtls_free.
+ */
+KSSL_MUST_USE int ks_core_init(struct ks_core *c, const struct ks_kind *kind,
+			       kssl_ctx *ctx, int fd, BIO *bio, const char *what);
+void ks_core_free(struct ks_core *c);
+/* Free what struct ks_info owns. */
 void ks_info_clear(struct ks_info *info);
 
 /* ---- post-handshake authentication (src/pha.c) ------------------------ */
