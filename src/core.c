@@ -6,6 +6,8 @@
  * what is theirs: kernel TLS for kssl_conn (src/connection.c, src/io.c,
  * src/offload.c), cookies and retransmission for kssl_dtls (src/dtls.c).
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include <openssl/err.h>
@@ -54,4 +56,101 @@ void ks_info_clear(struct ks_info *info)
 	OPENSSL_free(info->peer_der);
 	info->peer_der = NULL;
 	info->peer_der_len = 0;
+}
+
+/* ---- the handshake and the records, in OpenSSL ------------------------- */
+
+int ks_core_handshake_start(struct ks_core *c)
+{
+	int r;
+
+	if (c->failed)
+		return ks_failed_earlier(c);
+	if (c->handshake_done)
+		return 0;
+	if (SSL_in_before(c->ssl) && (r = ks_hostname_apply(c)) < 0)
+		return ks_fail(c, r);
+	return 1;
+}
+
+int ks_core_handshake_step(struct ks_core *c, const char *what)
+{
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		c->handshake_done = 1;
+		return 0;
+	}
+	r = ks_ssl_result(c, r, what);
+	/* ZERO_RETURN means "read ended cleanly": not a finished handshake. */
+	if (r == 0)
+		r = ks_fail(c, ks_err(KSSL_E_EOF,
+			"%s: peer sent close_notify before the handshake finished",
+			what));
+	return r;
+}
+
+int ks_core_read(struct ks_core *c, void *buf, size_t len, const char *what)
+{
+	int n;
+
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	return n > 0 ? n : ks_ssl_result(c, n, what);
+}
+
+int ks_core_write(struct ks_core *c, const void *buf, size_t len,
+		  const char *what)
+{
+	int n;
+
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_write(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (n > 0)
+		return n;
+	n = ks_ssl_result(c, n, what);
+	/*
+	 * A failed SSL_write once the peer's close_notify arrived reports
+	 * ZERO_RETURN, which ks_ssl_result maps to 0 (right for reads). A
+	 * write must never look like "0 bytes written": callers loop on
+	 * short writes.
+	 */
+	if (n == 0)
+		n = ks_why(ks_err(KSSL_E_CLOSED,
+			   "%s: the peer sent close_notify; OpenSSL writes no more data after it",
+			   what), KSSL_R_PEER_CLOSED, 0);
+	return n;
+}
+
+int ks_core_tx_closed(const struct ks_core *c, const char *call)
+{
+	return ks_why(ks_err(KSSL_E_CLOSED, "%s after %s", call,
+			     c->kind->shutdown), KSSL_R_SHUT_DOWN, 0);
+}
+
+int ks_core_shutdown(struct ks_core *c, const char *what)
+{
+	int r;
+
+	if (c->failed)
+		return ks_failed_earlier(c);
+	if (!c->handshake_done)
+		return ks_err(KSSL_E_INVAL, "%s before the handshake finished",
+			      c->kind->shutdown);
+	if (!c->tx_closed) {
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_shutdown(c->ssl);
+		if (r < 0)
+			return ks_ssl_result(c, r, what);
+		c->tx_closed = 1;
+		if (r == 1)
+			c->rx_closed = 1;
+	}
+	return c->rx_closed;
 }

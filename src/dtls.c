@@ -353,11 +353,6 @@ static ssize_t drive(kssl_dtls *d, dtls_step step, void *buf, size_t len,
 	}
 }
 
-static int closed(const kssl_dtls *d)
-{
-	return ks_failed_earlier(&d->core);
-}
-
 /*
  * Server, before the handshake proper: DTLSv1_listen answers ClientHellos
  * without a valid cookie with HelloVerifyRequest and keeps no state. Once a
@@ -419,40 +414,25 @@ static ssize_t handshake_step(kssl_dtls *d, void *buf, size_t len)
 	if (d->core.ctx->role == KSSL_SERVER && !d->listened &&
 	    (r = listen_step(d)) != 0)
 		return r;
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_do_handshake(d->core.ssl);
-	if (r != 1)
-		return ks_ssl_result(&d->core, (int)r, "DTLS handshake");
-	handshake_done(d);
-	return 0;
+	r = ks_core_handshake_step(&d->core, "DTLS handshake");
+	if (r == 0)
+		handshake_done(d);
+	return r;
 }
 
 int kssl_dtls_handshake(kssl_dtls *d)
 {
-	int r;
+	int r = ks_core_handshake_start(&d->core);
 
-	if (d->core.failed)
-		return closed(d);
-	if (d->core.handshake_done)
-		return 0;
-	if (SSL_in_before(d->core.ssl) &&
-	    (r = ks_hostname_apply(&d->core)) < 0)
-		return ks_fail(&d->core, r);
+	if (r <= 0)
+		return r;
 	return (int)drive(d, handshake_step, NULL, 0,
 			  d->core.ctx->role == KSSL_SERVER && !d->listened);
 }
 
 static ssize_t send_step(kssl_dtls *d, void *buf, size_t len)
 {
-	int r;
-
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_write(d->core.ssl, buf, (int)len);
-	if (r > 0)
-		return r;
-	return ks_ssl_write_result(&d->core, r, "DTLS write");
+	return ks_core_write(&d->core, buf, len, "DTLS write");
 }
 
 ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len)
@@ -462,8 +442,7 @@ ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len)
 	if (r < 0)
 		return r;
 	if (d->core.tx_closed)
-		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_dtls_send after kssl_dtls_shutdown"),
-			      KSSL_R_SHUT_DOWN, 0);
+		return ks_core_tx_closed(&d->core, "kssl_dtls_send");
 	/* Checked here: OpenSSL's own refusal would fail the session. */
 	if (len > SSL3_RT_MAX_PLAIN_LENGTH)
 		return ks_err(KSSL_E_INVAL,
@@ -476,12 +455,7 @@ ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len)
 
 static ssize_t recv_step(kssl_dtls *d, void *buf, size_t len)
 {
-	int r;
-
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_read(d->core.ssl, buf, (int)len);
-	return r > 0 ? r : ks_ssl_result(&d->core, r, "DTLS read");
+	return ks_core_read(&d->core, buf, len, "DTLS read");
 }
 
 ssize_t kssl_dtls_recv(kssl_dtls *d, void *buf, size_t len)
@@ -497,23 +471,7 @@ ssize_t kssl_dtls_recv(kssl_dtls *d, void *buf, size_t len)
 
 int kssl_dtls_shutdown(kssl_dtls *d)
 {
-	int r;
-
-	if (d->core.failed)
-		return closed(d);
-	if (!d->core.handshake_done)
-		return ks_err(KSSL_E_INVAL, "kssl_dtls_shutdown: the handshake is not done");
-	if (!d->core.tx_closed) {
-		ERR_clear_error();
-		errno = 0;
-		r = SSL_shutdown(d->core.ssl);
-		if (r < 0)
-			return ks_ssl_result(&d->core, r, "DTLS shutdown");
-		d->core.tx_closed = 1;
-		if (r == 1)
-			d->core.rx_closed = 1;
-	}
-	return d->core.rx_closed;
+	return ks_core_shutdown(&d->core, "DTLS shutdown");
 }
 
 int kssl_dtls_timeout_ms(kssl_dtls *d)
@@ -532,7 +490,7 @@ int kssl_dtls_handle_timeout(kssl_dtls *d)
 	int r;
 
 	if (d->core.failed)
-		return closed(d);
+		return ks_failed_earlier(&d->core);
 	ERR_clear_error();
 	r = (int)DTLSv1_handle_timeout(d->core.ssl);
 	if (r < 0)

@@ -362,19 +362,3 @@ int ks_ssl_result(struct ks_core *c, int ret, const char *what)
 	}
 	return ks_fail(c, ks_err_ssl(KSSL_E_TLS, "%s", what));
 }
-
-/*
- * A failed SSL_write once the peer's close_notify arrived reports
- * ZERO_RETURN, which ks_ssl_result maps to 0 (right for reads). A write
- * must never look like "0 bytes written": callers loop on short writes.
- */
-int ks_ssl_write_result(struct ks_core *c, int ret, const char *what)
-{
-	int r = ks_ssl_result(c, ret, what);
-
-	if (r == 0)
-		r = ks_why(ks_err(KSSL_E_CLOSED,
-			   "%s: the peer sent close_notify; OpenSSL writes no more data after it",
-			   what), KSSL_R_PEER_CLOSED, 0);
-	return r;
-}

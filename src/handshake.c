@@ -187,26 +187,13 @@ static void record_info(kssl_conn *conn)
 
 int kssl_handshake(kssl_conn *conn)
 {
-	int r;
+	int r = ks_core_handshake_start(&conn->core);
 
-	if (conn->core.failed)
-		return ks_failed_earlier(&conn->core);
-	if (conn->core.handshake_done)
-		return 0;
-	if (SSL_in_before(conn->core.ssl) && (r = ks_hostname_apply(&conn->core)) < 0)
-		return ks_fail(&conn->core, r);
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_do_handshake(conn->core.ssl);
-	if (r != 1) {
-		r = ks_ssl_result(&conn->core, r, "TLS handshake");
-		/* ZERO_RETURN means "read ended cleanly": not a finished handshake. */
-		if (r == 0)
-			r = ks_fail(&conn->core, ks_err(KSSL_E_EOF,
-				"TLS handshake: peer sent close_notify before the handshake finished"));
+	if (r <= 0)
 		return r;
-	}
-	conn->core.handshake_done = 1;
+	r = ks_core_handshake_step(&conn->core, "TLS handshake");
+	if (r < 0)
+		return r;
 	record_info(conn);
 	ks_offload_after_handshake(conn);
 	return 0;

@@ -171,8 +171,6 @@ int ks_fail(struct ks_core *c, int code);
 void ks_fail_free(struct ks_core *c);
 /* Map an SSL_get_error result after a failed SSL_* call to KSSL_E_*. */
 KSSL_MUST_USE int ks_ssl_result(struct ks_core *c, int ret, const char *what);
-/* As ks_ssl_result for SSL_write: never 0 (see src/error.c). */
-KSSL_MUST_USE int ks_ssl_write_result(struct ks_core *c, int ret, const char *what);
 /* Name of a TLS alert description ("bad_record_mac"). */
 const char *ks_alert_name(int desc);
 
@@ -209,6 +207,29 @@ KSSL_MUST_USE int ks_hostname_apply(struct ks_core *c);
 KSSL_MUST_USE int ks_core_init(struct ks_core *c, const struct ks_kind *kind,
 			       kssl_ctx *ctx, int fd, BIO *bio, const char *what);
 void ks_core_free(struct ks_core *c);
+/*
+ * The start of kssl_handshake / kssl_dtls_handshake: 1 if a handshake step
+ * is due, 0 if the handshake is done, else KSSL_E_* (failed earlier, or the
+ * host name cannot be applied; that fails the session).
+ */
+KSSL_MUST_USE int ks_core_handshake_start(struct ks_core *c);
+/* One SSL_do_handshake: 0 once finished (handshake_done set), else
+ * KSSL_E_* (WANT_* included); what names the step in messages. */
+KSSL_MUST_USE int ks_core_handshake_step(struct ks_core *c, const char *what);
+/* SSL_read: bytes read, 0 after close_notify, or KSSL_E_*. */
+KSSL_MUST_USE int ks_core_read(struct ks_core *c, void *buf, size_t len,
+			       const char *what);
+/* SSL_write: bytes written (never 0), or KSSL_E_*. */
+KSSL_MUST_USE int ks_core_write(struct ks_core *c, const void *buf, size_t len,
+				const char *what);
+/* KSSL_E_CLOSED, KSSL_R_SHUT_DOWN: "<call> after <the shutdown call>". */
+int ks_core_tx_closed(const struct ks_core *c, const char *call);
+/*
+ * kssl_shutdown / kssl_dtls_shutdown: close_notify through OpenSSL unless
+ * tx_closed (a kernel TX sent it already); 1 if the peer's was seen too,
+ * 0 if not (yet), or KSSL_E_*.
+ */
+KSSL_MUST_USE int ks_core_shutdown(struct ks_core *c, const char *what);
 /* Free what struct ks_info owns. */
 void ks_info_clear(struct ks_info *info);
 

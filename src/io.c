@@ -219,11 +219,9 @@ ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len)
 		return 0;
 	if (conn->rx.state == KSSL_STATE_KERNEL)
 		return kernel_read(conn, buf, len);
-	ERR_clear_error();
-	errno = 0;
-	n = SSL_read(conn->core.ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	n = ks_core_read(&conn->core, buf, len, "TLS read");
 	if (n <= 0)
-		return ks_ssl_result(&conn->core, n, "TLS read");
+		return n;
 	/*
 	 * Deferred RX (TLS 1.3 client keeping sessions): application data
 	 * means the server's tickets, sent before it, are in OpenSSL now.
@@ -241,8 +239,7 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len)
 	if (r < 0)
 		return r;
 	if (conn->core.tx_closed)
-		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_write after kssl_shutdown"),
-			      KSSL_R_SHUT_DOWN, 0);
+		return ks_core_tx_closed(&conn->core, "kssl_write");
 	if (len == 0)
 		return 0;
 	if (conn->tx.state == KSSL_STATE_KERNEL) {
@@ -256,12 +253,7 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len)
 		return ks_fail(&conn->core, ks_err_errno(KSSL_E_SYSCALL, errno,
 						  "kernel TLS send"));
 	}
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_write(conn->core.ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-	if (r <= 0)
-		return ks_ssl_write_result(&conn->core, r, "TLS write");
-	return r;
+	return ks_core_write(&conn->core, buf, len, "TLS write");
 }
 
 /* Errors of the connection, as opposed to errors of the file being sent. */
@@ -364,11 +356,10 @@ static int user_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 			conn->sf_fd = file_fd;
 		}
 		conn->sf_off = offset + (off_t)*sent;
-		ERR_clear_error();
-		errno = 0;
-		w = SSL_write(conn->core.ssl, conn->sf_buf, (int)conn->sf_len);
-		if (w <= 0)
-			return ks_ssl_write_result(&conn->core, w, "TLS write (sendfile)");
+		w = ks_core_write(&conn->core, conn->sf_buf, conn->sf_len,
+				  "TLS write (sendfile)");
+		if (w < 0)
+			return w;
 		*sent += (size_t)w;
 		conn->sf_len = 0;
 	}
@@ -395,8 +386,7 @@ int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
 	if (r < 0)
 		return r;
 	if (conn->core.tx_closed)
-		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_sendfile after kssl_shutdown"),
-			      KSSL_R_SHUT_DOWN, 0);
+		return ks_core_tx_closed(&conn->core, "kssl_sendfile");
 	if (offset < 0)
 		return ks_err(KSSL_E_INVAL, "kssl_sendfile: negative offset");
 	if (count == 0)
@@ -411,33 +401,20 @@ int kssl_shutdown(kssl_conn *conn)
 	static const unsigned char close_notify[2] = { KTLS_AL_WARNING, 0 };
 	int r;
 
-	if (conn->core.failed)
-		return ks_failed_earlier(&conn->core);
-	if (!conn->core.handshake_done)
-		return ks_err(KSSL_E_INVAL, "kssl_shutdown before the handshake finished");
-	if (!conn->core.tx_closed) {
-		if (conn->tx.state == KSSL_STATE_KERNEL) {
-			r = ktls_send_record(conn->core.fd, KTLS_CT_ALERT,
-					     close_notify, 2);
-			if (r == -EAGAIN)
-				return KSSL_E_WANT_WRITE;
-			if (r == -EINTR)
-				return ks_err_errno(KSSL_E_INTR, EINTR, "sending close_notify");
-			if (r < 0)
-				return ks_err_errno(KSSL_E_SYSCALL, -r,
-						    "sending close_notify");
-		} else {
-			ERR_clear_error();
-			errno = 0;
-			r = SSL_shutdown(conn->core.ssl);
-			if (r < 0)
-				return ks_ssl_result(&conn->core, r, "TLS shutdown");
-			if (r == 1)
-				conn->core.rx_closed = 1;
-		}
+	/* TX in the kernel: close_notify is a kernel record; the rest (state,
+	 * the peer's close_notify) is as for a session in OpenSSL. */
+	if (conn->tx.state == KSSL_STATE_KERNEL && !conn->core.failed &&
+	    !conn->core.tx_closed) {
+		r = ktls_send_record(conn->core.fd, KTLS_CT_ALERT, close_notify, 2);
+		if (r == -EAGAIN)
+			return KSSL_E_WANT_WRITE;
+		if (r == -EINTR)
+			return ks_err_errno(KSSL_E_INTR, EINTR, "sending close_notify");
+		if (r < 0)
+			return ks_err_errno(KSSL_E_SYSCALL, -r, "sending close_notify");
 		conn->core.tx_closed = 1;
 	}
-	return conn->core.rx_closed ? 1 : 0;
+	return ks_core_shutdown(&conn->core, "TLS shutdown");
 }
 
 size_t kssl_pending(const kssl_conn *conn)
