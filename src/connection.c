@@ -119,17 +119,17 @@ enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
 
 int kssl_conn_version(const kssl_conn *conn)
 {
-	return conn->core.handshake_done ? conn->core.info.version : 0;
+	return ks_core_version(&conn->core);
 }
 
 const char *kssl_conn_cipher(const kssl_conn *conn)
 {
-	return conn->core.handshake_done ? conn->core.info.cipher : NULL;
+	return ks_core_cipher(&conn->core, 0);
 }
 
 const char *kssl_conn_cipher_openssl(const kssl_conn *conn)
 {
-	return conn->core.handshake_done ? conn->core.info.cipher_openssl : NULL;
+	return ks_core_cipher(&conn->core, 1);
 }
 
 const char *kssl_conn_alpn(const kssl_conn *conn, size_t *len)
@@ -151,15 +151,12 @@ int kssl_conn_session_reused(const kssl_conn *conn)
 
 size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der)
 {
-	*der = conn->core.info.peer_der;
-	return conn->core.info.peer_der_len;
+	return ks_core_peer_cert_der(&conn->core, der);
 }
 
 long kssl_conn_verify_result(const kssl_conn *conn)
 {
-	if (!conn->core.handshake_done && conn->core.ssl)
-		return SSL_get_verify_result(conn->core.ssl);
-	return conn->core.info.verify_result;
+	return ks_core_verify_result(&conn->core);
 }
 
 int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len)

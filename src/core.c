@@ -9,8 +9,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "internal.h"
 
@@ -58,6 +60,101 @@ void ks_info_clear(struct ks_info *info)
 	info->peer_der_len = 0;
 }
 
+/* ---- what the handshake gave (struct ks_info) ---------------------------- */
+
+void ks_core_peer_changed(struct ks_core *c)
+{
+	X509 *peer = c->ssl ? SSL_get1_peer_certificate(c->ssl) : NULL;
+	unsigned char *der = NULL;
+	int n;
+
+	if (!peer)
+		return;
+	n = i2d_X509(peer, &der);
+	X509_free(peer);
+	if (n <= 0)
+		return;
+	OPENSSL_free(c->info.peer_der);
+	c->info.peer_der = der;
+	c->info.peer_der_len = (size_t)n;
+	c->info.verify_result = SSL_get_verify_result(c->ssl);
+}
+
+/* At handshake end: what outlives the SSL (TLS frees it once both
+ * directions are in the kernel) and what the accessors report. */
+static void record_info(struct ks_core *c)
+{
+	struct ks_info *in = &c->info;
+	const SSL_CIPHER *cipher = SSL_get_current_cipher(c->ssl);
+	const unsigned char *alpn = NULL;
+	unsigned int alpn_len = 0;
+
+	in->version = SSL_version(c->ssl);
+	in->session_reused = SSL_session_reused(c->ssl);
+	/* tls-unique: the first Finished sent, the client's in a full
+	 * handshake and the server's when resuming (RFC 5929, 3.1). */
+	if (in->session_reused ^ (c->ctx->role == KSSL_CLIENT))
+		in->tls_unique_len = SSL_get_finished(c->ssl, in->tls_unique,
+						      sizeof(in->tls_unique));
+	else
+		in->tls_unique_len = SSL_get_peer_finished(c->ssl, in->tls_unique,
+							   sizeof(in->tls_unique));
+	if (in->tls_unique_len > sizeof(in->tls_unique))
+		in->tls_unique_len = 0;
+	in->verify_result = SSL_get_verify_result(c->ssl);
+	if (cipher) {
+		snprintf(in->cipher, sizeof(in->cipher), "%s",
+			 SSL_CIPHER_standard_name(cipher));
+		snprintf(in->cipher_openssl, sizeof(in->cipher_openssl), "%s",
+			 SSL_CIPHER_get_name(cipher));
+	}
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	if (alpn && alpn_len <= sizeof(in->alpn)) {
+		memcpy(in->alpn, alpn, alpn_len);
+		in->alpn_len = alpn_len;
+	}
+	if (c->ctx->role == KSSL_SERVER && !in->server_name) {
+		const char *sni = SSL_get_servername(c->ssl,
+						     TLSEXT_NAMETYPE_host_name);
+
+		if (sni)
+			in->server_name = strdup(sni);
+	}
+	ks_core_peer_changed(c);
+}
+
+int ks_core_version(const struct ks_core *c)
+{
+	return c->handshake_done ? c->info.version : 0;
+}
+
+const char *ks_core_cipher(const struct ks_core *c, int openssl_name)
+{
+	if (!c->handshake_done || !c->info.cipher[0])
+		return NULL;
+	return openssl_name ? c->info.cipher_openssl : c->info.cipher;
+}
+
+size_t ks_core_peer_cert_der(const struct ks_core *c, const uint8_t **der)
+{
+	*der = c->info.peer_der;
+	return c->info.peer_der_len;
+}
+
+long ks_core_verify_result(const struct ks_core *c)
+{
+	if (!c->handshake_done && c->ssl)
+		return SSL_get_verify_result(c->ssl);
+	return c->info.verify_result;
+}
+
+size_t ks_core_pending(const struct ks_core *c)
+{
+	int n = c->ssl ? SSL_pending(c->ssl) : 0;
+
+	return n > 0 ? (size_t)n : 0;
+}
+
 /* ---- the handshake and the records, in OpenSSL ------------------------- */
 
 int ks_core_handshake_start(struct ks_core *c)
@@ -82,6 +179,7 @@ int ks_core_handshake_step(struct ks_core *c, const char *what)
 	r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		c->handshake_done = 1;
+		record_info(c);
 		return 0;
 	}
 	r = ks_ssl_result(c, r, what);

@@ -144,13 +144,9 @@ static int cookie_verify(SSL *ssl, const unsigned char *cookie,
 static void dtls_keylog(const SSL *ssl, const char *line)
 {
 	struct dtls_ctx_data *cd = ctx_data(SSL_get_SSL_CTX(ssl));
-	kssl_ctx *ctx = cd ? cd->owner : NULL;
 
-	if (!ctx || !ctx->keylog)
-		return;
-	pthread_mutex_lock(&ctx->keylog_lock);
-	fprintf(ctx->keylog, "%s\n", line);
-	pthread_mutex_unlock(&ctx->keylog_lock);
+	if (cd)
+		ks_keylog_write(cd->owner, line);
 }
 
 int kssl_dtls_ctx_set_cookie_secret(kssl_ctx *ctx, const void *secret,
@@ -390,21 +386,6 @@ static ssize_t listen_step(kssl_dtls *d)
 	return 0;
 }
 
-static void handshake_done(kssl_dtls *d)
-{
-	X509 *peer = SSL_get0_peer_certificate(d->core.ssl);
-	unsigned char *der = NULL;
-	int n;
-
-	d->core.handshake_done = 1;
-	d->core.info.version = SSL_version(d->core.ssl);
-	d->core.info.verify_result = SSL_get_verify_result(d->core.ssl);
-	if (peer && (n = i2d_X509(peer, &der)) > 0) {
-		d->core.info.peer_der = der;
-		d->core.info.peer_der_len = (size_t)n;
-	}
-}
-
 static ssize_t handshake_step(kssl_dtls *d, void *buf, size_t len)
 {
 	ssize_t r;
@@ -414,10 +395,7 @@ static ssize_t handshake_step(kssl_dtls *d, void *buf, size_t len)
 	if (d->core.ctx->role == KSSL_SERVER && !d->listened &&
 	    (r = listen_step(d)) != 0)
 		return r;
-	r = ks_core_handshake_step(&d->core, "DTLS handshake");
-	if (r == 0)
-		handshake_done(d);
-	return r;
+	return ks_core_handshake_step(&d->core, "DTLS handshake");
 }
 
 int kssl_dtls_handshake(kssl_dtls *d)
@@ -502,9 +480,7 @@ int kssl_dtls_handle_timeout(kssl_dtls *d)
 
 size_t kssl_dtls_pending(const kssl_dtls *d)
 {
-	int n = SSL_pending(d->core.ssl);
-
-	return n > 0 ? (size_t)n : 0;
+	return ks_core_pending(&d->core);
 }
 
 int kssl_dtls_peer(const kssl_dtls *d, struct sockaddr_storage *addr,
@@ -519,39 +495,27 @@ int kssl_dtls_peer(const kssl_dtls *d, struct sockaddr_storage *addr,
 
 int kssl_dtls_version(const kssl_dtls *d)
 {
-	return d->core.handshake_done ? d->core.info.version : 0;
-}
-
-static const SSL_CIPHER *current_cipher(const kssl_dtls *d)
-{
-	return d->core.handshake_done ? SSL_get_current_cipher(d->core.ssl) : NULL;
+	return ks_core_version(&d->core);
 }
 
 const char *kssl_dtls_cipher(const kssl_dtls *d)
 {
-	const SSL_CIPHER *c = current_cipher(d);
-
-	return c ? SSL_CIPHER_standard_name(c) : NULL;
+	return ks_core_cipher(&d->core, 0);
 }
 
 const char *kssl_dtls_cipher_openssl(const kssl_dtls *d)
 {
-	const SSL_CIPHER *c = current_cipher(d);
-
-	return c ? SSL_CIPHER_get_name(c) : NULL;
+	return ks_core_cipher(&d->core, 1);
 }
 
 size_t kssl_dtls_peer_cert_der(const kssl_dtls *d, const uint8_t **der)
 {
-	*der = d->core.info.peer_der;
-	return d->core.info.peer_der_len;
+	return ks_core_peer_cert_der(&d->core, der);
 }
 
 long kssl_dtls_verify_result(const kssl_dtls *d)
 {
-	if (!d->core.handshake_done)
-		return SSL_get_verify_result(d->core.ssl);
-	return d->core.info.verify_result;
+	return ks_core_verify_result(&d->core);
 }
 
 enum kssl_offload_state kssl_dtls_offload(const kssl_dtls *d,

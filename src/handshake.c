@@ -55,7 +55,7 @@ static void msg_cb(int write_p, int version, int content_type,
 		/* A post-handshake Finished read: the peer's certificate
 		 * (already processed) may be new (src/pha.c). */
 		if (p[0] == HS_FINISHED && !write_p && conn->core.handshake_done)
-			ks_pha_peer_changed(conn);
+			ks_core_peer_changed(&conn->core);
 		break;
 	case SSL3_RT_ALERT:
 		/*
@@ -108,11 +108,7 @@ void ks_keylog_cb(const SSL *ssl, const char *line)
 
 	if (!conn)
 		return;
-	if (conn->core.ctx->keylog) {
-		pthread_mutex_lock(&conn->core.ctx->keylog_lock);
-		fprintf(conn->core.ctx->keylog, "%s\n", line);
-		pthread_mutex_unlock(&conn->core.ctx->keylog_lock);
-	}
+	ks_keylog_write(conn->core.ctx, line);
 	if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0)
 		is_client_secret = 1;
 	else if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0)
@@ -133,58 +129,6 @@ void ks_conn_install_callbacks(kssl_conn *conn)
 	SSL_set_msg_callback_arg(conn->core.ssl, conn);
 }
 
-static void record_info(kssl_conn *conn)
-{
-	struct ks_info *in = &conn->core.info;
-	const SSL_CIPHER *c = SSL_get_current_cipher(conn->core.ssl);
-	const unsigned char *alpn = NULL;
-	unsigned int alpn_len = 0;
-	X509 *peer;
-
-	in->version = SSL_version(conn->core.ssl);
-	in->session_reused = SSL_session_reused(conn->core.ssl);
-	/* tls-unique: the first Finished sent, the client's in a full
-	 * handshake and the server's when resuming (RFC 5929, 3.1). */
-	if (in->session_reused ^ (conn->core.ctx->role == KSSL_CLIENT))
-		in->tls_unique_len = SSL_get_finished(conn->core.ssl, in->tls_unique,
-						      sizeof(in->tls_unique));
-	else
-		in->tls_unique_len = SSL_get_peer_finished(conn->core.ssl, in->tls_unique,
-							   sizeof(in->tls_unique));
-	if (in->tls_unique_len > sizeof(in->tls_unique))
-		in->tls_unique_len = 0;
-	in->verify_result = SSL_get_verify_result(conn->core.ssl);
-	if (c) {
-		snprintf(in->cipher, sizeof(in->cipher), "%s",
-			 SSL_CIPHER_standard_name(c));
-		snprintf(in->cipher_openssl, sizeof(in->cipher_openssl), "%s",
-			 SSL_CIPHER_get_name(c));
-	}
-	SSL_get0_alpn_selected(conn->core.ssl, &alpn, &alpn_len);
-	if (alpn && alpn_len <= sizeof(in->alpn)) {
-		memcpy(in->alpn, alpn, alpn_len);
-		in->alpn_len = alpn_len;
-	}
-	if (conn->core.ctx->role == KSSL_SERVER && !in->server_name) {
-		const char *sni = SSL_get_servername(conn->core.ssl,
-						     TLSEXT_NAMETYPE_host_name);
-
-		if (sni)
-			in->server_name = strdup(sni);
-	}
-	peer = SSL_get1_peer_certificate(conn->core.ssl);
-	if (peer) {
-		unsigned char *der = NULL;
-		int n = i2d_X509(peer, &der);
-
-		if (n > 0) {
-			in->peer_der = der;
-			in->peer_der_len = (size_t)n;
-		}
-		X509_free(peer);
-	}
-}
-
 int kssl_handshake(kssl_conn *conn)
 {
 	int r = ks_core_handshake_start(&conn->core);
@@ -194,7 +138,6 @@ int kssl_handshake(kssl_conn *conn)
 	r = ks_core_handshake_step(&conn->core, "TLS handshake");
 	if (r < 0)
 		return r;
-	record_info(conn);
 	ks_offload_after_handshake(conn);
 	return 0;
 }

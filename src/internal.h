@@ -182,6 +182,8 @@ void ks_keylog_cb(const SSL *ssl, const char *line);
  * (src/context.c); ks_capture_secrets_always (tests that fake the tls
  * ULP) installs it everywhere. */
 void ks_ctx_update_keylog(kssl_ctx *ctx);
+/* Append a key log line to the context's key log file, if it has one. */
+void ks_keylog_write(kssl_ctx *ctx, const char *line);
 extern int ks_capture_secrets_always;
 void ks_offload_after_handshake(kssl_conn *conn);
 /* Try the deferred RX switch; returns 1 if RX is now in the kernel, 0 if
@@ -213,8 +215,9 @@ void ks_core_free(struct ks_core *c);
  * host name cannot be applied; that fails the session).
  */
 KSSL_MUST_USE int ks_core_handshake_start(struct ks_core *c);
-/* One SSL_do_handshake: 0 once finished (handshake_done set), else
- * KSSL_E_* (WANT_* included); what names the step in messages. */
+/* One SSL_do_handshake: 0 once finished (handshake_done set, info
+ * recorded), else KSSL_E_* (WANT_* included); what names the step in
+ * messages. */
 KSSL_MUST_USE int ks_core_handshake_step(struct ks_core *c, const char *what);
 /* SSL_read: bytes read, 0 after close_notify, or KSSL_E_*. */
 KSSL_MUST_USE int ks_core_read(struct ks_core *c, void *buf, size_t len,
@@ -232,13 +235,22 @@ int ks_core_tx_closed(const struct ks_core *c, const char *call);
 KSSL_MUST_USE int ks_core_shutdown(struct ks_core *c, const char *what);
 /* Free what struct ks_info owns. */
 void ks_info_clear(struct ks_info *info);
+/* Take the peer's certificate (DER) and verify result into info, when
+ * there is one: at handshake end, and after post-handshake auth. */
+void ks_core_peer_changed(struct ks_core *c);
+/* The accessors kssl_conn_* and kssl_dtls_* share (0/NULL before the
+ * handshake finished; the verify result is OpenSSL's until then). */
+int ks_core_version(const struct ks_core *c);
+const char *ks_core_cipher(const struct ks_core *c, int openssl_name);
+size_t ks_core_peer_cert_der(const struct ks_core *c, const uint8_t **der);
+long ks_core_verify_result(const struct ks_core *c);
+/* Plaintext bytes buffered in OpenSSL (0 once the SSL is gone). */
+size_t ks_core_pending(const struct ks_core *c);
 
 /* ---- post-handshake authentication (src/pha.c) ------------------------ */
 
 /* Why this conn must keep its records in OpenSSL for PHA, or NULL. */
 const char *ks_pha_blocker(const kssl_conn *conn);
-/* A post-handshake Certificate was read: refresh info.peer_der. */
-void ks_pha_peer_changed(kssl_conn *conn);
 /* Servers that verify clients: notes whether the client offered PHA. */
 int ks_pha_hello_cb(SSL *ssl, int *alert, void *arg);
 

@@ -419,9 +419,9 @@ int kssl_shutdown(kssl_conn *conn)
 
 size_t kssl_pending(const kssl_conn *conn)
 {
-	if (!conn->core.ssl || conn->rx.state == KSSL_STATE_KERNEL)
+	if (conn->rx.state == KSSL_STATE_KERNEL)
 		return 0;
-	return (size_t)SSL_pending(conn->core.ssl);
+	return ks_core_pending(&conn->core);
 }
 
 int kssl_conn_rx_buffered(const kssl_conn *conn)

@@ -69,24 +69,6 @@ const char *ks_pha_blocker(const kssl_conn *conn)
 	return NULL;
 }
 
-void ks_pha_peer_changed(kssl_conn *conn)
-{
-	X509 *peer = conn->core.ssl ? SSL_get1_peer_certificate(conn->core.ssl) : NULL;
-	unsigned char *der = NULL;
-	int n;
-
-	if (!peer)
-		return;
-	n = i2d_X509(peer, &der);
-	X509_free(peer);
-	if (n <= 0)
-		return;
-	OPENSSL_free(conn->core.info.peer_der);
-	conn->core.info.peer_der = der;
-	conn->core.info.peer_der_len = (size_t)n;
-	conn->core.info.verify_result = SSL_get_verify_result(conn->core.ssl);
-}
-
 int kssl_conn_verify_client_post_handshake(kssl_conn *conn)
 {
 	static const char what[] = "kssl_conn_verify_client_post_handshake";
