@@ -74,8 +74,7 @@ int kssl_conn_verify_client_post_handshake(kssl_conn *conn)
 	static const char what[] = "kssl_conn_verify_client_post_handshake";
 
 	if (conn->core.failed)
-		return ks_err(KSSL_E_CLOSED, "connection failed earlier: %s",
-			      conn->core.failed_msg);
+		return ks_failed_earlier(&conn->core);
 	if (conn->core.ssl) {
 		ERR_clear_error();
 		if (SSL_verify_client_post_handshake(conn->core.ssl) == 1)
