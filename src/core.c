@@ -36,15 +36,24 @@ int ks_core_init(struct ks_core *c, const struct ks_kind *kind,
 	return 0;
 }
 
+void ks_core_free_ssl(struct ks_core *c)
+{
+	if (!c->ssl)
+		return;
+	/*
+	 * Not a failure of the session: keep it resumable if cached (OpenSSL
+	 * drops a session from the cache when its SSL is freed unshut).
+	 * SSL_free writes nothing.
+	 */
+	if (!c->failed)
+		SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+}
+
 void ks_core_free(struct ks_core *c)
 {
-	if (c->ssl) {
-		/* Not a failure of the session: keep it resumable if cached. */
-		if (!c->failed)
-			SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
+	ks_core_free_ssl(c);
 	kssl_ctx_free(c->ctx);
 	c->ctx = NULL;
 	ks_info_clear(&c->info);

@@ -209,6 +209,9 @@ KSSL_MUST_USE int ks_hostname_apply(struct ks_core *c);
 KSSL_MUST_USE int ks_core_init(struct ks_core *c, const struct ks_kind *kind,
 			       kssl_ctx *ctx, int fd, BIO *bio, const char *what);
 void ks_core_free(struct ks_core *c);
+/* Free the SSL early (TLS, once both directions are in the kernel), or
+ * at ks_core_free; a session not failed stays resumable. */
+void ks_core_free_ssl(struct ks_core *c);
 /*
  * The start of kssl_handshake / kssl_dtls_handshake: 1 if a handshake step
  * is due, 0 if the handshake is done, else KSSL_E_* (failed earlier, or the

@@ -117,14 +117,9 @@ void ks_conn_release_ssl(kssl_conn *conn)
 		return;
 	if (conn->core.ctx->client_sessions && !conn->session)
 		conn->session = SSL_get1_session(conn->core.ssl);
-	/*
-	 * Both directions are the kernel's: OpenSSL's buffers and keys are
-	 * dead weight (and key material). Marking the shutdown as done keeps
-	 * a cached session resumable; SSL_free writes nothing.
-	 */
-	SSL_set_shutdown(conn->core.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-	SSL_free(conn->core.ssl);
-	conn->core.ssl = NULL;
+	/* Both directions are the kernel's: OpenSSL's buffers and keys are
+	 * dead weight (and key material). */
+	ks_core_free_ssl(&conn->core);
 }
 
 int ks_offload_rx_now(kssl_conn *conn)
