@@ -126,8 +126,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c = kssl_conn_new(ctxs[client], sv[0]);
 	FUZZ_CHECK(c);
 	/* The state right after a handshake that offloaded both directions. */
-	c->handshake_done = 1;
-	c->info.version = data[0] & 2 ? TLS1_2_VERSION : TLS1_3_VERSION;
+	c->core.handshake_done = 1;
+	c->core.info.version = data[0] & 2 ? TLS1_2_VERSION : TLS1_3_VERSION;
 	c->tx.state = KSSL_OFFLOAD_KERNEL;
 	c->rx.state = KSSL_OFFLOAD_KERNEL;
 	memset(&K, 0, sizeof(K));

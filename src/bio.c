@@ -37,8 +37,8 @@ static int ks_bio_write(BIO *b, const char *buf, int len)
 	BIO_clear_retry_flags(b);
 	if (conn->tx.state == KSSL_STATE_KERNEL)
 		return len;
-	n = ks_sys->send(conn->fd, buf, (size_t)len, MSG_NOSIGNAL);
-	conn->bio_eintr = n < 0 && errno == EINTR;
+	n = ks_sys->send(conn->core.fd, buf, (size_t)len, MSG_NOSIGNAL);
+	conn->core.bio_eintr = n < 0 && errno == EINTR;
 	if (n < 0 && is_retry(errno))
 		BIO_set_retry_write(b);
 	return (int)n;
@@ -50,8 +50,8 @@ static int ks_bio_read(BIO *b, char *buf, int len)
 	ssize_t n;
 
 	BIO_clear_retry_flags(b);
-	n = ks_sys->recv(conn->fd, buf, (size_t)len, 0);
-	conn->bio_eintr = n < 0 && errno == EINTR;
+	n = ks_sys->recv(conn->core.fd, buf, (size_t)len, 0);
+	conn->core.bio_eintr = n < 0 && errno == EINTR;
 	if (n < 0 && is_retry(errno))
 		BIO_set_retry_read(b);
 	if (n == 0)

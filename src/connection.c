@@ -7,10 +7,15 @@
 
 #include "internal.h"
 
+const struct ks_kind ks_kind_tls = {
+	.noun = "connection",
+	.set_hostname = "kssl_conn_set_hostname",
+	.shutdown = "kssl_shutdown",
+};
+
 kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
 {
 	kssl_conn *conn;
-	BIO *bio;
 
 	if (!ctx || fd < 0) {
 		ks_err(KSSL_E_INVAL, "kssl_conn_new: need a context and a socket");
@@ -21,72 +26,44 @@ kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
 		ks_err(KSSL_E_NOMEM, "kssl_conn_new: out of memory");
 		return NULL;
 	}
-	conn->fd = fd;
 	conn->sf_fd = -1;
 	conn->offload = ctx->offload;
-	conn->ssl = SSL_new(ctx->ssl_ctx);
-	bio = conn->ssl ? ks_bio_new(conn) : NULL;
-	if (!bio) {
-		ks_err_ssl(KSSL_E_NOMEM, "kssl_conn_new: SSL_new");
-		SSL_free(conn->ssl);
+	if (ks_core_init(&conn->core, &ks_kind_tls, ctx, fd, ks_bio_new(conn),
+			 "kssl_conn_new") < 0) {
 		free(conn);
 		return NULL;
 	}
-	SSL_set_bio(conn->ssl, bio, bio);
-	kssl_ctx_up_ref(ctx);
-	conn->ctx = ctx;
 	ks_conn_install_callbacks(conn);
-	if (ctx->role == KSSL_CLIENT)
-		SSL_set_connect_state(conn->ssl);
-	else
-		SSL_set_accept_state(conn->ssl);
 	return conn;
-}
-
-void ks_info_clear(struct ks_info *info)
-{
-	free(info->server_name);
-	info->server_name = NULL;
-	OPENSSL_free(info->peer_der);
-	info->peer_der = NULL;
-	info->peer_der_len = 0;
 }
 
 void kssl_conn_free(kssl_conn *conn)
 {
 	if (!conn)
 		return;
-	if (conn->ssl) {
-		/* Not a failure of the session: keep it resumable if cached. */
-		if (!conn->failed)
-			SSL_set_shutdown(conn->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-		SSL_free(conn->ssl);
-	}
+	ks_core_free(&conn->core);
 	SSL_SESSION_free(conn->session);
-	kssl_ctx_free(conn->ctx);
 	kssl_ctx_free(conn->first_ctx);
-	ks_info_clear(&conn->info);
 	free(conn->sf_buf);
-	ks_fail_free(conn);
 	OPENSSL_cleanse(conn, sizeof(*conn)); /* secrets, control bytes */
 	free(conn);
 }
 
 int kssl_conn_set_hostname(kssl_conn *conn, const char *name)
 {
-	return ks_hostname_set(conn, name, "kssl_conn_set_hostname");
+	return ks_hostname_set(&conn->core, name);
 }
 
 int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx)
 {
-	if (!conn->ssl || conn->handshake_done || ctx->role != conn->ctx->role)
+	if (!conn->core.ssl || conn->core.handshake_done || ctx->role != conn->core.ctx->role)
 		return ks_err(KSSL_E_INVAL, "kssl_conn_set_ctx: only during the handshake, same role");
-	if (!SSL_set_SSL_CTX(conn->ssl, ctx->ssl_ctx))
+	if (!SSL_set_SSL_CTX(conn->core.ssl, ctx->ssl_ctx))
 		return ks_err_ssl(KSSL_E_INVAL, "SSL_set_SSL_CTX");
 	/* SSL_set_SSL_CTX takes the certificate, not the verify settings. */
-	SSL_set_verify(conn->ssl, SSL_CTX_get_verify_mode(ctx->ssl_ctx),
+	SSL_set_verify(conn->core.ssl, SSL_CTX_get_verify_mode(ctx->ssl_ctx),
 		       SSL_CTX_get_verify_callback(ctx->ssl_ctx));
-	SSL_set_verify_depth(conn->ssl, SSL_CTX_get_verify_depth(ctx->ssl_ctx));
+	SSL_set_verify_depth(conn->core.ssl, SSL_CTX_get_verify_depth(ctx->ssl_ctx));
 	conn->offload = ctx->offload;
 	kssl_ctx_up_ref(ctx);
 	/*
@@ -95,16 +72,16 @@ int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx)
 	 * at that kssl_ctx.
 	 */
 	if (!conn->first_ctx)
-		conn->first_ctx = conn->ctx;
+		conn->first_ctx = conn->core.ctx;
 	else
-		kssl_ctx_free(conn->ctx);
-	conn->ctx = ctx;
+		kssl_ctx_free(conn->core.ctx);
+	conn->core.ctx = ctx;
 	return 0;
 }
 
 void kssl_conn_set_offload(kssl_conn *conn, enum kssl_offload_mode mode)
 {
-	if (!conn->handshake_done)
+	if (!conn->core.handshake_done)
 		conn->offload = mode;
 }
 
@@ -120,12 +97,12 @@ void *kssl_conn_get_data(const kssl_conn *conn)
 
 int kssl_conn_fd(const kssl_conn *conn)
 {
-	return conn->fd;
+	return conn->core.fd;
 }
 
 void *kssl_conn_ssl(kssl_conn *conn)
 {
-	return conn->ssl;
+	return conn->core.ssl;
 }
 
 enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
@@ -142,52 +119,49 @@ enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
 
 int kssl_conn_version(const kssl_conn *conn)
 {
-	return conn->handshake_done ? conn->info.version : 0;
+	return ks_core_version(&conn->core);
 }
 
 const char *kssl_conn_cipher(const kssl_conn *conn)
 {
-	return conn->handshake_done ? conn->info.cipher : NULL;
+	return ks_core_cipher(&conn->core, 0);
 }
 
 const char *kssl_conn_cipher_openssl(const kssl_conn *conn)
 {
-	return conn->handshake_done ? conn->info.cipher_openssl : NULL;
+	return ks_core_cipher(&conn->core, 1);
 }
 
 const char *kssl_conn_alpn(const kssl_conn *conn, size_t *len)
 {
 	if (len)
-		*len = conn->info.alpn_len;
-	return conn->info.alpn_len ? (const char *)conn->info.alpn : NULL;
+		*len = conn->core.info.alpn_len;
+	return conn->core.info.alpn_len ? (const char *)conn->core.info.alpn : NULL;
 }
 
 const char *kssl_conn_server_name(const kssl_conn *conn)
 {
-	return conn->info.server_name;
+	return conn->core.info.server_name;
 }
 
 int kssl_conn_session_reused(const kssl_conn *conn)
 {
-	return conn->info.session_reused;
+	return conn->core.info.session_reused;
 }
 
 size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der)
 {
-	*der = conn->info.peer_der;
-	return conn->info.peer_der_len;
+	return ks_core_peer_cert_der(&conn->core, der);
 }
 
 long kssl_conn_verify_result(const kssl_conn *conn)
 {
-	if (!conn->handshake_done && conn->ssl)
-		return SSL_get_verify_result(conn->ssl);
-	return conn->info.verify_result;
+	return ks_core_verify_result(&conn->core);
 }
 
 int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len)
 {
-	SSL_SESSION *s = conn->ssl ? SSL_get1_session(conn->ssl) : NULL;
+	SSL_SESSION *s = conn->core.ssl ? SSL_get1_session(conn->core.ssl) : NULL;
 	unsigned char *buf, *p;
 	int n;
 
@@ -219,12 +193,12 @@ int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len)
 	SSL_SESSION *s;
 	int ok;
 
-	if (!conn->ssl || !SSL_in_before(conn->ssl) || conn->ctx->role != KSSL_CLIENT)
+	if (!conn->core.ssl || !SSL_in_before(conn->core.ssl) || conn->core.ctx->role != KSSL_CLIENT)
 		return ks_err(KSSL_E_INVAL, "kssl_conn_set_session: clients only, before the handshake");
 	s = d2i_SSL_SESSION(NULL, &p, (long)len);
 	if (!s)
 		return ks_err_ssl(KSSL_E_INVAL, "kssl_conn_set_session: bad session data");
-	ok = SSL_set_session(conn->ssl, s);
+	ok = SSL_set_session(conn->core.ssl, s);
 	SSL_SESSION_free(s);
 	if (!ok)
 		return ks_err_ssl(KSSL_E_INVAL, "SSL_set_session");
@@ -233,11 +207,11 @@ int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len)
 
 size_t kssl_conn_tls_unique(const kssl_conn *conn, uint8_t *buf, size_t size)
 {
-	size_t n = conn->info.tls_unique_len;
+	size_t n = conn->core.info.tls_unique_len;
 
-	if (!conn->handshake_done || !n)
+	if (!conn->core.handshake_done || !n)
 		return 0;
 	if (buf)
-		memcpy(buf, conn->info.tls_unique, n < size ? n : size);
+		memcpy(buf, conn->core.info.tls_unique, n < size ? n : size);
 	return n;
 }

@@ -142,6 +142,15 @@ void ks_ctx_update_keylog(kssl_ctx *ctx)
 	SSL_CTX_set_keylog_callback(ctx->ssl_ctx, need ? ks_keylog_cb : NULL);
 }
 
+void ks_keylog_write(kssl_ctx *ctx, const char *line)
+{
+	if (!ctx->keylog)
+		return;
+	pthread_mutex_lock(&ctx->keylog_lock);
+	fprintf(ctx->keylog, "%s\n", line);
+	pthread_mutex_unlock(&ctx->keylog_lock);
+}
+
 void kssl_ctx_up_ref(kssl_ctx *ctx)
 {
 	__atomic_add_fetch(&ctx->refs, 1, __ATOMIC_RELAXED);

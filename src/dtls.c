@@ -33,18 +33,23 @@ struct dtls_ctx_data {
 	size_t secret_len;
 };
 
+/*
+ * A DTLS session: the session core it shares with TLS connections (the
+ * SSL, the context, the fd, failure and close_notify state, host name and
+ * what the handshake gave; src/internal.h) and the datagram peer. No kernel
+ * TLS state: there is none for DTLS.
+ */
 struct kssl_dtls {
-	/*
-	 * What a DTLS session shares with a TLS connection: the SSL, the
-	 * context reference, the fd, the failure and close_notify state, the
-	 * host name and peer certificate (info). Keeping them in a kssl_conn
-	 * lets ks_ssl_result() map OpenSSL's failures to the same KSSL_E_*
-	 * codes and messages as for TLS; the kernel half stays unused.
-	 */
-	kssl_conn base;
+	struct ks_core core;
 	int listened; /* server: cookie exchange done, fd connected */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
+};
+
+const struct ks_kind ks_kind_dtls = {
+	.noun = "DTLS session",
+	.set_hostname = "kssl_dtls_set_hostname",
+	.shutdown = "kssl_dtls_shutdown",
 };
 
 static const char no_kernel_dtls[] =
@@ -139,13 +144,9 @@ static int cookie_verify(SSL *ssl, const unsigned char *cookie,
 static void dtls_keylog(const SSL *ssl, const char *line)
 {
 	struct dtls_ctx_data *cd = ctx_data(SSL_get_SSL_CTX(ssl));
-	kssl_ctx *ctx = cd ? cd->owner : NULL;
 
-	if (!ctx || !ctx->keylog)
-		return;
-	pthread_mutex_lock(&ctx->keylog_lock);
-	fprintf(ctx->keylog, "%s\n", line);
-	pthread_mutex_unlock(&ctx->keylog_lock);
+	if (cd)
+		ks_keylog_write(cd->owner, line);
 }
 
 int kssl_dtls_ctx_set_cookie_secret(kssl_ctx *ctx, const void *secret,
@@ -256,9 +257,6 @@ kssl_dtls *kssl_dtls_new(kssl_ctx *ctx, int fd)
 		ks_err(KSSL_E_NOMEM, "kssl_dtls_new: out of memory");
 		return NULL;
 	}
-	d->base.fd = fd;
-	d->base.sf_fd = -1;
-	d->base.offload = KSSL_OFFLOAD_NONE;
 	d->peer_len = sizeof(d->peer);
 	if (ctx->role == KSSL_CLIENT &&
 	    getpeername(fd, (struct sockaddr *)&d->peer, &d->peer_len) < 0) {
@@ -267,27 +265,17 @@ kssl_dtls *kssl_dtls_new(kssl_ctx *ctx, int fd)
 		free(d);
 		return NULL;
 	}
-	d->base.ssl = SSL_new(ctx->ssl_ctx);
-	bio = d->base.ssl ? BIO_new_dgram(fd, BIO_NOCLOSE) : NULL;
-	if (!bio) {
-		ks_err_ssl(KSSL_E_NOMEM, "kssl_dtls_new: SSL_new");
-		SSL_free(d->base.ssl);
+	bio = BIO_new_dgram(fd, BIO_NOCLOSE);
+	/* BIO_ADDR is a union led by struct sockaddr: a sockaddr_storage
+	 * holding the peer is what the datagram BIO reads through it. */
+	if (ctx->role != KSSL_CLIENT)
+		d->peer_len = 0;
+	else if (bio)
+		BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &d->peer);
+	if (ks_core_init(&d->core, &ks_kind_dtls, ctx, fd, bio, "kssl_dtls_new") < 0) {
 		free(d);
 		return NULL;
 	}
-	/* BIO_ADDR is a union led by struct sockaddr: a sockaddr_storage
-	 * holding the peer is what the datagram BIO reads through it. */
-	if (ctx->role == KSSL_CLIENT)
-		BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &d->peer);
-	else
-		d->peer_len = 0;
-	SSL_set_bio(d->base.ssl, bio, bio);
-	if (ctx->role == KSSL_CLIENT)
-		SSL_set_connect_state(d->base.ssl);
-	else
-		SSL_set_accept_state(d->base.ssl);
-	kssl_ctx_up_ref(ctx);
-	d->base.ctx = ctx;
 	return d;
 }
 
@@ -295,17 +283,14 @@ void kssl_dtls_free(kssl_dtls *d)
 {
 	if (!d)
 		return;
-	SSL_free(d->base.ssl);
-	kssl_ctx_free(d->base.ctx);
-	ks_info_clear(&d->base.info);
-	ks_fail_free(&d->base);
+	ks_core_free(&d->core);
 	OPENSSL_cleanse(d, sizeof(*d));
 	free(d);
 }
 
 int kssl_dtls_set_hostname(kssl_dtls *d, const char *name)
 {
-	return ks_hostname_set(&d->base, name, "kssl_dtls_set_hostname");
+	return ks_hostname_set(&d->core, name);
 }
 
 /* ---- the I/O loop ------------------------------------------------------ */
@@ -322,7 +307,7 @@ static int is_blocking(int fd)
 /* Blocking sockets: wait for the socket or the retransmission timer. */
 static int wait_io(kssl_dtls *d, ssize_t want)
 {
-	struct pollfd p = { .fd = d->base.fd,
+	struct pollfd p = { .fd = d->core.fd,
 			    .events = want == KSSL_E_WANT_WRITE ? POLLOUT : POLLIN };
 	int r = poll(&p, 1, kssl_dtls_timeout_ms(d));
 
@@ -349,10 +334,10 @@ static int wait_io(kssl_dtls *d, ssize_t want)
 static ssize_t drive(kssl_dtls *d, dtls_step step, void *buf, size_t len,
 		     int read_first)
 {
-	int blocking = is_blocking(d->base.fd);
+	int blocking = is_blocking(d->core.fd);
 	ssize_t r;
 
-	if (blocking && read_first && !SSL_has_pending(d->base.ssl) &&
+	if (blocking && read_first && !SSL_has_pending(d->core.ssl) &&
 	    (r = wait_io(d, KSSL_E_WANT_READ)) < 0)
 		return r;
 	for (;;) {
@@ -364,11 +349,6 @@ static ssize_t drive(kssl_dtls *d, dtls_step step, void *buf, size_t len,
 	}
 }
 
-static int closed(const kssl_dtls *d)
-{
-	return ks_failed_earlier(&d->base, "DTLS session");
-}
-
 /*
  * Server, before the handshake proper: DTLSv1_listen answers ClientHellos
  * without a valid cookie with HelloVerifyRequest and keeps no state. Once a
@@ -376,7 +356,7 @@ static int closed(const kssl_dtls *d)
  */
 static ssize_t listen_step(kssl_dtls *d)
 {
-	BIO *bio = SSL_get_rbio(d->base.ssl);
+	BIO *bio = SSL_get_rbio(d->core.ssl);
 	BIO_ADDR *client = BIO_ADDR_new();
 	long n;
 	int r;
@@ -385,7 +365,7 @@ static ssize_t listen_step(kssl_dtls *d)
 		return ks_err(KSSL_E_NOMEM, "DTLS listen: out of memory");
 	ERR_clear_error();
 	errno = 0;
-	r = DTLSv1_listen(d->base.ssl, client);
+	r = DTLSv1_listen(d->core.ssl, client);
 	BIO_ADDR_free(client);
 	if (r == 0) {
 		/* Nothing yet, or a HelloVerifyRequest went out, or a stray
@@ -394,31 +374,16 @@ static ssize_t listen_step(kssl_dtls *d)
 		return KSSL_E_WANT_READ;
 	}
 	if (r < 0)
-		return ks_fail(&d->base, ks_err_ssl(KSSL_E_TLS, "DTLS listen"));
+		return ks_fail(&d->core, ks_err_ssl(KSSL_E_TLS, "DTLS listen"));
 	memset(&d->peer, 0, sizeof(d->peer));
 	n = BIO_ctrl(bio, BIO_CTRL_DGRAM_GET_PEER, sizeof(d->peer), &d->peer);
-	if (n <= 0 || connect(d->base.fd, (struct sockaddr *)&d->peer, (socklen_t)n) < 0)
-		return ks_fail(&d->base, ks_err_errno(KSSL_E_SYSCALL, n <= 0 ? EINVAL : errno,
+	if (n <= 0 || connect(d->core.fd, (struct sockaddr *)&d->peer, (socklen_t)n) < 0)
+		return ks_fail(&d->core, ks_err_errno(KSSL_E_SYSCALL, n <= 0 ? EINVAL : errno,
 						       "DTLS: connect to the client"));
 	d->peer_len = (socklen_t)n;
 	BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &d->peer);
 	d->listened = 1;
 	return 0;
-}
-
-static void handshake_done(kssl_dtls *d)
-{
-	X509 *peer = SSL_get0_peer_certificate(d->base.ssl);
-	unsigned char *der = NULL;
-	int n;
-
-	d->base.handshake_done = 1;
-	d->base.info.version = SSL_version(d->base.ssl);
-	d->base.info.verify_result = SSL_get_verify_result(d->base.ssl);
-	if (peer && (n = i2d_X509(peer, &der)) > 0) {
-		d->base.info.peer_der = der;
-		d->base.info.peer_der_len = (size_t)n;
-	}
 }
 
 static ssize_t handshake_step(kssl_dtls *d, void *buf, size_t len)
@@ -427,43 +392,25 @@ static ssize_t handshake_step(kssl_dtls *d, void *buf, size_t len)
 
 	(void)buf;
 	(void)len;
-	if (d->base.ctx->role == KSSL_SERVER && !d->listened &&
+	if (d->core.ctx->role == KSSL_SERVER && !d->listened &&
 	    (r = listen_step(d)) != 0)
 		return r;
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_do_handshake(d->base.ssl);
-	if (r != 1)
-		return ks_ssl_result(&d->base, (int)r, "DTLS handshake");
-	handshake_done(d);
-	return 0;
+	return ks_core_handshake_step(&d->core, "DTLS handshake");
 }
 
 int kssl_dtls_handshake(kssl_dtls *d)
 {
-	int r;
+	int r = ks_core_handshake_start(&d->core);
 
-	if (d->base.failed)
-		return closed(d);
-	if (d->base.handshake_done)
-		return 0;
-	if (SSL_in_before(d->base.ssl) &&
-	    (r = ks_hostname_apply(&d->base, "kssl_dtls_set_hostname")) < 0)
-		return ks_fail(&d->base, r);
+	if (r <= 0)
+		return r;
 	return (int)drive(d, handshake_step, NULL, 0,
-			  d->base.ctx->role == KSSL_SERVER && !d->listened);
+			  d->core.ctx->role == KSSL_SERVER && !d->listened);
 }
 
 static ssize_t send_step(kssl_dtls *d, void *buf, size_t len)
 {
-	int r;
-
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_write(d->base.ssl, buf, (int)len);
-	if (r > 0)
-		return r;
-	return ks_ssl_write_result(&d->base, r, "DTLS write");
+	return ks_core_write(&d->core, buf, len, "DTLS write");
 }
 
 ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len)
@@ -472,9 +419,8 @@ ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len)
 
 	if (r < 0)
 		return r;
-	if (d->base.tx_closed)
-		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_dtls_send after kssl_dtls_shutdown"),
-			      KSSL_R_SHUT_DOWN, 0);
+	if (d->core.tx_closed)
+		return ks_core_tx_closed(&d->core, "kssl_dtls_send");
 	/* Checked here: OpenSSL's own refusal would fail the session. */
 	if (len > SSL3_RT_MAX_PLAIN_LENGTH)
 		return ks_err(KSSL_E_INVAL,
@@ -487,12 +433,7 @@ ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len)
 
 static ssize_t recv_step(kssl_dtls *d, void *buf, size_t len)
 {
-	int r;
-
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_read(d->base.ssl, buf, (int)len);
-	return r > 0 ? r : ks_ssl_result(&d->base, r, "DTLS read");
+	return ks_core_read(&d->core, buf, len, "DTLS read");
 }
 
 ssize_t kssl_dtls_recv(kssl_dtls *d, void *buf, size_t len)
@@ -501,30 +442,14 @@ ssize_t kssl_dtls_recv(kssl_dtls *d, void *buf, size_t len)
 
 	if (r < 0)
 		return r;
-	if (d->base.rx_closed || len == 0)
+	if (d->core.rx_closed || len == 0)
 		return 0;
 	return drive(d, recv_step, buf, len > INT_MAX ? INT_MAX : len, 1);
 }
 
 int kssl_dtls_shutdown(kssl_dtls *d)
 {
-	int r;
-
-	if (d->base.failed)
-		return closed(d);
-	if (!d->base.handshake_done)
-		return ks_err(KSSL_E_INVAL, "kssl_dtls_shutdown: the handshake is not done");
-	if (!d->base.tx_closed) {
-		ERR_clear_error();
-		errno = 0;
-		r = SSL_shutdown(d->base.ssl);
-		if (r < 0)
-			return ks_ssl_result(&d->base, r, "DTLS shutdown");
-		d->base.tx_closed = 1;
-		if (r == 1)
-			d->base.rx_closed = 1;
-	}
-	return d->base.rx_closed;
+	return ks_core_shutdown(&d->core, "DTLS shutdown");
 }
 
 int kssl_dtls_timeout_ms(kssl_dtls *d)
@@ -532,7 +457,7 @@ int kssl_dtls_timeout_ms(kssl_dtls *d)
 	struct timeval tv;
 	long long ms;
 
-	if (!d->base.ssl || !DTLSv1_get_timeout(d->base.ssl, &tv))
+	if (!d->core.ssl || !DTLSv1_get_timeout(d->core.ssl, &tv))
 		return -1;
 	ms = (long long)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
@@ -542,12 +467,12 @@ int kssl_dtls_handle_timeout(kssl_dtls *d)
 {
 	int r;
 
-	if (d->base.failed)
-		return closed(d);
+	if (d->core.failed)
+		return ks_failed_earlier(&d->core);
 	ERR_clear_error();
-	r = (int)DTLSv1_handle_timeout(d->base.ssl);
+	r = (int)DTLSv1_handle_timeout(d->core.ssl);
 	if (r < 0)
-		return ks_fail(&d->base, ks_err_ssl(KSSL_E_TLS, "DTLS retransmission"));
+		return ks_fail(&d->core, ks_err_ssl(KSSL_E_TLS, "DTLS retransmission"));
 	return r > 0;
 }
 
@@ -555,9 +480,7 @@ int kssl_dtls_handle_timeout(kssl_dtls *d)
 
 size_t kssl_dtls_pending(const kssl_dtls *d)
 {
-	int n = SSL_pending(d->base.ssl);
-
-	return n > 0 ? (size_t)n : 0;
+	return ks_core_pending(&d->core);
 }
 
 int kssl_dtls_peer(const kssl_dtls *d, struct sockaddr_storage *addr,
@@ -572,39 +495,27 @@ int kssl_dtls_peer(const kssl_dtls *d, struct sockaddr_storage *addr,
 
 int kssl_dtls_version(const kssl_dtls *d)
 {
-	return d->base.handshake_done ? d->base.info.version : 0;
-}
-
-static const SSL_CIPHER *current_cipher(const kssl_dtls *d)
-{
-	return d->base.handshake_done ? SSL_get_current_cipher(d->base.ssl) : NULL;
+	return ks_core_version(&d->core);
 }
 
 const char *kssl_dtls_cipher(const kssl_dtls *d)
 {
-	const SSL_CIPHER *c = current_cipher(d);
-
-	return c ? SSL_CIPHER_standard_name(c) : NULL;
+	return ks_core_cipher(&d->core, 0);
 }
 
 const char *kssl_dtls_cipher_openssl(const kssl_dtls *d)
 {
-	const SSL_CIPHER *c = current_cipher(d);
-
-	return c ? SSL_CIPHER_get_name(c) : NULL;
+	return ks_core_cipher(&d->core, 1);
 }
 
 size_t kssl_dtls_peer_cert_der(const kssl_dtls *d, const uint8_t **der)
 {
-	*der = d->base.info.peer_der;
-	return d->base.info.peer_der_len;
+	return ks_core_peer_cert_der(&d->core, der);
 }
 
 long kssl_dtls_verify_result(const kssl_dtls *d)
 {
-	if (!d->base.handshake_done)
-		return SSL_get_verify_result(d->base.ssl);
-	return d->base.info.verify_result;
+	return ks_core_verify_result(&d->core);
 }
 
 enum kssl_offload_state kssl_dtls_offload(const kssl_dtls *d,
@@ -620,10 +531,10 @@ enum kssl_offload_state kssl_dtls_offload(const kssl_dtls *d,
 
 int kssl_dtls_fd(const kssl_dtls *d)
 {
-	return d->base.fd;
+	return d->core.fd;
 }
 
 void *kssl_dtls_ssl(kssl_dtls *d)
 {
-	return d->base.ssl;
+	return d->core.ssl;
 }

@@ -231,26 +231,26 @@ int ks_err_ssl(int code, const char *fmt, ...)
 
 static const char ks_fail_oom[] = "connection failed (out of memory for its message)";
 
-int ks_fail(kssl_conn *conn, int code)
+int ks_fail(struct ks_core *c, int code)
 {
-	if (!conn->failed) {
-		conn->failed = code;
+	if (!c->failed) {
+		c->failed = code;
 		/*
-		 * On the heap, not in the connection: every connection would
+		 * On the heap, not in the session: every session would
 		 * otherwise carry 512 bytes that only a failed one uses.
 		 */
-		conn->failed_msg = strdup(last_msg);
-		if (!conn->failed_msg)
-			conn->failed_msg = (char *)ks_fail_oom;
+		c->failed_msg = strdup(last_msg);
+		if (!c->failed_msg)
+			c->failed_msg = (char *)ks_fail_oom;
 	}
 	return code;
 }
 
-void ks_fail_free(kssl_conn *conn)
+void ks_fail_free(struct ks_core *c)
 {
-	if (conn->failed_msg != ks_fail_oom)
-		free(conn->failed_msg);
-	conn->failed_msg = NULL;
+	if (c->failed_msg != ks_fail_oom)
+		free(c->failed_msg);
+	c->failed_msg = NULL;
 }
 
 const char *ks_alert_name(int desc)
@@ -294,22 +294,22 @@ int ks_eof(const char *what)
 			     what), KSSL_R_UNEXPECTED_EOF, 0);
 }
 
-int ks_failed_earlier(const kssl_conn *conn, const char *what)
+int ks_failed_earlier(const struct ks_core *c)
 {
-	(void)ks_err(KSSL_E_CLOSED, "%s failed earlier: %s", what,
-		     conn->failed_msg);
-	return ks_why(KSSL_E_CLOSED, KSSL_R_FAILED_EARLIER, conn->failed);
+	(void)ks_err(KSSL_E_CLOSED, "%s failed earlier: %s", c->kind->noun,
+		     c->failed_msg);
+	return ks_why(KSSL_E_CLOSED, KSSL_R_FAILED_EARLIER, c->failed);
 }
 
 /*
  * Turn a failed SSL_do_handshake/SSL_read/SSL_write/SSL_shutdown into a
  * KSSL_E_* code with a message naming the cause. WANT_* do not fail the
- * connection; everything else does.
+ * session; everything else does.
  */
-int ks_ssl_result(kssl_conn *conn, int ret, const char *what)
+int ks_ssl_result(struct ks_core *c, int ret, const char *what)
 {
 	int saved_errno = errno;
-	int err = SSL_get_error(conn->ssl, ret);
+	int err = SSL_get_error(c->ssl, ret);
 	unsigned long e;
 	int reason;
 
@@ -318,19 +318,19 @@ int ks_ssl_result(kssl_conn *conn, int ret, const char *what)
 	case SSL_ERROR_WANT_WRITE:
 		ERR_clear_error();
 		/* The BIO retries EINTR like EAGAIN; the caller must hear it. */
-		if (conn->bio_eintr)
+		if (c->bio_eintr)
 			return ks_err_errno(KSSL_E_INTR, EINTR, "%s", what);
 		return err == SSL_ERROR_WANT_READ ? KSSL_E_WANT_READ
 						  : KSSL_E_WANT_WRITE;
 	case SSL_ERROR_ZERO_RETURN:
 		ERR_clear_error();
-		conn->rx_closed = 1;
+		c->rx_closed = 1;
 		return 0;
 	case SSL_ERROR_SYSCALL:
 		if (ERR_peek_error() == 0) {
 			if (saved_errno == 0 || ret == 0)
-				return ks_fail(conn, ks_eof(what));
-			return ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL,
+				return ks_fail(c, ks_eof(what));
+			return ks_fail(c, ks_err_errno(KSSL_E_SYSCALL,
 							  saved_errno, "%s", what));
 		}
 		break;
@@ -349,39 +349,23 @@ int ks_ssl_result(kssl_conn *conn, int ret, const char *what)
 		(void)ks_err(KSSL_E_ALERT, "%s: peer sent fatal alert %s (%d)",
 			     what, ks_alert_name(desc), desc);
 		last_ssl_error = e;
-		return ks_fail(conn, ks_why(KSSL_E_ALERT, KSSL_R_PEER_ALERT, desc));
+		return ks_fail(c, ks_why(KSSL_E_ALERT, KSSL_R_PEER_ALERT, desc));
 	}
 	if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
 	    reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-		long v = SSL_get_verify_result(conn->ssl);
+		long v = SSL_get_verify_result(c->ssl);
 
 		ERR_clear_error();
 		(void)ks_err(KSSL_E_CERT,
 			     "%s: certificate verify failed: %s (X509 error %ld)",
 			     what, X509_verify_cert_error_string(v), v);
 		last_ssl_error = e;
-		return ks_fail(conn, ks_why(KSSL_E_CERT, KSSL_R_VERIFY_FAILED, v));
+		return ks_fail(c, ks_why(KSSL_E_CERT, KSSL_R_VERIFY_FAILED, v));
 	}
 	if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
 	    reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 		ERR_clear_error();
-		return ks_fail(conn, ks_eof(what));
+		return ks_fail(c, ks_eof(what));
 	}
-	return ks_fail(conn, ks_err_ssl(KSSL_E_TLS, "%s", what));
-}
-
-/*
- * A failed SSL_write once the peer's close_notify arrived reports
- * ZERO_RETURN, which ks_ssl_result maps to 0 (right for reads). A write
- * must never look like "0 bytes written": callers loop on short writes.
- */
-int ks_ssl_write_result(kssl_conn *conn, int ret, const char *what)
-{
-	int r = ks_ssl_result(conn, ret, what);
-
-	if (r == 0)
-		r = ks_why(ks_err(KSSL_E_CLOSED,
-			   "%s: the peer sent close_notify; OpenSSL writes no more data after it",
-			   what), KSSL_R_PEER_CLOSED, 0);
-	return r;
+	return ks_fail(c, ks_err_ssl(KSSL_E_TLS, "%s", what));
 }

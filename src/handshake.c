@@ -49,13 +49,13 @@ static void msg_cb(int write_p, int version, int content_type,
 		 * OpenSSL 3.0 reports only a *written* CCS to this callback.
 		 */
 		if (p[0] == HS_FINISHED)
-			d->records = SSL_version(conn->ssl) == TLS1_3_VERSION ? 0 : 1;
+			d->records = SSL_version(conn->core.ssl) == TLS1_3_VERSION ? 0 : 1;
 		if (p[0] == HS_KEY_UPDATE && !write_p)
 			conn->rx_keyupdate_seen = 1;
 		/* A post-handshake Finished read: the peer's certificate
 		 * (already processed) may be new (src/pha.c). */
-		if (p[0] == HS_FINISHED && !write_p && conn->handshake_done)
-			ks_pha_peer_changed(conn);
+		if (p[0] == HS_FINISHED && !write_p && conn->core.handshake_done)
+			ks_core_peer_changed(&conn->core);
 		break;
 	case SSL3_RT_ALERT:
 		/*
@@ -64,7 +64,7 @@ static void msg_cb(int write_p, int version, int content_type,
 		 * best effort: the connection fails either way.
 		 */
 		if (write_p && len == 2 && conn->tx.state == KSSL_STATE_KERNEL)
-			(void)!ktls_send_record(conn->fd, KTLS_CT_ALERT, p, 2);
+			(void)!ktls_send_record(conn->core.fd, KTLS_CT_ALERT, p, 2);
 		break;
 	}
 }
@@ -108,11 +108,7 @@ void ks_keylog_cb(const SSL *ssl, const char *line)
 
 	if (!conn)
 		return;
-	if (conn->ctx->keylog) {
-		pthread_mutex_lock(&conn->ctx->keylog_lock);
-		fprintf(conn->ctx->keylog, "%s\n", line);
-		pthread_mutex_unlock(&conn->ctx->keylog_lock);
-	}
+	ks_keylog_write(conn->core.ctx, line);
 	if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0)
 		is_client_secret = 1;
 	else if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0)
@@ -128,86 +124,20 @@ void ks_keylog_cb(const SSL *ssl, const char *line)
 
 void ks_conn_install_callbacks(kssl_conn *conn)
 {
-	SSL_set_app_data(conn->ssl, conn);
-	SSL_set_msg_callback(conn->ssl, msg_cb);
-	SSL_set_msg_callback_arg(conn->ssl, conn);
-}
-
-static void record_info(kssl_conn *conn)
-{
-	struct ks_info *in = &conn->info;
-	const SSL_CIPHER *c = SSL_get_current_cipher(conn->ssl);
-	const unsigned char *alpn = NULL;
-	unsigned int alpn_len = 0;
-	X509 *peer;
-
-	in->version = SSL_version(conn->ssl);
-	in->session_reused = SSL_session_reused(conn->ssl);
-	/* tls-unique: the first Finished sent, the client's in a full
-	 * handshake and the server's when resuming (RFC 5929, 3.1). */
-	if (in->session_reused ^ (conn->ctx->role == KSSL_CLIENT))
-		in->tls_unique_len = SSL_get_finished(conn->ssl, in->tls_unique,
-						      sizeof(in->tls_unique));
-	else
-		in->tls_unique_len = SSL_get_peer_finished(conn->ssl, in->tls_unique,
-							   sizeof(in->tls_unique));
-	if (in->tls_unique_len > sizeof(in->tls_unique))
-		in->tls_unique_len = 0;
-	in->verify_result = SSL_get_verify_result(conn->ssl);
-	if (c) {
-		snprintf(in->cipher, sizeof(in->cipher), "%s",
-			 SSL_CIPHER_standard_name(c));
-		snprintf(in->cipher_openssl, sizeof(in->cipher_openssl), "%s",
-			 SSL_CIPHER_get_name(c));
-	}
-	SSL_get0_alpn_selected(conn->ssl, &alpn, &alpn_len);
-	if (alpn && alpn_len <= sizeof(in->alpn)) {
-		memcpy(in->alpn, alpn, alpn_len);
-		in->alpn_len = alpn_len;
-	}
-	if (conn->ctx->role == KSSL_SERVER && !in->server_name) {
-		const char *sni = SSL_get_servername(conn->ssl,
-						     TLSEXT_NAMETYPE_host_name);
-
-		if (sni)
-			in->server_name = strdup(sni);
-	}
-	peer = SSL_get1_peer_certificate(conn->ssl);
-	if (peer) {
-		unsigned char *der = NULL;
-		int n = i2d_X509(peer, &der);
-
-		if (n > 0) {
-			in->peer_der = der;
-			in->peer_der_len = (size_t)n;
-		}
-		X509_free(peer);
-	}
+	SSL_set_app_data(conn->core.ssl, conn);
+	SSL_set_msg_callback(conn->core.ssl, msg_cb);
+	SSL_set_msg_callback_arg(conn->core.ssl, conn);
 }
 
 int kssl_handshake(kssl_conn *conn)
 {
-	int r;
+	int r = ks_core_handshake_start(&conn->core);
 
-	if (conn->failed)
-		return ks_failed_earlier(conn, "connection");
-	if (conn->handshake_done)
-		return 0;
-	if (SSL_in_before(conn->ssl) && (r = ks_hostname_apply(conn, "kssl_conn_set_hostname")) < 0)
-		return ks_fail(conn, r);
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_do_handshake(conn->ssl);
-	if (r != 1) {
-		r = ks_ssl_result(conn, r, "TLS handshake");
-		/* ZERO_RETURN means "read ended cleanly": not a finished handshake. */
-		if (r == 0)
-			r = ks_fail(conn, ks_err(KSSL_E_EOF,
-				"TLS handshake: peer sent close_notify before the handshake finished"));
+	if (r <= 0)
 		return r;
-	}
-	conn->handshake_done = 1;
-	record_info(conn);
+	r = ks_core_handshake_step(&conn->core, "TLS handshake");
+	if (r < 0)
+		return r;
 	ks_offload_after_handshake(conn);
 	return 0;
 }

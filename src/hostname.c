@@ -12,22 +12,23 @@
 
 #include "internal.h"
 
-int ks_hostname_set(kssl_conn *conn, const char *name, const char *caller)
+int ks_hostname_set(struct ks_core *c, const char *name)
 {
+	const char *caller = c->kind->set_hostname;
 	char *copy;
 
-	if (conn->ctx->role != KSSL_CLIENT)
+	if (c->ctx->role != KSSL_CLIENT)
 		return ks_err(KSSL_E_INVAL, "%s: servers have no host name", caller);
 	if (!name || !*name || strlen(name) > 253)
 		return ks_err(KSSL_E_INVAL, "%s: empty or too long", caller);
-	if (conn->handshake_done || !conn->ssl || !SSL_in_before(conn->ssl))
+	if (c->handshake_done || !c->ssl || !SSL_in_before(c->ssl))
 		return ks_why(ks_err(KSSL_E_INVAL, "%s: handshake already started",
 				     caller), KSSL_R_WRONG_STATE, 0);
 	copy = strdup(name);
 	if (!copy)
 		return ks_err(KSSL_E_NOMEM, "out of memory");
-	free(conn->info.server_name);
-	conn->info.server_name = copy;
+	free(c->info.server_name);
+	c->info.server_name = copy;
 	return 0;
 }
 
@@ -39,10 +40,10 @@ static int is_ip_literal(const char *name)
 	       inet_pton(AF_INET6, name, buf) == 1;
 }
 
-int ks_hostname_apply(kssl_conn *conn, const char *setter)
+int ks_hostname_apply(struct ks_core *c)
 {
-	const kssl_ctx *ctx = conn->ctx;
-	const char *name = conn->info.server_name;
+	const kssl_ctx *ctx = c->ctx;
+	const char *name = c->info.server_name;
 	int check = ctx->check_hostname && ctx->verify != KSSL_VERIFY_NONE;
 
 	if (ctx->role != KSSL_CLIENT)
@@ -51,17 +52,17 @@ int ks_hostname_apply(kssl_conn *conn, const char *setter)
 		if (check)
 			return ks_err(KSSL_E_INVAL,
 				      "check_hostname is on but no host name was given (%s)",
-				      setter);
+				      c->kind->set_hostname);
 		return 0;
 	}
 	if (is_ip_literal(name)) {
-		if (check && !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(conn->ssl), name))
+		if (check && !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name))
 			return ks_err_ssl(KSSL_E_INVAL, "invalid IP address %s", name);
 		return 0;
 	}
-	if (!SSL_set_tlsext_host_name(conn->ssl, name))
+	if (!SSL_set_tlsext_host_name(c->ssl, name))
 		return ks_err_ssl(KSSL_E_INVAL, "invalid server name %s", name);
-	if (check && !SSL_set1_host(conn->ssl, name))
+	if (check && !SSL_set1_host(c->ssl, name))
 		return ks_err_ssl(KSSL_E_INVAL, "invalid host name %s", name);
 	return 0;
 }

@@ -82,25 +82,50 @@ struct ks_dir {
 	size_t secret_len;
 };
 
-struct kssl_conn {
+/*
+ * How messages name a session and its calls: the one thing the session
+ * core (below) knows about which protocol it serves.
+ */
+struct ks_kind {
+	const char *noun;         /* "<noun> failed earlier: ..." */
+	const char *set_hostname; /* the call that names the peer */
+	const char *shutdown;     /* the call that sends close_notify */
+};
+extern const struct ks_kind ks_kind_tls, ks_kind_dtls;
+
+/*
+ * The session core: what a TLS connection (struct kssl_conn) and a DTLS
+ * session (struct kssl_dtls, src/dtls.c) both are. Each embeds one as its
+ * member core; the functions both use (failure marking, OpenSSL result
+ * mapping, host name, handshake and record steps in OpenSSL, what is
+ * learnt at handshake end, teardown) take it. Nothing about kernel TLS
+ * lives here.
+ */
+struct ks_core {
+	const struct ks_kind *kind;
 	kssl_ctx *ctx;
-	kssl_ctx *first_ctx;     /* set by an SNI switch; see kssl_conn_set_ctx */
-	SSL *ssl;                /* NULL once both directions are offloaded */
+	SSL *ssl;                /* TLS: NULL once both directions are offloaded */
 	int fd;
-	enum kssl_offload_mode offload;
-	void *data;
 	int handshake_done;
-	int failed;              /* KSSL_E_* that broke the connection, or 0 */
+	int failed;              /* KSSL_E_* that broke the session, or 0 */
 	char *failed_msg;        /* set with failed (ks_fail), heap or static */
 	int tx_closed;           /* we sent close_notify */
 	int rx_closed;           /* peer's close_notify seen */
+	int bio_eintr;           /* the BIO's last socket call got EINTR (TLS) */
+	struct ks_info info;
+};
+
+/* A TLS connection: the session core and the kernel TLS state. */
+struct kssl_conn {
+	struct ks_core core;
+	kssl_ctx *first_ctx;     /* set by an SNI switch; see kssl_conn_set_ctx */
+	enum kssl_offload_mode offload;
+	void *data;
 	int ulp_attached;
 	int rx_deferred;         /* client waits for tickets before RX switch */
 	int rx_keyupdate_seen;   /* OpenSSL re-keyed RX: kernel cannot take it */
-	int bio_eintr;           /* the BIO's last socket call got EINTR */
 	int pha_offered;         /* server: ClientHello had post_handshake_auth */
 	struct ks_dir tx, rx;
-	struct ks_info info;
 	SSL_SESSION *session;    /* kept after SSL_free for client sessions */
 
 	/* kernel RX: control records split over reads (see src/io.c) */
@@ -136,7 +161,7 @@ int ks_why_openssl(int code, unsigned long e);
 /* KSSL_E_EOF, KSSL_R_UNEXPECTED_EOF, "<what>: peer closed ..." */
 int ks_eof(const char *what);
 /* KSSL_E_CLOSED, KSSL_R_FAILED_EARLIER, repeating the first failure. */
-int ks_failed_earlier(const kssl_conn *conn, const char *what);
+int ks_failed_earlier(const struct ks_core *c);
 /* As ks_err, appending ": <strerror(errno_val)>"; reason KSSL_R_ERRNO. */
 int ks_err_errno(int code, int errno_val, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -144,14 +169,12 @@ int ks_err_errno(int code, int errno_val, const char *fmt, ...)
  * reason KSSL_R_OPENSSL when OpenSSL queued one. */
 int ks_err_ssl(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Mark the connection failed with the current message; returns code. */
-int ks_fail(kssl_conn *conn, int code);
-/* Free what ks_fail kept (at connection free). */
-void ks_fail_free(kssl_conn *conn);
+/* Mark the session failed with the current message; returns code. */
+int ks_fail(struct ks_core *c, int code);
+/* Free what ks_fail kept (at session free). */
+void ks_fail_free(struct ks_core *c);
 /* Map an SSL_get_error result after a failed SSL_* call to KSSL_E_*. */
-KSSL_MUST_USE int ks_ssl_result(kssl_conn *conn, int ret, const char *what);
-/* As ks_ssl_result for SSL_write: never 0 (see src/error.c). */
-KSSL_MUST_USE int ks_ssl_write_result(kssl_conn *conn, int ret, const char *what);
+KSSL_MUST_USE int ks_ssl_result(struct ks_core *c, int ret, const char *what);
 /* Name of a TLS alert description ("bad_record_mac"). */
 const char *ks_alert_name(int desc);
 
@@ -163,6 +186,8 @@ void ks_keylog_cb(const SSL *ssl, const char *line);
  * (src/context.c); ks_capture_secrets_always (tests that fake the tls
  * ULP) installs it everywhere. */
 void ks_ctx_update_keylog(kssl_ctx *ctx);
+/* Append a key log line to the context's key log file, if it has one. */
+void ks_keylog_write(kssl_ctx *ctx, const char *line);
 extern int ks_capture_secrets_always;
 void ks_offload_after_handshake(kssl_conn *conn);
 /* Try the deferred RX switch; returns 1 if RX is now in the kernel, 0 if
@@ -175,20 +200,64 @@ void ks_conn_release_ssl(kssl_conn *conn);
 /* ---- shared by TLS connections and DTLS sessions ---------------------- */
 
 /* kssl_conn_set_hostname / kssl_dtls_set_hostname (src/hostname.c). */
-KSSL_MUST_USE int ks_hostname_set(kssl_conn *conn, const char *name,
-				  const char *caller);
+KSSL_MUST_USE int ks_hostname_set(struct ks_core *c, const char *name);
 /* Clients, before the first handshake step: SNI and the identity to
- * verify; setter names the call that gives the name (for the message). */
-KSSL_MUST_USE int ks_hostname_apply(kssl_conn *conn, const char *setter);
-/* Free what struct ks_info owns (src/connection.c). */
+ * verify. */
+KSSL_MUST_USE int ks_hostname_apply(struct ks_core *c);
+/*
+ * The session core (src/core.c). ks_core_init: an SSL of ctx over bio
+ * (taken, freed on failure), in the role of ctx, holding a reference to
+ * ctx; what names the call in the message. ks_core_free: the one teardown
+ * of what the core owns, for kssl_conn_free and kssl_dtls_free.
+ */
+KSSL_MUST_USE int ks_core_init(struct ks_core *c, const struct ks_kind *kind,
+			       kssl_ctx *ctx, int fd, BIO *bio, const char *what);
+void ks_core_free(struct ks_core *c);
+/* Free the SSL early (TLS, once both directions are in the kernel), or
+ * at ks_core_free; a session not failed stays resumable. */
+void ks_core_free_ssl(struct ks_core *c);
+/*
+ * The start of kssl_handshake / kssl_dtls_handshake: 1 if a handshake step
+ * is due, 0 if the handshake is done, else KSSL_E_* (failed earlier, or the
+ * host name cannot be applied; that fails the session).
+ */
+KSSL_MUST_USE int ks_core_handshake_start(struct ks_core *c);
+/* One SSL_do_handshake: 0 once finished (handshake_done set, info
+ * recorded), else KSSL_E_* (WANT_* included); what names the step in
+ * messages. */
+KSSL_MUST_USE int ks_core_handshake_step(struct ks_core *c, const char *what);
+/* SSL_read: bytes read, 0 after close_notify, or KSSL_E_*. */
+KSSL_MUST_USE int ks_core_read(struct ks_core *c, void *buf, size_t len,
+			       const char *what);
+/* SSL_write: bytes written (never 0), or KSSL_E_*. */
+KSSL_MUST_USE int ks_core_write(struct ks_core *c, const void *buf, size_t len,
+				const char *what);
+/* KSSL_E_CLOSED, KSSL_R_SHUT_DOWN: "<call> after <the shutdown call>". */
+int ks_core_tx_closed(const struct ks_core *c, const char *call);
+/*
+ * kssl_shutdown / kssl_dtls_shutdown: close_notify through OpenSSL unless
+ * tx_closed (a kernel TX sent it already); 1 if the peer's was seen too,
+ * 0 if not (yet), or KSSL_E_*.
+ */
+KSSL_MUST_USE int ks_core_shutdown(struct ks_core *c, const char *what);
+/* Free what struct ks_info owns. */
 void ks_info_clear(struct ks_info *info);
+/* Take the peer's certificate (DER) and verify result into info, when
+ * there is one: at handshake end, and after post-handshake auth. */
+void ks_core_peer_changed(struct ks_core *c);
+/* The accessors kssl_conn_* and kssl_dtls_* share (0/NULL before the
+ * handshake finished; the verify result is OpenSSL's until then). */
+int ks_core_version(const struct ks_core *c);
+const char *ks_core_cipher(const struct ks_core *c, int openssl_name);
+size_t ks_core_peer_cert_der(const struct ks_core *c, const uint8_t **der);
+long ks_core_verify_result(const struct ks_core *c);
+/* Plaintext bytes buffered in OpenSSL (0 once the SSL is gone). */
+size_t ks_core_pending(const struct ks_core *c);
 
 /* ---- post-handshake authentication (src/pha.c) ------------------------ */
 
 /* Why this conn must keep its records in OpenSSL for PHA, or NULL. */
 const char *ks_pha_blocker(const kssl_conn *conn);
-/* A post-handshake Certificate was read: refresh info.peer_der. */
-void ks_pha_peer_changed(kssl_conn *conn);
 /* Servers that verify clients: notes whether the client offered PHA. */
 int ks_pha_hello_cb(SSL *ssl, int *alert, void *arg);
 

@@ -14,9 +14,9 @@
 
 static int check_usable(kssl_conn *conn)
 {
-	if (conn->failed)
-		return ks_failed_earlier(conn, "connection");
-	if (!conn->handshake_done)
+	if (conn->core.failed)
+		return ks_failed_earlier(&conn->core);
+	if (!conn->core.handshake_done)
 		return kssl_handshake(conn);
 	return 0;
 }
@@ -27,8 +27,8 @@ static void send_alert(kssl_conn *conn, int level, int desc)
 	unsigned char a[2] = { (unsigned char)level, (unsigned char)desc };
 
 	/* Best effort: the connection fails whether the peer hears it. */
-	if (conn->tx.state == KSSL_STATE_KERNEL && !conn->tx_closed)
-		(void)!ktls_send_record(conn->fd, KTLS_CT_ALERT, a, 2);
+	if (conn->tx.state == KSSL_STATE_KERNEL && !conn->core.tx_closed)
+		(void)!ktls_send_record(conn->core.fd, KTLS_CT_ALERT, a, 2);
 }
 
 /* Fail with code/reason after sending fatal alert desc; detail = desc. */
@@ -36,7 +36,7 @@ static int fail_alert(kssl_conn *conn, int code, int reason, int desc,
 		      const char *msg)
 {
 	send_alert(conn, KTLS_AL_FATAL, desc);
-	return ks_fail(conn, ks_why(ks_err(code, "%s", msg), reason, desc));
+	return ks_fail(&conn->core, ks_why(ks_err(code, "%s", msg), reason, desc));
 }
 
 /*
@@ -47,11 +47,11 @@ static int fail_alert(kssl_conn *conn, int code, int reason, int desc,
  */
 static int handle_hs_header(kssl_conn *conn, uint8_t type, size_t body_len)
 {
-	int tls13 = conn->info.version == TLS1_3_VERSION;
+	int tls13 = conn->core.info.version == TLS1_3_VERSION;
 
 	switch (type) {
 	case KTLS_HS_NEW_SESSION_TICKET:
-		if (conn->ctx->role == KSSL_CLIENT && tls13)
+		if (conn->core.ctx->role == KSSL_CLIENT && tls13)
 			return 0; /* OpenSSL cannot take it now; see design.md */
 		break;
 	case KTLS_HS_KEY_UPDATE:
@@ -66,7 +66,7 @@ static int handle_hs_header(kssl_conn *conn, uint8_t type, size_t body_len)
 			"peer sent a TLS 1.3 KeyUpdate; re-keying kernel TLS is not supported (needs Linux 6.14 and is not implemented in kssl): connection closed");
 	case KTLS_HS_HELLO_REQUEST:
 		/* TLS 1.2 servers may ask; we never renegotiate (RFC 5746 allows a warning). */
-		if (conn->ctx->role == KSSL_CLIENT && !tls13 && body_len == 0) {
+		if (conn->core.ctx->role == KSSL_CLIENT && !tls13 && body_len == 0) {
 			send_alert(conn, KTLS_AL_WARNING, KTLS_AD_NO_RENEGOTIATION);
 			return 0;
 		}
@@ -95,7 +95,7 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 				continue;
 			conn->alert_len = 0;
 			if (conn->alert[1] == KTLS_AD_CLOSE_NOTIFY) {
-				conn->rx_closed = 1;
+				conn->core.rx_closed = 1;
 				return 1;
 			}
 			/*
@@ -106,7 +106,7 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 			 */
 			if (conn->alert[0] == KTLS_AL_WARNING &&
 			    (conn->alert[1] == KTLS_AD_USER_CANCELED ||
-			     conn->info.version == TLS1_2_VERSION)) {
+			     conn->core.info.version == TLS1_2_VERSION)) {
 				/*
 				 * As OpenSSL 3.0 (rec_layer_s3.c,
 				 * MAX_WARN_ALERT_COUNT): the fifth warning
@@ -120,7 +120,7 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 					KTLS_AD_UNEXPECTED_MESSAGE,
 					"too many warning alerts in a row");
 			}
-			return ks_fail(conn, ks_why(ks_err(KSSL_E_ALERT,
+			return ks_fail(&conn->core, ks_why(ks_err(KSSL_E_ALERT,
 				"peer sent fatal alert %s (%d)",
 				ks_alert_name(conn->alert[1]), conn->alert[1]),
 				KSSL_R_PEER_ALERT, conn->alert[1]));
@@ -175,17 +175,17 @@ static ssize_t kernel_read_error(kssl_conn *conn, int err)
 			"kernel TLS: malformed record (bad header or version)");
 	case ECONNRESET:
 	case EPIPE:
-		return ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL, err,
+		return ks_fail(&conn->core, ks_err_errno(KSSL_E_SYSCALL, err,
 					"peer reset the connection"));
 	}
-	return ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL, err, "kernel TLS receive"));
+	return ks_fail(&conn->core, ks_err_errno(KSSL_E_SYSCALL, err, "kernel TLS receive"));
 }
 
 static ssize_t kernel_read(kssl_conn *conn, void *buf, size_t len)
 {
 	for (;;) {
 		uint8_t type;
-		ssize_t n = ktls_recv(conn->fd, buf, len, 0, &type);
+		ssize_t n = ktls_recv(conn->core.fd, buf, len, 0, &type);
 		int r;
 
 		if (n == -EINTR)
@@ -193,7 +193,7 @@ static ssize_t kernel_read(kssl_conn *conn, void *buf, size_t len)
 		if (n < 0)
 			return kernel_read_error(conn, (int)-n);
 		if (n == 0)
-			return ks_fail(conn, ks_eof("kernel TLS receive"));
+			return ks_fail(&conn->core, ks_eof("kernel TLS receive"));
 		if (type == KTLS_CT_APPLICATION_DATA) {
 			conn->warn_alerts = 0;
 			return n;
@@ -215,20 +215,18 @@ ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len)
 		return r;
 	if (len == 0)
 		return ks_err(KSSL_E_INVAL, "kssl_read: zero-length buffer");
-	if (conn->rx_closed)
+	if (conn->core.rx_closed)
 		return 0;
 	if (conn->rx.state == KSSL_STATE_KERNEL)
 		return kernel_read(conn, buf, len);
-	ERR_clear_error();
-	errno = 0;
-	n = SSL_read(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	n = ks_core_read(&conn->core, buf, len, "TLS read");
 	if (n <= 0)
-		return ks_ssl_result(conn, n, "TLS read");
+		return n;
 	/*
 	 * Deferred RX (TLS 1.3 client keeping sessions): application data
 	 * means the server's tickets, sent before it, are in OpenSSL now.
 	 */
-	if (conn->rx_deferred && !SSL_has_pending(conn->ssl))
+	if (conn->rx_deferred && !SSL_has_pending(conn->core.ssl))
 		ks_offload_rx_now(conn);
 	return n;
 }
@@ -240,28 +238,22 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len)
 
 	if (r < 0)
 		return r;
-	if (conn->tx_closed)
-		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_write after kssl_shutdown"),
-			      KSSL_R_SHUT_DOWN, 0);
+	if (conn->core.tx_closed)
+		return ks_core_tx_closed(&conn->core, "kssl_write");
 	if (len == 0)
 		return 0;
 	if (conn->tx.state == KSSL_STATE_KERNEL) {
-		n = ks_sys->send(conn->fd, buf, len, MSG_NOSIGNAL);
+		n = ks_sys->send(conn->core.fd, buf, len, MSG_NOSIGNAL);
 		if (n >= 0)
 			return n;
 		if (errno == EAGAIN)
 			return KSSL_E_WANT_WRITE;
 		if (errno == EINTR)
 			return ks_err_errno(KSSL_E_INTR, EINTR, "kernel TLS send");
-		return ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL, errno,
+		return ks_fail(&conn->core, ks_err_errno(KSSL_E_SYSCALL, errno,
 						  "kernel TLS send"));
 	}
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_write(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-	if (r <= 0)
-		return ks_ssl_write_result(conn, r, "TLS write");
-	return r;
+	return ks_core_write(&conn->core, buf, len, "TLS write");
 }
 
 /* Errors of the connection, as opposed to errors of the file being sent. */
@@ -293,7 +285,7 @@ static int kernel_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 
 		if (chunk > 0x7ffff000)
 			chunk = 0x7ffff000; /* sendfile's own per-call limit */
-		n = ks_sys->sendfile(conn->fd, file_fd, &off, chunk);
+		n = ks_sys->sendfile(conn->core.fd, file_fd, &off, chunk);
 		if (n > 0) {
 			*sent += (size_t)n;
 			/*
@@ -304,7 +296,7 @@ static int kernel_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 			 * the only trace left: it means EPIPE.
 			 */
 			if (ks_sigpipe_raised(&guard)) {
-				rc = ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL, EPIPE,
+				rc = ks_fail(&conn->core, ks_err_errno(KSSL_E_SYSCALL, EPIPE,
 						"sendfile to kernel TLS socket"));
 				break;
 			}
@@ -325,7 +317,7 @@ static int kernel_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 		/* The file's fault (EBADF, EINVAL, EIO, ...) leaves the connection usable. */
 		rc = ks_err_errno(KSSL_E_SYSCALL, errno, "sendfile to kernel TLS socket");
 		if (is_socket_error(errno))
-			ks_fail(conn, rc);
+			ks_fail(&conn->core, rc);
 		break;
 	}
 	ks_sigpipe_restore(&guard);
@@ -364,11 +356,10 @@ static int user_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 			conn->sf_fd = file_fd;
 		}
 		conn->sf_off = offset + (off_t)*sent;
-		ERR_clear_error();
-		errno = 0;
-		w = SSL_write(conn->ssl, conn->sf_buf, (int)conn->sf_len);
-		if (w <= 0)
-			return ks_ssl_write_result(conn, w, "TLS write (sendfile)");
+		w = ks_core_write(&conn->core, conn->sf_buf, conn->sf_len,
+				  "TLS write (sendfile)");
+		if (w < 0)
+			return w;
 		*sent += (size_t)w;
 		conn->sf_len = 0;
 	}
@@ -394,9 +385,8 @@ int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
 	r = check_usable(conn);
 	if (r < 0)
 		return r;
-	if (conn->tx_closed)
-		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_sendfile after kssl_shutdown"),
-			      KSSL_R_SHUT_DOWN, 0);
+	if (conn->core.tx_closed)
+		return ks_core_tx_closed(&conn->core, "kssl_sendfile");
 	if (offset < 0)
 		return ks_err(KSSL_E_INVAL, "kssl_sendfile: negative offset");
 	if (count == 0)
@@ -411,45 +401,32 @@ int kssl_shutdown(kssl_conn *conn)
 	static const unsigned char close_notify[2] = { KTLS_AL_WARNING, 0 };
 	int r;
 
-	if (conn->failed)
-		return ks_failed_earlier(conn, "connection");
-	if (!conn->handshake_done)
-		return ks_err(KSSL_E_INVAL, "kssl_shutdown before the handshake finished");
-	if (!conn->tx_closed) {
-		if (conn->tx.state == KSSL_STATE_KERNEL) {
-			r = ktls_send_record(conn->fd, KTLS_CT_ALERT,
-					     close_notify, 2);
-			if (r == -EAGAIN)
-				return KSSL_E_WANT_WRITE;
-			if (r == -EINTR)
-				return ks_err_errno(KSSL_E_INTR, EINTR, "sending close_notify");
-			if (r < 0)
-				return ks_err_errno(KSSL_E_SYSCALL, -r,
-						    "sending close_notify");
-		} else {
-			ERR_clear_error();
-			errno = 0;
-			r = SSL_shutdown(conn->ssl);
-			if (r < 0)
-				return ks_ssl_result(conn, r, "TLS shutdown");
-			if (r == 1)
-				conn->rx_closed = 1;
-		}
-		conn->tx_closed = 1;
+	/* TX in the kernel: close_notify is a kernel record; the rest (state,
+	 * the peer's close_notify) is as for a session in OpenSSL. */
+	if (conn->tx.state == KSSL_STATE_KERNEL && !conn->core.failed &&
+	    !conn->core.tx_closed) {
+		r = ktls_send_record(conn->core.fd, KTLS_CT_ALERT, close_notify, 2);
+		if (r == -EAGAIN)
+			return KSSL_E_WANT_WRITE;
+		if (r == -EINTR)
+			return ks_err_errno(KSSL_E_INTR, EINTR, "sending close_notify");
+		if (r < 0)
+			return ks_err_errno(KSSL_E_SYSCALL, -r, "sending close_notify");
+		conn->core.tx_closed = 1;
 	}
-	return conn->rx_closed ? 1 : 0;
+	return ks_core_shutdown(&conn->core, "TLS shutdown");
 }
 
 size_t kssl_pending(const kssl_conn *conn)
 {
-	if (!conn->ssl || conn->rx.state == KSSL_STATE_KERNEL)
+	if (conn->rx.state == KSSL_STATE_KERNEL)
 		return 0;
-	return (size_t)SSL_pending(conn->ssl);
+	return ks_core_pending(&conn->core);
 }
 
 int kssl_conn_rx_buffered(const kssl_conn *conn)
 {
-	if (!conn->ssl || conn->rx.state == KSSL_STATE_KERNEL)
+	if (!conn->core.ssl || conn->rx.state == KSSL_STATE_KERNEL)
 		return 0;
-	return SSL_pending(conn->ssl) > 0 || SSL_has_pending(conn->ssl);
+	return SSL_pending(conn->core.ssl) > 0 || SSL_has_pending(conn->core.ssl);
 }

@@ -46,13 +46,13 @@ static int wanted(const kssl_conn *conn, enum kssl_dir dir)
 /* Why neither direction can move, or NULL if they may. */
 static const char *connection_blocker(kssl_conn *conn, char *buf, size_t len)
 {
-	const SSL_CIPHER *c = SSL_get_current_cipher(conn->ssl);
+	const SSL_CIPHER *c = SSL_get_current_cipher(conn->core.ssl);
 	const char *why = NULL;
-	int v = SSL_version(conn->ssl);
+	int v = SSL_version(conn->core.ssl);
 
 	if (v != TLS1_2_VERSION && v != TLS1_3_VERSION)
 		return "only TLS 1.2 and 1.3 can be offloaded";
-	if (SSL_get_current_compression(conn->ssl))
+	if (SSL_get_current_compression(conn->core.ssl))
 		return "TLS compression is on; kernel TLS has none";
 	if (!c || !ktls_cipher_type(c, &why)) {
 		snprintf(buf, len, "%s: %s", c ? SSL_CIPHER_standard_name(c) : "?",
@@ -65,7 +65,7 @@ static const char *connection_blocker(kssl_conn *conn, char *buf, size_t len)
 /* Why TX in particular must stay in OpenSSL (message in buf), or 0. */
 static int tx_blocker(kssl_conn *conn, char *buf, size_t len)
 {
-	uint8_t mfl = SSL_SESSION_get_max_fragment_length(SSL_get_session(conn->ssl));
+	uint8_t mfl = SSL_SESSION_get_max_fragment_length(SSL_get_session(conn->core.ssl));
 
 	/* The kernel always fills records up to 16 KiB (RFC 6066, 4). */
 	if (mfl != TLSEXT_max_fragment_length_DISABLED) {
@@ -80,8 +80,8 @@ static void install_failed(struct ks_dir *d, const char *opt, int err,
 			   const kssl_conn *conn)
 {
 	ks_dir_user(d, "setsockopt %s for %s %s: %s%s", opt,
-		    conn->info.version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2",
-		    conn->info.cipher, strerror(err),
+		    conn->core.info.version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2",
+		    conn->core.info.cipher, strerror(err),
 		    err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP ?
 		    " (this kernel does not support that cipher)" : "");
 }
@@ -92,13 +92,13 @@ static int switch_dir(kssl_conn *conn, struct ks_dir *d, int optname)
 	const char *why = "key derivation failed";
 	int is_tx = optname == TLS_TX, rc;
 
-	if (ktls_derive(conn->ssl, is_tx, d->secret, d->secret_len, d->records,
+	if (ktls_derive(conn->core.ssl, is_tx, d->secret, d->secret_len, d->records,
 			&ci, &why) < 0) {
 		OPENSSL_cleanse(&ci, sizeof(ci));
 		ks_dir_user(d, "%s", why);
 		return -1;
 	}
-	rc = ktls_install(conn->fd, optname, &ci);
+	rc = ktls_install(conn->core.fd, optname, &ci);
 	if (rc < 0) {
 		install_failed(d, is_tx ? "TLS_TX" : "TLS_RX", -rc, conn);
 		return -1;
@@ -113,18 +113,13 @@ static int switch_dir(kssl_conn *conn, struct ks_dir *d, int optname)
 
 void ks_conn_release_ssl(kssl_conn *conn)
 {
-	if (!conn->ssl)
+	if (!conn->core.ssl)
 		return;
-	if (conn->ctx->client_sessions && !conn->session)
-		conn->session = SSL_get1_session(conn->ssl);
-	/*
-	 * Both directions are the kernel's: OpenSSL's buffers and keys are
-	 * dead weight (and key material). Marking the shutdown as done keeps
-	 * a cached session resumable; SSL_free writes nothing.
-	 */
-	SSL_set_shutdown(conn->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-	SSL_free(conn->ssl);
-	conn->ssl = NULL;
+	if (conn->core.ctx->client_sessions && !conn->session)
+		conn->session = SSL_get1_session(conn->core.ssl);
+	/* Both directions are the kernel's: OpenSSL's buffers and keys are
+	 * dead weight (and key material). */
+	ks_core_free_ssl(&conn->core);
 }
 
 int ks_offload_rx_now(kssl_conn *conn)
@@ -135,7 +130,7 @@ int ks_offload_rx_now(kssl_conn *conn)
 		ks_dir_user(&conn->rx, "peer sent KeyUpdate before the receive switch");
 		return 0;
 	}
-	if (SSL_has_pending(conn->ssl)) {
+	if (SSL_has_pending(conn->core.ssl)) {
 		conn->rx_deferred = 1; /* retried once the caller drained it */
 		conn->rx.reason = "waiting until OpenSSL's buffered records are read";
 		return 0;
@@ -143,8 +138,8 @@ int ks_offload_rx_now(kssl_conn *conn)
 	if (switch_dir(conn, &conn->rx, TLS_RX) < 0)
 		return 0;
 	conn->rx_deferred = 0;
-	if (conn->info.version == TLS1_3_VERSION)
-		(void)!ktls_rx_expect_no_pad(conn->fd); /* optional speed-up */
+	if (conn->core.info.version == TLS1_3_VERSION)
+		(void)!ktls_rx_expect_no_pad(conn->core.fd); /* optional speed-up */
 	if (conn->tx.state == KSSL_STATE_KERNEL)
 		ks_conn_release_ssl(conn);
 	return 1;
@@ -178,7 +173,7 @@ void ks_offload_after_handshake(kssl_conn *conn)
 		if (!want_rx)
 			return;
 	}
-	rc = ktls_attach_ulp(conn->fd);
+	rc = ktls_attach_ulp(conn->core.fd);
 	if (rc < 0) {
 		const char *what = rc == -ENOENT ?
 			"kernel has no tls ULP (CONFIG_TLS)" : "cannot attach the tls ULP";
@@ -201,8 +196,8 @@ void ks_offload_after_handshake(kssl_conn *conn)
 	 * tickets before data, so the first application record read in
 	 * userspace marks the switch point (src/io.c).
 	 */
-	if (conn->ctx->role == KSSL_CLIENT && conn->ctx->client_sessions &&
-	    conn->info.version == TLS1_3_VERSION) {
+	if (conn->core.ctx->role == KSSL_CLIENT && conn->core.ctx->client_sessions &&
+	    conn->core.info.version == TLS1_3_VERSION) {
 		conn->rx_deferred = 1;
 		conn->rx.reason = "waiting for the server's session tickets";
 		return;

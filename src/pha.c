@@ -59,56 +59,37 @@ int kssl_ctx_get_post_handshake_auth(const kssl_ctx *ctx)
 
 const char *ks_pha_blocker(const kssl_conn *conn)
 {
-	if (conn->info.version != TLS1_3_VERSION)
+	if (conn->core.info.version != TLS1_3_VERSION)
 		return NULL;
-	if (conn->ctx->role == KSSL_CLIENT && conn->ctx->pha)
+	if (conn->core.ctx->role == KSSL_CLIENT && conn->core.ctx->pha)
 		return "post-handshake authentication offered: the server may request a client certificate at any time, and kernel TLS cannot carry that exchange";
 	/* OpenSSL lets any verifying server request it, PHA setting or not. */
-	if (conn->pha_offered && (SSL_get_verify_mode(conn->ssl) & SSL_VERIFY_PEER))
+	if (conn->pha_offered && (SSL_get_verify_mode(conn->core.ssl) & SSL_VERIFY_PEER))
 		return "post-handshake authentication possible (the client offered it, the server verifies clients): kssl_conn_verify_client_post_handshake needs OpenSSL's record layer";
 	return NULL;
-}
-
-void ks_pha_peer_changed(kssl_conn *conn)
-{
-	X509 *peer = conn->ssl ? SSL_get1_peer_certificate(conn->ssl) : NULL;
-	unsigned char *der = NULL;
-	int n;
-
-	if (!peer)
-		return;
-	n = i2d_X509(peer, &der);
-	X509_free(peer);
-	if (n <= 0)
-		return;
-	OPENSSL_free(conn->info.peer_der);
-	conn->info.peer_der = der;
-	conn->info.peer_der_len = (size_t)n;
-	conn->info.verify_result = SSL_get_verify_result(conn->ssl);
 }
 
 int kssl_conn_verify_client_post_handshake(kssl_conn *conn)
 {
 	static const char what[] = "kssl_conn_verify_client_post_handshake";
 
-	if (conn->failed)
-		return ks_err(KSSL_E_CLOSED, "connection failed earlier: %s",
-			      conn->failed_msg);
-	if (conn->ssl) {
+	if (conn->core.failed)
+		return ks_failed_earlier(&conn->core);
+	if (conn->core.ssl) {
 		ERR_clear_error();
-		if (SSL_verify_client_post_handshake(conn->ssl) == 1)
+		if (SSL_verify_client_post_handshake(conn->core.ssl) == 1)
 			return 0;
 		/* Not a failure of the connection: it goes on as before. */
 		return ks_err_ssl(KSSL_E_TLS, "%s", what);
 	}
 	/* OpenSSL's state is gone, so both directions are in the kernel:
 	 * the reasons OpenSSL would give, in its order of checks. */
-	if (conn->info.version != TLS1_3_VERSION)
+	if (conn->core.info.version != TLS1_3_VERSION)
 		return ks_why_openssl(ks_err(KSSL_E_TLS, "%s: wrong ssl version",
 					     what),
 				      ERR_PACK(ERR_LIB_SSL, 0,
 					       SSL_R_WRONG_SSL_VERSION));
-	if (conn->ctx->role != KSSL_SERVER)
+	if (conn->core.ctx->role != KSSL_SERVER)
 		return ks_why_openssl(ks_err(KSSL_E_TLS, "%s: not server", what),
 				      ERR_PACK(ERR_LIB_SSL, 0,
 					       SSL_R_NOT_SERVER));

@@ -21,7 +21,7 @@ static SSL_SESSION *raw(const kssl_session *s)
 
 kssl_session *kssl_conn_session(kssl_conn *conn)
 {
-	SSL_SESSION *s = conn->ssl ? SSL_get1_session(conn->ssl) : NULL;
+	SSL_SESSION *s = conn->core.ssl ? SSL_get1_session(conn->core.ssl) : NULL;
 
 	if (!s && conn->session) {
 		s = conn->session;
@@ -36,11 +36,11 @@ int kssl_conn_resume(kssl_conn *conn, kssl_session *s)
 {
 	if (!s)
 		return ks_err(KSSL_E_INVAL, "kssl_conn_resume: no session");
-	if (conn->ctx->role != KSSL_CLIENT)
+	if (conn->core.ctx->role != KSSL_CLIENT)
 		return ks_err(KSSL_E_INVAL, "kssl_conn_resume: server connections resume from the client's offer");
-	if (!conn->ssl || conn->handshake_done || !SSL_in_before(conn->ssl))
+	if (!conn->core.ssl || conn->core.handshake_done || !SSL_in_before(conn->core.ssl))
 		return ks_err(KSSL_E_INVAL, "kssl_conn_resume: the handshake has already started");
-	if (!SSL_set_session(conn->ssl, raw(s)))
+	if (!SSL_set_session(conn->core.ssl, raw(s)))
 		return ks_err_ssl(KSSL_E_INVAL, "SSL_set_session");
 	return 0;
 }

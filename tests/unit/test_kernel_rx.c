@@ -105,6 +105,32 @@ START_TEST(alert_split_over_records)
 }
 END_TEST
 
+/* Every call on a failed connection repeats the first failure the same
+ * way (one ks_failed_earlier in the library), post-handshake auth too. */
+static void assert_failed_earlier(int r, int first)
+{
+	ck_assert_int_eq(r, KSSL_E_CLOSED);
+	ck_assert_int_eq(kssl_last_reason(), KSSL_R_FAILED_EARLIER);
+	ck_assert_int_eq(kssl_last_detail(), first);
+}
+
+START_TEST(calls_after_a_failure_repeat_it)
+{
+	struct rx t;
+	char buf[16];
+
+	rx_open(&t, 0);
+	push_alert(KTLS_AL_FATAL, 40); /* handshake_failure */
+	ck_assert_int_eq(kssl_read(t.c, buf, sizeof(buf)), KSSL_E_ALERT);
+	assert_failed_earlier((int)kssl_read(t.c, buf, sizeof(buf)), KSSL_E_ALERT);
+	assert_failed_earlier((int)kssl_write(t.c, "x", 1), KSSL_E_ALERT);
+	assert_failed_earlier(kssl_shutdown(t.c), KSSL_E_ALERT);
+	assert_failed_earlier(kssl_handshake(t.c), KSSL_E_ALERT);
+	assert_failed_earlier(kssl_conn_verify_client_post_handshake(t.c), KSSL_E_ALERT);
+	rx_close(&t);
+}
+END_TEST
+
 START_TEST(alerts_coalesced_in_one_record)
 {
 	/* user_canceled then close_notify in one record (TLS 1.3 allows it). */
@@ -186,6 +212,7 @@ int main(void)
 
 	tcase_add_test(tc, tickets_after_switch_are_skipped_in_one_byte_reads);
 	tcase_add_test(tc, alert_split_over_records);
+	tcase_add_test(tc, calls_after_a_failure_repeat_it);
 	tcase_add_test(tc, alerts_coalesced_in_one_record);
 	tcase_add_test(tc, run_of_warning_alerts_hits_openssls_limit);
 	tcase_add_test(tc, key_update_stops_the_connection);
