@@ -495,8 +495,13 @@ static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
 	char sink[4096];
 
 	(void)unused;
+	if (self->shut_state == KS_SHUT_FAILED && !self->raw_eof) {
+		ks_shut_again_error(self);
+		return NULL;
+	}
 	if (run(self, &c) < 0)
 		return NULL;
+	self->shut_state = KS_SHUT_SENT;
 	while (c.r == 0) {
 		struct call rd = { .op = OP_READ, .buf = sink, .len = sizeof(sink) };
 
@@ -504,6 +509,11 @@ static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
 			return NULL;
 		if (rd.r == 0)
 			break;
+		/* Data after our close_notify: the stdlib's error (eof.c). */
+		if (!self->raw_eof) {
+			ks_shut_data_error(self);
+			return NULL;
+		}
 	}
 	return PyBool_FromLong(kssl_conn_offload(self->conn, KSSL_DIR_TX, NULL) != KSSL_OFFLOAD_KERNEL &&
 			       kssl_conn_offload(self->conn, KSSL_DIR_RX, NULL) != KSSL_OFFLOAD_KERNEL);
@@ -522,6 +532,7 @@ static PyObject *conn_send_close_notify(KsConn *self, PyObject *unused)
 	(void)unused;
 	if (run(self, &c) < 0)
 		return NULL;
+	self->shut_state = KS_SHUT_SENT;
 	return PyBool_FromLong(c.r == 1);
 }
 
@@ -558,6 +569,8 @@ static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
 static PyObject *conn_version(KsConn *self, PyObject *unused)
 {
 	(void)unused;
+	if (self->shut_state == KS_SHUT_FAILED)
+		Py_RETURN_NONE; /* as OpenSSL's SSL_is_init_finished() then */
 	switch (kssl_conn_version(self->conn)) {
 	case KSSL_TLS1_3: return PyUnicode_FromString("TLSv1.3");
 	case KSSL_TLS1_2: return PyUnicode_FromString("TLSv1.2");
@@ -604,7 +617,8 @@ static PyObject *conn_peer_der(KsConn *self, PyObject *unused)
 	size_t n = kssl_conn_peer_cert_der(self->conn, &der);
 
 	(void)unused;
-	return ks_peer_der(kssl_conn_version(self->conn) != 0, der, n);
+	return ks_peer_der(kssl_conn_version(self->conn) != 0 &&
+			   self->shut_state != KS_SHUT_FAILED, der, n);
 }
 
 /* _chain(verified): list of DER bytes, or None (no chain, or before the

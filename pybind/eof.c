@@ -119,6 +119,8 @@ int ks_eof_failure(KsConn *self, enum ks_io io, int code, int err_no)
 			return 1;
 		return ks_eof_read(self);
 	case KS_IO_WRITE:
+		if (code == KSSL_E_CLOSED && self->shut_state != KS_SHUT_NONE)
+			return ks_shut_write_error(self);
 		if (code == KSSL_E_CLOSED && self->eof_state != KS_EOF_NONE) {
 			if (self->eof_state == KS_EOF_QUIET)
 				raise_zero_return();
@@ -144,4 +146,41 @@ int ks_eof_failure(KsConn *self, enum ks_io io, int code, int err_no)
 	default:
 		return 1;
 	}
+}
+
+/*
+ * The stdlib's unwrap() is SSL_shutdown twice: close_notify out, then
+ * records read until the peer's. OpenSSL 3.0 meets application data there
+ * with SSL_R_APPLICATION_DATA_AFTER_CLOSE_NOTIFY (no alert goes out); the
+ * SSL is then in its error state: reads give SSLEOFError (8) (b"" under
+ * suppress_ragged_eofs), writes PROTOCOL_IS_SHUTDOWN, another unwrap()
+ * SHUTDOWN_WHILE_IN_INIT, version() None and getpeercert() "handshake not
+ * done yet" (measured, tests/python/test_unwrap.py).
+ */
+int ks_shut_write_error(KsConn *self)
+{
+	(void)self;
+	raise_with(ks_cls.ssl_error, PY_SSL_ERROR_SSL,
+		   "[SSL: PROTOCOL_IS_SHUTDOWN] protocol is shutdown",
+		   "SSL", "PROTOCOL_IS_SHUTDOWN");
+	return -1;
+}
+
+int ks_shut_data_error(KsConn *self)
+{
+	self->shut_state = KS_SHUT_FAILED;
+	self->eof_state = KS_EOF_RAISED;
+	raise_with(ks_cls.ssl_error, PY_SSL_ERROR_SSL,
+		   "[SSL: APPLICATION_DATA_AFTER_CLOSE_NOTIFY] application data after close notify",
+		   "SSL", "APPLICATION_DATA_AFTER_CLOSE_NOTIFY");
+	return -1;
+}
+
+int ks_shut_again_error(KsConn *self)
+{
+	(void)self;
+	raise_with(ks_cls.ssl_error, PY_SSL_ERROR_SSL,
+		   "[SSL: SHUTDOWN_WHILE_IN_INIT] shutdown while in init",
+		   "SSL", "SHUTDOWN_WHILE_IN_INIT");
+	return -1;
 }

@@ -99,6 +99,7 @@ typedef struct {
 	int raw_eof;     /* 1: libkssl's errors as they are (kssl.asyncio) */
 	int eof_is_eoferror; /* this CPython's _ssl reports OpenSSL's
 				UNEXPECTED_EOF as SSLEOFError (>= 3.11.3) */
+	int shut_state;  /* enum ks_shut (eof.c): unwrap()'s progress */
 	struct ks_hs_snapshot hs;
 } KsConn;
 
@@ -116,6 +117,20 @@ int ks_eof_failure(KsConn *self, enum ks_io io, int code, int err_no);
 
 /* The next read once the transport ended: 0 (b"") or -1 (exception). */
 int ks_eof_read(KsConn *self);
+
+/*
+ * unwrap() as the stdlib's (eof.c). KS_SHUT_SENT: our close_notify went
+ * out, so writes fail with PROTOCOL_IS_SHUTDOWN; KS_SHUT_FAILED:
+ * application data arrived after it, which OpenSSL treats as an error
+ * that leaves the SSL out of its "handshake done" state.
+ */
+enum ks_shut { KS_SHUT_NONE = 0, KS_SHUT_SENT, KS_SHUT_FAILED };
+/* Raise what the stdlib raises for a write (after close_notify), for
+ * unwrap() (data after close_notify: marks KS_SHUT_FAILED) and for
+ * unwrap() again after that failure. Each returns -1. */
+int ks_shut_write_error(KsConn *self);
+int ks_shut_data_error(KsConn *self);
+int ks_shut_again_error(KsConn *self);
 
 /*
  * Raise the Python exception for a failed kssl call. msg is the copy of

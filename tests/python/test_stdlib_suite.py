@@ -46,13 +46,8 @@ for _name in ("ftp_tls_wrong_ca", "pop3_ssl_wrong_ca",
         "'[SSL: TLSV1_ALERT_UNKNOWN_CA] TLS handshake: peer sent fatal "
         "alert unknown_ca (48)' vs '... tlsv1 alert unknown ca (_ssl.c:992)'")
 # Scenarios whose outcome still differs (not compared; printed). Each is
-# in another part of issue 8 and listed in docs/python.md.
-KNOWN_DIFFS = {
-    "client_unwrap_with_unread_data": "unwrap: with application data still "
-        "unread, ssl's unwrap() raises SSLError "
-        "APPLICATION_DATA_AFTER_CLOSE_NOTIFY, kssl's drops the data and "
-        "succeeds",
-}
+# listed in docs/python.md.
+KNOWN_DIFFS = {}
 
 # Where the stdlib paths run on kssl.SSLSocket (offload) and where on
 # SSLObject/MemoryBIO (asyncio's stock ssl=: no offload, by design).
