@@ -43,6 +43,48 @@ struct call {
 
 int ks_ssl_ex_index = -1;
 
+/*
+ * What shared_ciphers() means in the running CPython's _ssl (probed by
+ * kssl/_socket.py): 0 = a server's own ciphers that the client offered,
+ * None on a client (CPython >= 3.11.4); 1 = the connection's own cipher
+ * list on both sides, also before the handshake (CPython 3.11.2).
+ */
+static int shared_own_list;
+
+PyObject *ks_set_shared_rule(PyObject *m, PyObject *arg)
+{
+	int own = PyObject_IsTrue(arg);
+
+	(void)m;
+	if (own < 0)
+		return NULL;
+	shared_own_list = own;
+	Py_RETURN_NONE;
+}
+
+/* The shared_ciphers() list of ssl (see shared_own_list) into hs. */
+static void capture_shared(const SSL *ssl, int server_side,
+			   struct ks_hs_snapshot *hs)
+{
+	STACK_OF(SSL_CIPHER) *ours = SSL_get_ciphers(ssl), *theirs = NULL;
+
+	hs->n_shared = -1;
+	if (!shared_own_list) {
+		theirs = server_side ? SSL_get_client_ciphers(ssl) : NULL;
+		if (!theirs)
+			return;
+	}
+	if (!ours)
+		return;
+	hs->n_shared = 0;
+	for (int i = 0; i < sk_SSL_CIPHER_num(ours) && hs->n_shared < KS_MAX_SHARED; i++) {
+		const SSL_CIPHER *c = sk_SSL_CIPHER_value(ours, i);
+
+		if (!theirs || sk_SSL_CIPHER_find(theirs, c) >= 0)
+			hs->shared[hs->n_shared++] = c;
+	}
+}
+
 
 /* ---- handshake snapshot -------------------------------------------------- */
 
@@ -72,7 +114,6 @@ static void info_cb(const SSL *ssl, int where, int ret)
 {
 	KsConn *self = SSL_get_ex_data(ssl, ks_ssl_ex_index);
 	struct ks_hs_snapshot *hs;
-	STACK_OF(SSL_CIPHER) *ours, *theirs;
 
 	(void)ret;
 	if (!(where & SSL_CB_HANDSHAKE_DONE) || !self || self->hs.done)
@@ -88,21 +129,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
 		hs->finished_len = SSL_get_peer_finished(ssl, hs->finished, sizeof(hs->finished));
 	if (hs->finished_len > sizeof(hs->finished))
 		hs->finished_len = 0;
-	/* shared_ciphers(): for servers, ours that the client offered; for
-	 * clients (OpenSSL keeps no peer list there) our own list, which is
-	 * what the stdlib returns too. */
-	hs->n_shared = -1;
-	ours = SSL_get_ciphers(ssl);
-	theirs = self->server_side ? SSL_get_client_ciphers(ssl) : NULL;
-	if (!ours || (self->server_side && !theirs))
-		return;
-	hs->n_shared = 0;
-	for (int i = 0; i < sk_SSL_CIPHER_num(ours) && hs->n_shared < KS_MAX_SHARED; i++) {
-		const SSL_CIPHER *c = sk_SSL_CIPHER_value(ours, i);
-
-		if (!theirs || sk_SSL_CIPHER_find(theirs, c) >= 0)
-			hs->shared[hs->n_shared++] = c;
-	}
+	capture_shared(ssl, self->server_side, hs);
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -551,7 +578,15 @@ static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
 	PyObject *list;
 
 	(void)unused;
-	if (!kssl_conn_version(self->conn) || self->hs.n_shared < 0)
+	if (!self->hs.done) {
+		SSL *ssl = kssl_conn_ssl(self->conn);
+
+		/* Before the handshake: CPython 3.11.2's own list, else None. */
+		if (!shared_own_list || !ssl)
+			Py_RETURN_NONE;
+		capture_shared(ssl, self->server_side, &self->hs);
+	}
+	if (self->hs.n_shared < 0)
 		Py_RETURN_NONE;
 	list = PyList_New(self->hs.n_shared);
 	for (int i = 0; list && i < self->hs.n_shared; i++) {

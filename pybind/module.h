@@ -52,6 +52,7 @@ PyObject *ks_peer_der(int handshake_done, const uint8_t *der, size_t n);
 /* Module functions defined next to what they serve. */
 PyObject *ks_cipher_table(PyObject *m, PyObject *unused); /* ciphers.c */
 PyObject *ks_key_pem(PyObject *m, PyObject *arg);         /* context.c */
+PyObject *ks_set_shared_rule(PyObject *m, PyObject *arg); /* conn.c */
 /* session.c: session objects (KsSession_Type) and session counters. */
 extern PyTypeObject KsSession_Type;
 PyObject *ks_session_get(PyObject *m, PyObject *args);
