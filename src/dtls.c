@@ -144,7 +144,8 @@ static void dtls_keylog(const SSL *ssl, const char *line)
 	if (!ctx || !ctx->keylog)
 		return;
 	pthread_mutex_lock(&ctx->keylog_lock);
-	fprintf(ctx->keylog, "%s\n", line);
+	if (ctx->keylog) /* again: set_keylog_file(NULL) closes it */
+		fprintf(ctx->keylog, "%s\n", line);
 	pthread_mutex_unlock(&ctx->keylog_lock);
 }
 

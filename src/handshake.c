@@ -109,8 +109,10 @@ void ks_keylog_cb(const SSL *ssl, const char *line)
 	if (!conn)
 		return;
 	if (conn->ctx->keylog) {
+		/* Checked again under the lock: set_keylog_file(NULL) closes it. */
 		pthread_mutex_lock(&conn->ctx->keylog_lock);
-		fprintf(conn->ctx->keylog, "%s\n", line);
+		if (conn->ctx->keylog)
+			fprintf(conn->ctx->keylog, "%s\n", line);
 		pthread_mutex_unlock(&conn->ctx->keylog_lock);
 	}
 	if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0)

@@ -109,6 +109,18 @@ enum kssl_format {
  */
 kssl_ctx *kssl_ctx_new(enum kssl_role role);
 
+/*
+ * kssl_ctx_new_ex is kssl_ctx_new with some of its defaults left out, for
+ * bindings that apply another library's rules (the Python module: a
+ * stdlib ssl.SSLContext starts with an empty trust store and logs keys
+ * only when told). flags: KSSL_CTX_* or'ed; 0 is kssl_ctx_new.
+ */
+enum kssl_ctx_flags {
+	KSSL_CTX_NO_ENV = 1 << 0,        /* ignore SSLKEYLOGFILE */
+	KSSL_CTX_NO_SYSTEM_CAS = 1 << 1, /* clients: start with no trust anchors */
+};
+kssl_ctx *kssl_ctx_new_ex(enum kssl_role role, unsigned flags);
+
 /* kssl_ctx_free drops one reference; NULL is ignored. */
 void kssl_ctx_free(kssl_ctx *ctx);
 
@@ -204,7 +216,11 @@ void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg);
 int kssl_ctx_set_num_tickets(kssl_ctx *ctx, size_t n);
 void kssl_ctx_set_client_sessions(kssl_ctx *ctx, int on);
 
-/* Append TLS secrets in NSS key log format to path (for Wireshark). */
+/*
+ * Append TLS secrets in NSS key log format to path (for Wireshark). A new
+ * context starts with $SSLKEYLOGFILE (unless setuid); path NULL stops
+ * logging, that one included.
+ */
 int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path);
 
 /* Which directions kssl may move into the kernel. */
