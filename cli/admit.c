@@ -157,5 +157,11 @@ void admit_resume(struct server *srv)
 	    now_ms() < srv->accept_resume_at)
 		return;
 	srv->accept_paused = 0;
-	kssl_loop_listen(srv->loop, srv->listen_fd, conn_accept, srv);
+	if (kssl_loop_listen(srv->loop, srv->listen_fd, conn_accept, srv) < 0) {
+		/* Still paused; the next tick tries again. */
+		fprintf(stderr, "kssl serve: accept: %s: retrying\n",
+			kssl_last_error());
+		srv->accept_paused = 1;
+		srv->accept_resume_at = now_ms() + 100;
+	}
 }

@@ -84,8 +84,9 @@ static void close_gracefully(struct hconn *hc)
 {
 	kssl_conn *c = kssl_lconn_tls(hc->lc);
 
+	/* Best effort: the connection closes whether close_notify went out. */
 	if (c && hc->state != HC_HANDSHAKE)
-		kssl_shutdown(c);
+		(void)!kssl_shutdown(c);
 	conn_close(hc);
 }
 

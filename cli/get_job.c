@@ -43,7 +43,7 @@ static int failf(struct dl *d, int rc, const char *fmt, ...)
 static void close_conn(struct dl *d)
 {
 	if (d->tls) {
-		kssl_shutdown(d->tls); /* best effort close_notify */
+		(void)!kssl_shutdown(d->tls); /* best effort close_notify */
 		kssl_conn_free(d->tls);
 		d->tls = NULL;
 	}

@@ -77,7 +77,11 @@ kssl_ctx *get_ctx_new(const struct get_opts *o, char *err, size_t errlen)
 	 * "Session tickets"); tickets that follow are dropped by kssl_read.
 	 */
 	kssl_ctx_set_offload(ctx, o->offload);
-	kssl_ctx_set_alpn(ctx, alpn, 1);
+	if (kssl_ctx_set_alpn(ctx, alpn, 1) < 0) {
+		snprintf(err, errlen, "%s", kssl_last_error());
+		kssl_ctx_free(ctx);
+		return NULL;
+	}
 	/*
 	 * --cacert replaces the system CAs (as curl's does): a private CA is
 	 * then the only anchor. kssl_ctx_new loaded the defaults into the

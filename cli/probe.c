@@ -65,10 +65,9 @@ static void *client_main(void *arg)
 	kssl_conn *c = arg;
 	char buf[16];
 
-	if (kssl_handshake(c) == 0) {
-		kssl_write(c, "ping", 4);
-		kssl_read(c, buf, sizeof(buf));
-	}
+	/* The server side records the outcome; the client only plays along. */
+	if (kssl_handshake(c) == 0 && kssl_write(c, "ping", 4) == 4)
+		(void)!kssl_read(c, buf, sizeof(buf));
 	return NULL;
 }
 
@@ -78,26 +77,45 @@ static void try_combo(kssl_ctx *sctx, struct combo *cb)
 	kssl_conn *s = NULL, *c = NULL;
 	const char *why = NULL;
 	pthread_t th;
-	int cfd = -1, sfd = -1;
+	int cfd = -1, sfd = -1, r;
 	char buf[16];
 
+	if (!cctx) {
+		snprintf(cb->err, sizeof(cb->err), "%s", kssl_last_error());
+		return;
+	}
 	kssl_ctx_set_verify(cctx, KSSL_VERIFY_NONE);
 	kssl_ctx_set_check_hostname(cctx, 0);
-	kssl_ctx_set_versions(cctx, cb->v, cb->v);
-	if ((cb->v == KSSL_TLS1_2 ? kssl_ctx_set_ciphers(cctx, cb->list)
-				  : kssl_ctx_set_ciphersuites(cctx, cb->list)) < 0 ||
-	    tcp_pair(&cfd, &sfd) < 0) {
+	if (kssl_ctx_set_versions(cctx, cb->v, cb->v) < 0 ||
+	    (cb->v == KSSL_TLS1_2 ? kssl_ctx_set_ciphers(cctx, cb->list)
+				  : kssl_ctx_set_ciphersuites(cctx, cb->list)) < 0) {
 		snprintf(cb->err, sizeof(cb->err), "%s", kssl_last_error());
 		goto out;
 	}
+	if (tcp_pair(&cfd, &sfd) < 0) {
+		snprintf(cb->err, sizeof(cb->err), "socket pair: %s",
+			 strerror(errno));
+		goto out;
+	}
 	c = kssl_conn_new(cctx, cfd);
-	s = kssl_conn_new(sctx, sfd);
-	pthread_create(&th, NULL, client_main, c);
+	s = c ? kssl_conn_new(sctx, sfd) : NULL;
+	if (!s) {
+		snprintf(cb->err, sizeof(cb->err), "%s", kssl_last_error());
+		goto out;
+	}
+	r = pthread_create(&th, NULL, client_main, c);
+	if (r) {
+		snprintf(cb->err, sizeof(cb->err), "pthread_create: %s",
+			 strerror(r));
+		goto out;
+	}
 	if (kssl_handshake(s) < 0) {
 		snprintf(cb->err, sizeof(cb->err), "handshake: %s",
 			 kssl_last_error());
-	} else if (kssl_read(s, buf, sizeof(buf)) == 4) {
-		kssl_write(s, "pong", 4);
+	} else if (kssl_read(s, buf, sizeof(buf)) == 4 &&
+		   kssl_write(s, "pong", 4) != 4) {
+		snprintf(cb->err, sizeof(cb->err), "write: %s",
+			 kssl_last_error());
 	}
 	pthread_join(th, NULL);
 	snprintf(cb->negotiated, sizeof(cb->negotiated), "%s",
@@ -179,8 +197,12 @@ int cmd_probe(int argc, char **argv)
 		fprintf(stderr, "kssl probe: %s\n", kssl_last_error());
 		return 1;
 	}
-	kssl_ctx_set_ciphers(sctx, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-CCM");
-	kssl_ctx_set_ciphersuites(sctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256");
+	if (kssl_ctx_set_ciphers(sctx, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-CCM") < 0 ||
+	    kssl_ctx_set_ciphersuites(sctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256") < 0) {
+		fprintf(stderr, "kssl probe: %s\n", kssl_last_error());
+		kssl_ctx_free(sctx);
+		return 1;
+	}
 	for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++)
 		try_combo(sctx, &combos[i]);
 	if (!has_tls)

@@ -199,7 +199,8 @@ static void trim_memory(struct server *srv)
 
 static int run_worker(struct server *srv, int lfd)
 {
-	struct kssl_loop_config cfg = { .flags = srv->o->loop_flags };
+	struct kssl_loop_config cfg = { .flags = srv->o->loop_flags |
+						 KSSL_LOOP_VERBOSE };
 	int64_t give_up = 0;
 
 	srv->loop = kssl_loop_new(&cfg);

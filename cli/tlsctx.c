@@ -26,7 +26,11 @@ static kssl_ctx *ctx_base(const struct serve_opts *o)
 		return NULL;
 	}
 	kssl_ctx_set_offload(ctx, o->offload);
-	kssl_ctx_set_alpn(ctx, alpn, 1);
+	if (kssl_ctx_set_alpn(ctx, alpn, 1) < 0) {
+		fprintf(stderr, "kssl serve: ALPN: %s\n", kssl_last_error());
+		kssl_ctx_free(ctx);
+		return NULL;
+	}
 	if (kssl_ctx_set_ciphers(ctx, o->ciphers) < 0) {
 		fprintf(stderr, "kssl serve: --ciphers %s: %s\n", o->ciphers,
 			kssl_last_error());

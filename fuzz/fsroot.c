@@ -29,7 +29,7 @@
 #include <sys/syscall.h>
 #endif
 
-#include "../cli/fsroot.h"
+#include "cli/fsroot.h"
 
 static int root_fd = -1;
 static char root_real[PATH_MAX];

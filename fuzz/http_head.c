@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "../cli/http.h"
+#include "cli/http.h"
 
 static void check_path(const char *path)
 {

@@ -2,7 +2,7 @@
  * Fuzz target: what libkssl does with records once RX is in the kernel
  * (ktls/record.c ktls_recv and the control-record handling of src/io.c:
  * alerts, post-handshake messages, split or coalesced across reads). The
- * kernel is faked through the syscall table (src/sys.h): recvmsg hands out
+ * kernel is faked through the syscall table (ktls/sys.h): recvmsg hands out
  * the input's records, each with its TLS_GET_RECORD_TYPE cmsg, at most the
  * caller's buffer at a time, as kernel TLS does.
  * Input: a header byte (bit 0: client, bit 1: TLS 1.2, bits 2-7: read
@@ -20,9 +20,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../ktls/ktls.h"
-#include "../src/internal.h"
-#include "../src/sys.h"
+#include "ktls/ktls.h"
+#include "src/internal.h"
+#include "ktls/sys.h"
 
 static struct {
 	const uint8_t *p;     /* rest of the input */

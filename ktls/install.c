@@ -6,12 +6,9 @@
 
 #include <openssl/crypto.h>
 
-#include "../src/sys.h"
-#include "ktls.h"
+#include "ktls/ktls.h"
+#include "ktls/sys.h"
 
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
 
 int ktls_attach_ulp(int fd)
 {

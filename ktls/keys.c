@@ -20,7 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
-#include "ktls.h"
+#include "ktls/ktls.h"
 
 struct ktls_shape {
 	int type;

@@ -10,12 +10,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <linux/tls.h>
 #include <openssl/ssl.h>
 
-#ifndef SOL_TLS
-#define SOL_TLS 282 /* glibc's <sys/socket.h> may lack it */
-#endif
+#include "kssl/kssl.h" /* KSSL_MUST_USE */
+
+#include "ktls/wire.h"
 
 /* The kernel's crypto_info for one direction, any supported AEAD. */
 struct ktls_crypto {
@@ -29,19 +28,11 @@ struct ktls_crypto {
 	size_t len; /* bytes of u to hand to setsockopt */
 };
 
-/* TLS record content types (RFC 8446, 5.1). */
-enum {
-	KTLS_CT_CHANGE_CIPHER_SPEC = 20,
-	KTLS_CT_ALERT = 21,
-	KTLS_CT_HANDSHAKE = 22,
-	KTLS_CT_APPLICATION_DATA = 23,
-};
-
 /*
  * ktls_cipher_type returns the kernel's TLS_CIPHER_* for the negotiated
  * cipher, or 0 with *why naming the reason it cannot be offloaded.
  */
-int ktls_cipher_type(const SSL_CIPHER *cipher, const char **why);
+KSSL_MUST_USE int ktls_cipher_type(const SSL_CIPHER *cipher, const char **why);
 
 /*
  * ktls_derive fills *out with the keys of one direction.
@@ -50,34 +41,34 @@ int ktls_cipher_type(const SSL_CIPHER *cipher, const char **why);
  * secret. `seq` is the sequence number of the next record. Returns 0, or -1
  * with *why set. Intermediate key material is wiped before returning.
  */
-int ktls_derive(SSL *ssl, int is_tx, const unsigned char *secret,
+KSSL_MUST_USE int ktls_derive(SSL *ssl, int is_tx, const unsigned char *secret,
 		size_t secret_len, uint64_t seq, struct ktls_crypto *out,
 		const char **why);
 
 /* Attach the "tls" ULP. Returns 0 or -errno. */
-int ktls_attach_ulp(int fd);
+KSSL_MUST_USE int ktls_attach_ulp(int fd);
 
 /*
  * Install one direction (TLS_TX or TLS_RX). *ci is wiped whatever happens.
  * Returns 0 or -errno. Once it returns 0 that direction's records belong to
  * the kernel for the rest of the connection: there is no way back.
  */
-int ktls_install(int fd, int optname, struct ktls_crypto *ci);
+KSSL_MUST_USE int ktls_install(int fd, int optname, struct ktls_crypto *ci);
 
 /* TLS 1.3 RX on Linux >= 6.0: skip the padding scan. 0 or -errno. */
-int ktls_rx_expect_no_pad(int fd);
+KSSL_MUST_USE int ktls_rx_expect_no_pad(int fd);
 
 /*
  * Send one record of `type` (not application data) through kernel TX.
  * Returns 0, or -errno (-EAGAIN when the socket is full).
  */
-int ktls_send_record(int fd, uint8_t type, const void *buf, size_t len);
+KSSL_MUST_USE int ktls_send_record(int fd, uint8_t type, const void *buf, size_t len);
 
 /*
  * Receive through kernel RX. Returns bytes read (0 = TCP EOF) or -errno;
  * *type is the record type of what was read. A control record's bytes are
  * returned like data: the caller looks at *type.
  */
-ssize_t ktls_recv(int fd, void *buf, size_t len, int flags, uint8_t *type);
+KSSL_MUST_USE ssize_t ktls_recv(int fd, void *buf, size_t len, int flags, uint8_t *type);
 
 #endif /* KSSL_KTLS_H */

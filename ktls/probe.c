@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "kssl/kssl.h"
+#include "ktls/wire.h"
 
 static int ulp_listed(void)
 {
@@ -44,7 +45,7 @@ int kssl_kernel_has_tls(void)
 
 	if (fd < 0)
 		return 0;
-	rc = setsockopt(fd, IPPROTO_TCP, 31 /* TCP_ULP */, "tls", 4);
+	rc = setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", 4);
 	rc = rc == 0 || errno != ENOENT;
 	close(fd);
 	return rc;

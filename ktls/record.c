@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "../src/sys.h"
-#include "ktls.h"
+#include "ktls/ktls.h"
+#include "ktls/sys.h"
 
 /* One buffer and room for one record-type cmsg. */
 struct rec_msg {

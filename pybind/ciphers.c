@@ -18,7 +18,7 @@ static const char all_tls13[] =
 	"TLS_AES_128_GCM_SHA256:TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256";
 
 /* _kssl.cipher_table() -> [(iana, openssl, id, protocol_id, version)] */
-PyObject *ks_cipher_table(PyObject *m, PyObject *unused)
+PyObject *kp_cipher_table(PyObject *m, PyObject *unused)
 {
 	SSL_CTX *sc = SSL_CTX_new(TLS_method());
 	STACK_OF(SSL_CIPHER) *sk;
@@ -30,7 +30,7 @@ PyObject *ks_cipher_table(PyObject *m, PyObject *unused)
 	    !SSL_CTX_set_ciphersuites(sc, all_tls13)) {
 		SSL_CTX_free(sc);
 		ERR_clear_error();
-		PyErr_SetString(ks_cls.ssl_error, "cipher_table: cannot build the all-ciphers context");
+		PyErr_SetString(kp_cls.ssl_error, "cipher_table: cannot build the all-ciphers context");
 		return NULL;
 	}
 	sk = SSL_CTX_get_ciphers(sc);

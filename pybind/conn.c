@@ -38,10 +38,10 @@ struct call {
 	int eintr;
 	int err_no;     /* kssl_last_errno() of a failed call */
 	ssize_t r;
-	char msg[512];
+	struct kssl_error_info err;
 };
 
-int ks_ssl_ex_index = -1;
+int kp_ssl_ex_index = -1;
 
 /*
  * What shared_ciphers() means in the running CPython's _ssl (probed by
@@ -51,7 +51,7 @@ int ks_ssl_ex_index = -1;
  */
 static int shared_own_list;
 
-PyObject *ks_set_shared_rule(PyObject *m, PyObject *arg)
+PyObject *kp_set_shared_rule(PyObject *m, PyObject *arg)
 {
 	int own = PyObject_IsTrue(arg);
 
@@ -64,7 +64,7 @@ PyObject *ks_set_shared_rule(PyObject *m, PyObject *arg)
 
 /* The shared_ciphers() list of ssl (see shared_own_list) into hs. */
 static void capture_shared(const SSL *ssl, int server_side,
-			   struct ks_hs_snapshot *hs)
+			   struct kp_hs_snapshot *hs)
 {
 	STACK_OF(SSL_CIPHER) *ours = SSL_get_ciphers(ssl), *theirs = NULL;
 
@@ -77,7 +77,7 @@ static void capture_shared(const SSL *ssl, int server_side,
 	if (!ours)
 		return;
 	hs->n_shared = 0;
-	for (int i = 0; i < sk_SSL_CIPHER_num(ours) && hs->n_shared < KS_MAX_SHARED; i++) {
+	for (int i = 0; i < sk_SSL_CIPHER_num(ours) && hs->n_shared < KP_MAX_SHARED; i++) {
 		const SSL_CIPHER *c = sk_SSL_CIPHER_value(ours, i);
 
 		if (!theirs || sk_SSL_CIPHER_find(theirs, c) >= 0)
@@ -95,7 +95,7 @@ static void capture_shared(const SSL *ssl, int server_side,
  * certificate, which OpenSSL leaves out of its peer chain there.
  */
 static void capture_chains(const SSL *ssl, int server_side,
-			   struct ks_hs_snapshot *hs)
+			   struct kp_hs_snapshot *hs)
 {
 	STACK_OF(X509) *verified = SSL_get0_verified_chain(ssl);
 	STACK_OF(X509) *sent = SSL_get_peer_cert_chain(ssl);
@@ -112,8 +112,8 @@ static void capture_chains(const SSL *ssl, int server_side,
 
 static void info_cb(const SSL *ssl, int where, int ret)
 {
-	KsConn *self = SSL_get_ex_data(ssl, ks_ssl_ex_index);
-	struct ks_hs_snapshot *hs;
+	KsConn *self = SSL_get_ex_data(ssl, kp_ssl_ex_index);
+	struct kp_hs_snapshot *hs;
 
 	(void)ret;
 	if (!(where & SSL_CB_HANDSHAKE_DONE) || !self || self->hs.done)
@@ -122,13 +122,6 @@ static void info_cb(const SSL *ssl, int where, int ret)
 	hs->done = 1;
 	hs->cipher = SSL_get_current_cipher(ssl);
 	capture_chains(ssl, self->server_side, hs);
-	/* tls-unique (RFC 5929): the first Finished of the handshake. */
-	if (SSL_session_reused(ssl) ^ !self->server_side)
-		hs->finished_len = SSL_get_finished(ssl, hs->finished, sizeof(hs->finished));
-	else
-		hs->finished_len = SSL_get_peer_finished(ssl, hs->finished, sizeof(hs->finished));
-	if (hs->finished_len > sizeof(hs->finished))
-		hs->finished_len = 0;
 	capture_shared(ssl, self->server_side, hs);
 }
 
@@ -177,20 +170,20 @@ static PyObject *conn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	self->conn = kssl_conn_new(native->ctx, self->fd);
 	if (!self->conn) {
 		Py_DECREF(self);
-		return ks_raise_ctx(KSSL_E_NOMEM);
+		return kp_raise_ctx(KSSL_E_NOMEM);
 	}
 	Py_INCREF(native);
 	self->native = native;
 	kssl_conn_set_data(self->conn, self);
 	ssl = kssl_conn_ssl(self->conn);
-	SSL_set_ex_data(ssl, ks_ssl_ex_index, self);
+	SSL_set_ex_data(ssl, kp_ssl_ex_index, self);
 	SSL_set_info_callback(ssl, info_cb);
 	if (hostname && !server_side) {
 		int r = kssl_conn_set_hostname(self->conn, hostname);
 
 		if (r < 0) {
 			Py_DECREF(self);
-			return ks_raise_ctx(r);
+			return kp_raise_ctx(r);
 		}
 	}
 	return (PyObject *)self;
@@ -241,7 +234,7 @@ static int sock_timeout(KsConn *self, double *timeout)
 	if (!sock)
 		return -1;
 	if (sock == Py_None) {
-		PyErr_SetString(ks_cls.ssl_error, "Underlying socket connection gone");
+		PyErr_SetString(kp_cls.ssl_error, "Underlying socket connection gone");
 		return -1;
 	}
 	Py_INCREF(sock);
@@ -256,9 +249,7 @@ static int sock_timeout(KsConn *self, double *timeout)
 
 static int rx_has_buffered(KsConn *self)
 {
-	SSL *ssl = kssl_conn_ssl(self->conn);
-
-	return kssl_pending(self->conn) > 0 || (ssl && SSL_has_pending(ssl));
+	return kssl_conn_rx_buffered(self->conn);
 }
 
 /* Runs with the GIL released. */
@@ -310,19 +301,20 @@ static void call_locked(KsConn *self, struct call *c)
 		break;
 	}
 	if (c->r < 0) {
-		snprintf(c->msg, sizeof(c->msg), "%s", kssl_last_error());
-		c->err_no = kssl_last_errno();
+		kssl_last_error_info(&c->err);
+		c->err.code = (int)c->r;
+		c->err_no = c->err.sys_errno;
 	}
 	PyThread_release_lock(self->lock);
 }
 
-static enum ks_io io_kind(enum op op)
+static enum kp_io io_kind(enum op op)
 {
 	switch (op) {
-	case OP_HANDSHAKE: return KS_IO_HANDSHAKE;
-	case OP_READ: return KS_IO_READ;
-	case OP_SHUTDOWN: return KS_IO_SHUTDOWN;
-	default: return KS_IO_WRITE;
+	case OP_HANDSHAKE: return KP_IO_HANDSHAKE;
+	case OP_READ: return KP_IO_READ;
+	case OP_SHUTDOWN: return KP_IO_SHUTDOWN;
+	default: return KP_IO_WRITE;
 	}
 }
 
@@ -380,14 +372,14 @@ static int run(KsConn *self, struct call *c)
 		}
 		if (c->r != KSSL_E_WANT_READ && c->r != KSSL_E_WANT_WRITE) {
 			/* The end of the transport: the stdlib's answer (eof.c). */
-			int e = ks_eof_failure(self, io_kind(c->op), (int)c->r,
+			int e = kp_eof_failure(self, io_kind(c->op), (int)c->r,
 					       c->err_no);
 
 			if (e == 0)
 				c->r = 0;
 			if (e <= 0)
 				return e;
-			ks_raise(self, (int)c->r, c->msg);
+			kp_raise(self, &c->err, op_name(c->op));
 			return -1;
 		}
 		if (timeout == 0) {
@@ -395,7 +387,7 @@ static int run(KsConn *self, struct call *c)
 				c->r = 0;
 				return 0;
 			}
-			ks_raise(self, (int)c->r, c->msg);
+			kp_raise(self, &c->err, op_name(c->op));
 			return -1;
 		}
 		if (timeout > 0) {
@@ -422,7 +414,23 @@ static int run(KsConn *self, struct call *c)
 			goto timed_out;
 	}
 timed_out:
-	PyErr_Format(PyExc_TimeoutError, "The %s operation timed out", op_name(c->op));
+	/* The stdlib's text (kssl._errors.timeout_text); a shutdown names
+	 * the direction it waited for, as _ssl.c does. */
+	{
+		const char *op = op_name(c->op);
+		PyObject *m = PyImport_ImportModule("kssl._errors"), *t;
+
+		if (c->op == OP_SHUTDOWN)
+			op = c->r == KSSL_E_WANT_READ ? "read" : "write";
+		if (!m)
+			return -1;
+		t = PyObject_CallMethod(m, "timeout_text", "s", op);
+		Py_DECREF(m);
+		if (t) {
+			PyErr_SetObject(PyExc_TimeoutError, t);
+			Py_DECREF(t);
+		}
+	}
 	return -1;
 }
 
@@ -440,22 +448,22 @@ static PyObject *conn_do_handshake(KsConn *self, PyObject *unused)
 
 static PyObject *conn_read(KsConn *self, PyObject *args)
 {
-	struct ks_read rd;
+	struct kp_read rd;
 	struct call c = { .op = OP_READ };
 
-	if (ks_read_begin(&rd, args, 1024) < 0)
+	if (kp_read_begin(&rd, args, 1024) < 0)
 		return NULL;
 	c.buf = rd.buf;
 	c.len = (size_t)rd.len;
 	if (rd.len > 0 && self->eof_state != 0) {
 		/* The transport ended earlier: the stdlib's next step. */
-		if (ks_eof_read(self) < 0)
-			return ks_read_end(&rd, -1);
+		if (kp_eof_read(self) < 0)
+			return kp_read_end(&rd, -1);
 		c.r = 0;
 	} else if (rd.len > 0 && run(self, &c) < 0) {
-		return ks_read_end(&rd, -1);
+		return kp_read_end(&rd, -1);
 	}
-	return ks_read_end(&rd, c.r);
+	return kp_read_end(&rd, c.r);
 }
 
 static PyObject *conn_write(KsConn *self, PyObject *arg)
@@ -522,13 +530,11 @@ static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
 	char sink[4096];
 
 	(void)unused;
-	if (self->shut_state == KS_SHUT_FAILED && !self->raw_eof) {
-		ks_shut_again_error(self);
-		return NULL;
-	}
+	if (self->shut_state == KP_SHUT_FAILED && !self->raw_eof)
+		return kp_shut_again_error(self), NULL;
 	if (run(self, &c) < 0)
 		return NULL;
-	self->shut_state = KS_SHUT_SENT;
+	self->shut_state = KP_SHUT_SENT;
 	while (c.r == 0) {
 		struct call rd = { .op = OP_READ, .buf = sink, .len = sizeof(sink) };
 
@@ -537,10 +543,8 @@ static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
 		if (rd.r == 0)
 			break;
 		/* Data after our close_notify: the stdlib's error (eof.c). */
-		if (!self->raw_eof) {
-			ks_shut_data_error(self);
-			return NULL;
-		}
+		if (!self->raw_eof)
+			return kp_shut_data_error(self), NULL;
 	}
 	return PyBool_FromLong(kssl_conn_offload(self->conn, KSSL_DIR_TX, NULL) != KSSL_OFFLOAD_KERNEL &&
 			       kssl_conn_offload(self->conn, KSSL_DIR_RX, NULL) != KSSL_OFFLOAD_KERNEL);
@@ -559,7 +563,7 @@ static PyObject *conn_send_close_notify(KsConn *self, PyObject *unused)
 	(void)unused;
 	if (run(self, &c) < 0)
 		return NULL;
-	self->shut_state = KS_SHUT_SENT;
+	self->shut_state = KP_SHUT_SENT;
 	return PyBool_FromLong(c.r == 1);
 }
 
@@ -570,7 +574,7 @@ static PyObject *conn_cipher(KsConn *self, PyObject *unused)
 	(void)unused;
 	if (!kssl_conn_version(self->conn) || !self->hs.cipher)
 		Py_RETURN_NONE;
-	return ks_cipher_tuple(self->hs.cipher);
+	return kp_cipher_tuple(self->hs.cipher);
 }
 
 static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
@@ -590,7 +594,7 @@ static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
 		Py_RETURN_NONE;
 	list = PyList_New(self->hs.n_shared);
 	for (int i = 0; list && i < self->hs.n_shared; i++) {
-		PyObject *t = ks_cipher_tuple(self->hs.shared[i]);
+		PyObject *t = kp_cipher_tuple(self->hs.shared[i]);
 
 		if (!t) {
 			Py_CLEAR(list);
@@ -604,7 +608,7 @@ static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
 static PyObject *conn_version(KsConn *self, PyObject *unused)
 {
 	(void)unused;
-	if (self->shut_state == KS_SHUT_FAILED)
+	if (self->shut_state == KP_SHUT_FAILED)
 		Py_RETURN_NONE; /* as OpenSSL's SSL_is_init_finished() then */
 	switch (kssl_conn_version(self->conn)) {
 	case KSSL_TLS1_3: return PyUnicode_FromString("TLSv1.3");
@@ -640,10 +644,14 @@ static PyObject *conn_channel_binding(KsConn *self, PyObject *args)
 	if (strcmp(type, "tls-unique") != 0)
 		return PyErr_Format(PyExc_ValueError,
 				    "'%s' channel binding type not implemented", type);
-	if (!self->hs.done || self->hs.finished_len == 0)
-		Py_RETURN_NONE;
-	return PyBytes_FromStringAndSize((const char *)self->hs.finished,
-					 (Py_ssize_t)self->hs.finished_len);
+	{
+		uint8_t buf[64];
+		size_t n = kssl_conn_tls_unique(self->conn, buf, sizeof(buf));
+
+		if (!self->hs.done || n == 0 || n > sizeof(buf))
+			Py_RETURN_NONE;
+		return PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)n);
+	}
 }
 
 static PyObject *conn_peer_der(KsConn *self, PyObject *unused)
@@ -652,8 +660,8 @@ static PyObject *conn_peer_der(KsConn *self, PyObject *unused)
 	size_t n = kssl_conn_peer_cert_der(self->conn, &der);
 
 	(void)unused;
-	return ks_peer_der(kssl_conn_version(self->conn) != 0 &&
-			   self->shut_state != KS_SHUT_FAILED, der, n);
+	return kp_peer_der(kssl_conn_version(self->conn) != 0 &&
+			   self->shut_state != KP_SHUT_FAILED, der, n);
 }
 
 /* _chain(verified): list of DER bytes, or None (no chain, or before the
@@ -679,7 +687,7 @@ static PyObject *conn_chain(KsConn *self, PyObject *arg)
 		OPENSSL_free(der);
 		if (!b || PyList_Append(list, b) < 0) {
 			if (!b && !PyErr_Occurred())
-				PyErr_SetString(ks_cls.ssl_error, "cannot encode a certificate");
+				PyErr_SetString(kp_cls.ssl_error, "cannot encode a certificate");
 			Py_XDECREF(b);
 			Py_CLEAR(list);
 			break;
@@ -731,13 +739,13 @@ static PyObject *conn_set_native(KsConn *self, PyObject *arg)
 	ctx = (KsContext *)arg;
 	r = kssl_conn_set_ctx(self->conn, ctx->ctx);
 	if (r < 0)
-		return ks_raise_ctx(r);
+		return kp_raise_ctx(r);
 	Py_INCREF(ctx);
 	Py_SETREF(self->native, ctx);
 	Py_RETURN_NONE;
 }
 
-int ks_sni_thunk(kssl_conn *kc, const char *name, void *arg)
+int kp_sni_thunk(kssl_conn *kc, const char *name, void *arg)
 {
 	KsConn *self = kssl_conn_get_data(kc);
 	PyGILState_STATE g;

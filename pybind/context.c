@@ -17,7 +17,7 @@
 
 #include <kssl/kssl_dtls.h>
 
-#define CTX_CHECK(r) do { if ((r) < 0) return ks_raise_ctx(r); } while (0)
+#define CTX_CHECK(r) do { if ((r) < 0) return kp_raise_ctx(r); } while (0)
 
 static PyObject *ctx_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
@@ -38,7 +38,7 @@ static PyObject *ctx_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 		kssl_ctx_new_ex(role, KSSL_CTX_NO_ENV | KSSL_CTX_NO_SYSTEM_CAS);
 	if (!self->ctx) {
 		Py_DECREF(self);
-		return ks_raise_ctx(KSSL_E_NOMEM);
+		return kp_raise_ctx(KSSL_E_NOMEM);
 	}
 	return (PyObject *)self;
 }
@@ -111,7 +111,7 @@ static PyObject *ctx_use_cert_mem(KsContext *self, PyObject *args)
 }
 
 /* The stdlib half loads keys from PEM files only: DER keys are re-encoded. */
-PyObject *ks_key_pem(PyObject *m, PyObject *arg)
+PyObject *kp_key_pem(PyObject *m, PyObject *arg)
 {
 	Py_buffer der;
 	const unsigned char *p;

@@ -27,14 +27,22 @@ struct dcall {
 	void *buf;
 	size_t len;
 	ssize_t r;
-	int err;
-	char msg[512];
+	struct kssl_error_info err;
 };
+
+static const char *dop_name(enum dop op)
+{
+	switch (op) {
+	case D_READ: return "read";
+	case D_WRITE: return "write";
+	case D_SHUTDOWN: return "shutdown";
+	default: return "handshake";
+	}
+}
 
 static void dcall_locked(KsDtls *self, struct dcall *c)
 {
 	PyThread_acquire_lock(self->lock, WAIT_LOCK);
-	errno = 0;
 	switch (c->op) {
 	case D_HANDSHAKE:
 		c->r = kssl_dtls_handshake(self->d);
@@ -52,9 +60,10 @@ static void dcall_locked(KsDtls *self, struct dcall *c)
 		c->r = kssl_dtls_handle_timeout(self->d);
 		break;
 	}
-	c->err = errno;
-	if (c->r < 0)
-		snprintf(c->msg, sizeof(c->msg), "%s", kssl_last_error());
+	if (c->r < 0) {
+		kssl_last_error_info(&c->err);
+		c->err.code = (int)c->r;
+	}
 	PyThread_release_lock(self->lock);
 }
 
@@ -68,12 +77,12 @@ static int run(KsDtls *self, struct dcall *c)
 		Py_END_ALLOW_THREADS
 		if (c->r >= 0)
 			return 0;
-		if (c->r == KSSL_E_SYSCALL && c->err == EINTR) {
+		if (c->r == KSSL_E_INTR) {
 			if (PyErr_CheckSignals() < 0)
 				return -1;
 			continue;
 		}
-		ks_raise(NULL, (int)c->r, c->msg);
+		kp_raise(NULL, &c->err, dop_name(c->op));
 		return -1;
 	}
 }
@@ -107,13 +116,13 @@ static PyObject *dtls_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	self->d = kssl_dtls_new(native->ctx, fd);
 	if (!self->d) {
 		Py_DECREF(self);
-		return ks_raise_ctx(KSSL_E_INVAL);
+		return kp_raise_ctx(KSSL_E_INVAL);
 	}
 	Py_INCREF(native);
 	self->native = native;
 	if (hostname && !server_side && (r = kssl_dtls_set_hostname(self->d, hostname)) < 0) {
 		Py_DECREF(self);
-		return ks_raise_ctx(r);
+		return kp_raise_ctx(r);
 	}
 	return (PyObject *)self;
 }
@@ -139,16 +148,16 @@ static PyObject *dtls_do_handshake(KsDtls *self, PyObject *unused)
 
 static PyObject *dtls_read(KsDtls *self, PyObject *args)
 {
-	struct ks_read rd;
+	struct kp_read rd;
 	struct dcall c = { .op = D_READ };
 
-	if (ks_read_begin(&rd, args, 16384) < 0)
+	if (kp_read_begin(&rd, args, 16384) < 0)
 		return NULL;
 	c.buf = rd.buf;
 	c.len = (size_t)rd.len;
 	if (run(self, &c) < 0)
-		return ks_read_end(&rd, -1);
-	return ks_read_end(&rd, c.r);
+		return kp_read_end(&rd, -1);
+	return kp_read_end(&rd, c.r);
 }
 
 static PyObject *dtls_write(KsDtls *self, PyObject *arg)
@@ -226,7 +235,7 @@ static PyObject *dtls_cipher(KsDtls *self, PyObject *unused)
 	c = SSL_get_current_cipher(kssl_dtls_ssl(self->d));
 	if (!c)
 		Py_RETURN_NONE;
-	return ks_cipher_tuple(c);
+	return kp_cipher_tuple(c);
 }
 
 static PyObject *dtls_iana_cipher(KsDtls *self, PyObject *unused)
@@ -253,7 +262,7 @@ static PyObject *dtls_peer_der(KsDtls *self, PyObject *unused)
 	size_t n = kssl_dtls_peer_cert_der(self->d, &der);
 
 	(void)unused;
-	return ks_peer_der(kssl_dtls_version(self->d) != 0, der, n);
+	return kp_peer_der(kssl_dtls_version(self->d) != 0, der, n);
 }
 
 static PyObject *dtls_offload(KsDtls *self, PyObject *unused)

@@ -30,22 +30,43 @@
 /* ssl.SSL_ERROR_*: args[0] of the stdlib's exceptions. */
 enum { PY_SSL_ERROR_SSL = 1, PY_SSL_ERROR_ZERO_RETURN = 6, PY_SSL_ERROR_EOF = 8 };
 
-enum ks_eof {
-	KS_EOF_NONE = 0,
-	KS_EOF_RESET,   /* RST reported; the next read sees the FIN */
-	KS_EOF_FIN,     /* FIN seen, not reported yet */
-	KS_EOF_QUIET,   /* reads return b"" (OP_IGNORE_UNEXPECTED_EOF) */
-	KS_EOF_RAISED,  /* UNEXPECTED_EOF reported: SSLEOFError from now on */
+enum kp_eof {
+	KP_EOF_NONE = 0,
+	KP_EOF_RESET,   /* RST reported; the next read sees the FIN */
+	KP_EOF_FIN,     /* FIN seen, not reported yet */
+	KP_EOF_QUIET,   /* reads return b"" (OP_IGNORE_UNEXPECTED_EOF) */
+	KP_EOF_RAISED,  /* UNEXPECTED_EOF reported: SSLEOFError from now on */
 };
 
 static const char EOF_TEXT[] = "EOF occurred in violation of protocol";
 
-static void raise_with(PyObject *cls, int ssl_errno, const char *text,
-		       const char *library, const char *reason)
-{
-	PyObject *exc = PyObject_CallFunction(cls, "is", ssl_errno, text);
-	PyObject *lib, *why;
+static const char *const io_op[] = {
+	[KP_IO_HANDSHAKE] = "handshake", [KP_IO_READ] = "read",
+	[KP_IO_WRITE] = "write", [KP_IO_SHUTDOWN] = "shutdown",
+};
 
+/* text with the stdlib's " (_ssl.c:LINE)" for io (kssl._errors). */
+static PyObject *with_suffix(const char *text, enum kp_io io)
+{
+	PyObject *m = PyImport_ImportModule("kssl._errors"), *r;
+
+	if (!m)
+		return NULL;
+	r = PyObject_CallMethod(m, "suffixed", "ss", text, io_op[io]);
+	Py_DECREF(m);
+	return r;
+}
+
+static void raise_with(enum kp_io io, PyObject *cls, int ssl_errno,
+		       const char *text, const char *library,
+		       const char *reason)
+{
+	PyObject *msg = with_suffix(text, io), *exc, *lib, *why;
+
+	if (!msg)
+		return;
+	exc = PyObject_CallFunction(cls, "iO", ssl_errno, msg);
+	Py_DECREF(msg);
 	if (!exc)
 		return;
 	lib = library ? PyUnicode_FromString(library) : Py_NewRef(Py_None);
@@ -58,90 +79,95 @@ static void raise_with(PyObject *cls, int ssl_errno, const char *text,
 	Py_DECREF(exc);
 }
 
-static void raise_eof(void)
+static void raise_eof(enum kp_io io)
 {
-	raise_with(ks_cls.eof, PY_SSL_ERROR_EOF, EOF_TEXT, NULL, NULL);
+	raise_with(io, kp_cls.eof, PY_SSL_ERROR_EOF, EOF_TEXT, NULL, NULL);
 }
 
-static void raise_zero_return(void)
+static void raise_zero_return(enum kp_io io)
 {
-	raise_with(ks_cls.zero_return, PY_SSL_ERROR_ZERO_RETURN,
+	raise_with(io, kp_cls.zero_return, PY_SSL_ERROR_ZERO_RETURN,
 		   "TLS/SSL connection has been closed (EOF)", NULL, NULL);
 }
 
 /* OpenSSL's UNEXPECTED_EOF_WHILE_READING, as this CPython reports it. */
-static void raise_unexpected_eof(const KsConn *self)
+static void raise_unexpected_eof(const KsConn *self, enum kp_io io)
 {
 	if (self->eof_is_eoferror)
-		raise_with(ks_cls.eof, PY_SSL_ERROR_EOF,
+		raise_with(io, kp_cls.eof, PY_SSL_ERROR_EOF,
 			   "[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol",
 			   "SSL", "UNEXPECTED_EOF_WHILE_READING");
 	else
-		raise_with(ks_cls.ssl_error, PY_SSL_ERROR_SSL,
+		raise_with(io, kp_cls.ssl_error, PY_SSL_ERROR_SSL,
 			   "[SSL: UNEXPECTED_EOF_WHILE_READING] unexpected eof while reading",
 			   "SSL", "UNEXPECTED_EOF_WHILE_READING");
 }
 
-int ks_eof_read(KsConn *self)
+static int eof_sequence(KsConn *self, enum kp_io io)
 {
 	switch (self->eof_state) {
-	case KS_EOF_RESET:
-		self->eof_state = KS_EOF_FIN;
+	case KP_EOF_RESET:
+		self->eof_state = KP_EOF_FIN;
 		break;
-	case KS_EOF_FIN:
+	case KP_EOF_FIN:
 		if (self->ignore_eof) {
-			self->eof_state = KS_EOF_QUIET;
+			self->eof_state = KP_EOF_QUIET;
 			return 0;
 		}
-		self->eof_state = KS_EOF_RAISED;
-		raise_unexpected_eof(self);
+		self->eof_state = KP_EOF_RAISED;
+		raise_unexpected_eof(self, io);
 		return -1;
-	case KS_EOF_QUIET:
+	case KP_EOF_QUIET:
 		return 0;
 	default:
 		break;
 	}
-	raise_eof();
+	raise_eof(io);
 	return -1;
 }
 
-int ks_eof_failure(KsConn *self, enum ks_io io, int code, int err_no)
+int kp_eof_read(KsConn *self)
+{
+	return eof_sequence(self, KP_IO_READ);
+}
+
+int kp_eof_failure(KsConn *self, enum kp_io io, int code, int err_no)
 {
 	if (self->raw_eof)
 		return 1;
 	switch (io) {
-	case KS_IO_READ:
+	case KP_IO_READ:
 		if (code == KSSL_E_EOF)
-			self->eof_state = KS_EOF_FIN;
+			self->eof_state = KP_EOF_FIN;
 		else if (code == KSSL_E_SYSCALL && err_no == ECONNRESET)
-			self->eof_state = KS_EOF_RESET;
+			self->eof_state = KP_EOF_RESET;
 		else
 			return 1;
-		return ks_eof_read(self);
-	case KS_IO_WRITE:
-		if (code == KSSL_E_CLOSED && self->shut_state != KS_SHUT_NONE)
-			return ks_shut_write_error(self);
-		if (code == KSSL_E_CLOSED && self->eof_state != KS_EOF_NONE) {
-			if (self->eof_state == KS_EOF_QUIET)
-				raise_zero_return();
+		return kp_eof_read(self);
+	case KP_IO_WRITE:
+		if (code == KSSL_E_CLOSED && self->shut_state != KP_SHUT_NONE)
+			return kp_shut_write_error(self);
+		if (code == KSSL_E_CLOSED && self->eof_state != KP_EOF_NONE) {
+			if (self->eof_state == KP_EOF_QUIET)
+				raise_zero_return(io);
 			else
-				raise_eof();
+				raise_eof(io);
 			return -1;
 		}
 		if (code != KSSL_E_SYSCALL ||
 		    (err_no != EPIPE && err_no != ECONNRESET))
 			return 1;
-		self->eof_state = KS_EOF_FIN;
-		raise_eof();
+		self->eof_state = KP_EOF_FIN;
+		raise_eof(io);
 		return -1;
-	case KS_IO_HANDSHAKE:
+	case KP_IO_HANDSHAKE:
 		if (code != KSSL_E_EOF)
 			return 1;
-		self->eof_state = KS_EOF_FIN;
+		self->eof_state = KP_EOF_FIN;
 		if (self->ignore_eof)
-			raise_zero_return();
+			raise_zero_return(io);
 		else
-			ks_eof_read(self);
+			eof_sequence(self, io);
 		return -1;
 	default:
 		return 1;
@@ -157,29 +183,29 @@ int ks_eof_failure(KsConn *self, enum ks_io io, int code, int err_no)
  * SHUTDOWN_WHILE_IN_INIT, version() None and getpeercert() "handshake not
  * done yet" (measured, tests/python/test_unwrap.py).
  */
-int ks_shut_write_error(KsConn *self)
+int kp_shut_write_error(KsConn *self)
 {
 	(void)self;
-	raise_with(ks_cls.ssl_error, PY_SSL_ERROR_SSL,
+	raise_with(KP_IO_WRITE, kp_cls.ssl_error, PY_SSL_ERROR_SSL,
 		   "[SSL: PROTOCOL_IS_SHUTDOWN] protocol is shutdown",
 		   "SSL", "PROTOCOL_IS_SHUTDOWN");
 	return -1;
 }
 
-int ks_shut_data_error(KsConn *self)
+int kp_shut_data_error(KsConn *self)
 {
-	self->shut_state = KS_SHUT_FAILED;
-	self->eof_state = KS_EOF_RAISED;
-	raise_with(ks_cls.ssl_error, PY_SSL_ERROR_SSL,
+	self->shut_state = KP_SHUT_FAILED;
+	self->eof_state = KP_EOF_RAISED;
+	raise_with(KP_IO_SHUTDOWN, kp_cls.ssl_error, PY_SSL_ERROR_SSL,
 		   "[SSL: APPLICATION_DATA_AFTER_CLOSE_NOTIFY] application data after close notify",
 		   "SSL", "APPLICATION_DATA_AFTER_CLOSE_NOTIFY");
 	return -1;
 }
 
-int ks_shut_again_error(KsConn *self)
+int kp_shut_again_error(KsConn *self)
 {
 	(void)self;
-	raise_with(ks_cls.ssl_error, PY_SSL_ERROR_SSL,
+	raise_with(KP_IO_SHUTDOWN, kp_cls.ssl_error, PY_SSL_ERROR_SSL,
 		   "[SSL: SHUTDOWN_WHILE_IN_INIT] shutdown while in init",
 		   "SSL", "SHUTDOWN_WHILE_IN_INIT");
 	return -1;

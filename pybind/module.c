@@ -3,9 +3,10 @@
 
 #include "module.h"
 
-struct ks_py_classes ks_cls;
-extern int ks_ssl_ex_index;
-int ks_sni_thunk(kssl_conn *conn, const char *name, void *arg);
+
+struct kp_py_classes kp_cls;
+extern int kp_ssl_ex_index;
+int kp_sni_thunk(kssl_conn *conn, const char *name, void *arg);
 
 static PyObject *mod_kernel_has_tls(PyObject *m, PyObject *unused)
 {
@@ -25,7 +26,7 @@ static PyObject *mod_enable_sni(PyObject *m, PyObject *arg)
 	(void)m;
 	if (!PyObject_TypeCheck(arg, &KsContext_Type))
 		return PyErr_Format(PyExc_TypeError, "expected a _kssl.Context");
-	kssl_ctx_set_sni_cb(((KsContext *)arg)->ctx, ks_sni_thunk, NULL);
+	kssl_ctx_set_sni_cb(((KsContext *)arg)->ctx, kp_sni_thunk, NULL);
 	Py_RETURN_NONE;
 }
 
@@ -34,25 +35,25 @@ static PyMethodDef mod_methods[] = {
 	  "True if the running kernel offers the \"tls\" TCP ULP." },
 	{ "enable_sni", mod_enable_sni, METH_O,
 	  "enable_sni(ctx): call conn._sni(name) during server handshakes." },
-	{ "cipher_table", ks_cipher_table, METH_NOARGS,
+	{ "cipher_table", kp_cipher_table, METH_NOARGS,
 	  "[(iana, openssl, id, protocol_id, version)] of every suite OpenSSL knows." },
-	{ "key_pem", ks_key_pem, METH_O,
+	{ "key_pem", kp_key_pem, METH_O,
 	  "key_pem(der): an unencrypted DER private key as PKCS#8 PEM bytes." },
-	{ "session_get", ks_session_get, METH_VARARGS,
+	{ "session_get", kp_session_get, METH_VARARGS,
 	  "session_get(conn, ctx): the conn's session object, or None." },
-	{ "session_set", ks_session_set, METH_VARARGS,
+	{ "session_set", kp_session_set, METH_VARARGS,
 	  "session_set(conn, session): resume session in the coming handshake." },
-	{ "session_context", ks_session_context, METH_O,
+	{ "session_context", kp_session_context, METH_O,
 	  "session_context(session): the SSLContext it came from." },
-	{ "session_stats", ks_session_stats, METH_O,
+	{ "session_stats", kp_session_stats, METH_O,
 	  "session_stats(native): the context's session counters." },
-	{ "keep_sessions", ks_keep_sessions, METH_O,
+	{ "keep_sessions", kp_keep_sessions, METH_O,
 	  "keep_sessions(native): a client context keeps its sessions." },
-	{ "set_pha", ks_set_pha, METH_VARARGS,
+	{ "set_pha", kp_set_pha, METH_VARARGS,
 	  "set_pha(native, on): TLS 1.3 post-handshake client authentication." },
-	{ "verify_pha", ks_verify_pha, METH_O,
+	{ "verify_pha", kp_verify_pha, METH_O,
 	  "verify_pha(conn): request the client's certificate (server, TLS 1.3)." },
-	{ "set_shared_rule", ks_set_shared_rule, METH_O,
+	{ "set_shared_rule", kp_set_shared_rule, METH_O,
 	  "set_shared_rule(own_list): what shared_ciphers() returns (conn.c)." },
 	{ NULL, NULL, 0, NULL },
 };
@@ -69,13 +70,13 @@ static int load_classes(void)
 {
 	PyObject *ssl = PyImport_ImportModule("ssl");
 	struct { PyObject **slot; const char *name; } map[] = {
-		{ &ks_cls.ssl_error, "SSLError" },
-		{ &ks_cls.zero_return, "SSLZeroReturnError" },
-		{ &ks_cls.want_read, "SSLWantReadError" },
-		{ &ks_cls.want_write, "SSLWantWriteError" },
-		{ &ks_cls.syscall, "SSLSyscallError" },
-		{ &ks_cls.eof, "SSLEOFError" },
-		{ &ks_cls.cert_verification, "SSLCertVerificationError" },
+		{ &kp_cls.ssl_error, "SSLError" },
+		{ &kp_cls.zero_return, "SSLZeroReturnError" },
+		{ &kp_cls.want_read, "SSLWantReadError" },
+		{ &kp_cls.want_write, "SSLWantWriteError" },
+		{ &kp_cls.syscall, "SSLSyscallError" },
+		{ &kp_cls.eof, "SSLEOFError" },
+		{ &kp_cls.cert_verification, "SSLCertVerificationError" },
 	};
 
 	if (!ssl)
@@ -100,8 +101,8 @@ PyMODINIT_FUNC PyInit__kssl(void)
 		return NULL;
 	if (load_classes() < 0)
 		return NULL;
-	if (ks_ssl_ex_index < 0)
-		ks_ssl_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (kp_ssl_ex_index < 0)
+		kp_ssl_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	m = PyModule_Create(&kssl_module);
 	if (!m)
 		return NULL;

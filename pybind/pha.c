@@ -8,7 +8,7 @@
 #include "module.h"
 
 /* set_pha(native, on): the context's post_handshake_auth. */
-PyObject *ks_set_pha(PyObject *m, PyObject *args)
+PyObject *kp_set_pha(PyObject *m, PyObject *args)
 {
 	KsContext *native;
 	int on;
@@ -27,10 +27,10 @@ static int verify(kssl_conn *c, void *unused)
 }
 
 /* verify_pha(conn): SSLSocket.verify_client_post_handshake(). */
-PyObject *ks_verify_pha(PyObject *m, PyObject *arg)
+PyObject *kp_verify_pha(PyObject *m, PyObject *arg)
 {
 	(void)m;
 	if (!PyObject_TypeCheck(arg, &KsConn_Type))
 		return PyErr_Format(PyExc_TypeError, "expected a _kssl.Conn");
-	return ks_conn_call((KsConn *)arg, verify, NULL);
+	return kp_conn_call((KsConn *)arg, verify, NULL);
 }

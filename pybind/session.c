@@ -109,7 +109,7 @@ PyTypeObject KsSession_Type = {
 };
 
 /* session_get(conn, ctx): the conn's current session, or None. */
-PyObject *ks_session_get(PyObject *m, PyObject *args)
+PyObject *kp_session_get(PyObject *m, PyObject *args)
 {
 	KsConn *conn;
 	PyObject *ctx;
@@ -138,20 +138,22 @@ PyObject *ks_session_get(PyObject *m, PyObject *args)
 	return (PyObject *)self;
 }
 
-PyObject *ks_conn_call(KsConn *conn, int (*fn)(kssl_conn *, void *), void *arg)
+PyObject *kp_conn_call(KsConn *conn, int (*fn)(kssl_conn *, void *), void *arg)
 {
-	char msg[512];
+	struct kssl_error_info err;
 	int r;
 
 	Py_BEGIN_ALLOW_THREADS
 	PyThread_acquire_lock(conn->lock, WAIT_LOCK);
 	r = fn(conn->conn, arg);
-	if (r < 0)
-		snprintf(msg, sizeof(msg), "%s", kssl_last_error());
+	if (r < 0) {
+		kssl_last_error_info(&err);
+		err.code = r;
+	}
 	PyThread_release_lock(conn->lock);
 	Py_END_ALLOW_THREADS
 	if (r < 0)
-		return ks_raise(conn, r, msg);
+		return kp_raise(conn, &err, NULL);
 	Py_RETURN_NONE;
 }
 
@@ -161,7 +163,7 @@ static int resume(kssl_conn *c, void *s)
 }
 
 /* session_set(conn, session): resume it in the coming handshake. */
-PyObject *ks_session_set(PyObject *m, PyObject *args)
+PyObject *kp_session_set(PyObject *m, PyObject *args)
 {
 	KsConn *conn;
 	KsSession *sess;
@@ -170,11 +172,11 @@ PyObject *ks_session_set(PyObject *m, PyObject *args)
 	if (!PyArg_ParseTuple(args, "O!O!:session_set", &KsConn_Type, &conn,
 			      &KsSession_Type, &sess))
 		return NULL;
-	return ks_conn_call(conn, resume, sess->s);
+	return kp_conn_call(conn, resume, sess->s);
 }
 
 /* session_context(session): the SSLContext the session came from. */
-PyObject *ks_session_context(PyObject *m, PyObject *arg)
+PyObject *kp_session_context(PyObject *m, PyObject *arg)
 {
 	(void)m;
 	if (!PyObject_TypeCheck(arg, &KsSession_Type))
@@ -183,7 +185,7 @@ PyObject *ks_session_context(PyObject *m, PyObject *arg)
 }
 
 /* session_stats(native): the kssl_ctx's counters as the stdlib's dict. */
-PyObject *ks_session_stats(PyObject *m, PyObject *arg)
+PyObject *kp_session_stats(PyObject *m, PyObject *arg)
 {
 	struct kssl_session_stats st;
 
@@ -203,7 +205,7 @@ PyObject *ks_session_stats(PyObject *m, PyObject *arg)
 
 /* keep_sessions(native): a client context keeps its sessions (the stdlib's
  * clients always do), so TLS 1.3 tickets are read before RX moves. */
-PyObject *ks_keep_sessions(PyObject *m, PyObject *arg)
+PyObject *kp_keep_sessions(PyObject *m, PyObject *arg)
 {
 	(void)m;
 	if (!PyObject_TypeCheck(arg, &KsContext_Type))

@@ -7,7 +7,7 @@
 
 #include "module.h"
 
-int ks_read_begin(struct ks_read *rd, PyObject *args, Py_ssize_t default_len)
+int kp_read_begin(struct kp_read *rd, PyObject *args, Py_ssize_t default_len)
 {
 	rd->len = default_len;
 	rd->bytes = NULL;
@@ -31,7 +31,7 @@ int ks_read_begin(struct ks_read *rd, PyObject *args, Py_ssize_t default_len)
 	return 0;
 }
 
-PyObject *ks_read_end(struct ks_read *rd, Py_ssize_t n)
+PyObject *kp_read_end(struct kp_read *rd, Py_ssize_t n)
 {
 	if (rd->view.buf) {
 		PyBuffer_Release(&rd->view);
@@ -46,7 +46,7 @@ PyObject *ks_read_end(struct ks_read *rd, Py_ssize_t n)
 	return rd->bytes;
 }
 
-PyObject *ks_cipher_tuple(const void *cipher)
+PyObject *kp_cipher_tuple(const void *cipher)
 {
 	const SSL_CIPHER *c = cipher;
 
@@ -54,7 +54,7 @@ PyObject *ks_cipher_tuple(const void *cipher)
 			     SSL_CIPHER_get_version(c), SSL_CIPHER_get_bits(c, NULL));
 }
 
-PyObject *ks_peer_der(int handshake_done, const uint8_t *der, size_t n)
+PyObject *kp_peer_der(int handshake_done, const uint8_t *der, size_t n)
 {
 	if (!handshake_done) {
 		PyErr_SetString(PyExc_ValueError, "handshake not done yet");

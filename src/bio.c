@@ -14,7 +14,7 @@
 #include <openssl/bio.h>
 
 #include "internal.h"
-#include "sys.h"
+#include "ktls/sys.h"
 
 static BIO_METHOD *ks_bio_method;
 static pthread_once_t ks_bio_once = PTHREAD_ONCE_INIT;
@@ -35,7 +35,7 @@ static int ks_bio_write(BIO *b, const char *buf, int len)
 	ssize_t n;
 
 	BIO_clear_retry_flags(b);
-	if (conn->tx.state == KSSL_OFFLOAD_KERNEL)
+	if (conn->tx.state == KSSL_STATE_KERNEL)
 		return len;
 	n = ks_sys->send(conn->fd, buf, (size_t)len, MSG_NOSIGNAL);
 	conn->bio_eintr = n < 0 && errno == EINTR;

@@ -33,16 +33,16 @@ int kssl_ctx_use_cert_file(kssl_ctx *ctx, const char *chain_path,
 	if (!key_path)
 		key_path = chain_path;
 	if (!SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, chain_path))
-		return ks_err_ssl(KSSL_E_FILE, "cannot load certificate chain %s",
-				  chain_path);
+		return ks_why(ks_err_ssl(KSSL_E_FILE, "cannot load certificate chain %s",
+				  chain_path), KSSL_R_BAD_CERT_DATA, 0);
 	if (!SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, key_path,
 					 SSL_FILETYPE_PEM))
-		return ks_err_ssl(KSSL_E_FILE, "cannot load private key %s",
-				  key_path);
+		return ks_why(ks_err_ssl(KSSL_E_FILE, "cannot load private key %s",
+				  key_path), KSSL_R_BAD_KEY_DATA, 0);
 	if (!SSL_CTX_check_private_key(ctx->ssl_ctx))
-		return ks_err_ssl(KSSL_E_FILE,
+		return ks_why(ks_err_ssl(KSSL_E_FILE,
 				  "private key %s does not match certificate %s",
-				  key_path, chain_path);
+				  key_path, chain_path), KSSL_R_KEY_MISMATCH, 0);
 	return 0;
 }
 
@@ -77,7 +77,7 @@ int kssl_ctx_use_cert_mem(kssl_ctx *ctx, const void *cert, size_t cert_len,
 		return ks_err_ssl(KSSL_E_NOMEM, "BIO_new_mem_buf");
 	x = read_cert(bio, &p, (long)cert_len, format);
 	if (!x) {
-		ks_err_ssl(KSSL_E_FILE, "invalid certificate data");
+		ks_why(ks_err_ssl(KSSL_E_FILE, "invalid certificate data"), KSSL_R_BAD_CERT_DATA, 0);
 		goto out;
 	}
 	if (!SSL_CTX_use_certificate(ctx->ssl_ctx, x)) {
@@ -111,12 +111,12 @@ int kssl_ctx_use_cert_mem(kssl_ctx *ctx, const void *cert, size_t cert_len,
 		pkey = PEM_read_bio_PrivateKey(bio, NULL, pem_pw_thunk, ctx);
 	}
 	if (!pkey) {
-		ks_err_ssl(KSSL_E_FILE, "invalid private key data");
+		ks_why(ks_err_ssl(KSSL_E_FILE, "invalid private key data"), KSSL_R_BAD_KEY_DATA, 0);
 		goto out;
 	}
 	if (!SSL_CTX_use_PrivateKey(ctx->ssl_ctx, pkey) ||
 	    !SSL_CTX_check_private_key(ctx->ssl_ctx)) {
-		ks_err_ssl(KSSL_E_FILE, "private key does not match certificate");
+		ks_why(ks_err_ssl(KSSL_E_FILE, "private key does not match certificate"), KSSL_R_KEY_MISMATCH, 0);
 		goto out;
 	}
 	rc = 0;
@@ -142,7 +142,7 @@ int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
 	x = read_cert(bio, &p, (long)len, format);
 	BIO_free(bio);
 	if (!x)
-		return ks_err_ssl(KSSL_E_FILE, "invalid chain certificate data");
+		return ks_why(ks_err_ssl(KSSL_E_FILE, "invalid chain certificate data"), KSSL_R_BAD_CERT_DATA, 0);
 	if (!SSL_CTX_add0_chain_cert(ctx->ssl_ctx, x)) {
 		X509_free(x);
 		return ks_err_ssl(KSSL_E_FILE, "cannot add chain certificate");
@@ -153,16 +153,16 @@ int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
 int kssl_ctx_load_ca_file(kssl_ctx *ctx, const char *cafile)
 {
 	if (!cafile || !SSL_CTX_load_verify_locations(ctx->ssl_ctx, cafile, NULL))
-		return ks_err_ssl(KSSL_E_FILE, "cannot load CA file %s",
-				  cafile ? cafile : "(null)");
+		return ks_why(ks_err_ssl(KSSL_E_FILE, "cannot load CA file %s",
+				  cafile ? cafile : "(null)"), KSSL_R_BAD_CA_DATA, 0);
 	return 0;
 }
 
 int kssl_ctx_load_ca_dir(kssl_ctx *ctx, const char *capath)
 {
 	if (!capath || !SSL_CTX_load_verify_locations(ctx->ssl_ctx, NULL, capath))
-		return ks_err_ssl(KSSL_E_FILE, "cannot load CA directory %s",
-				  capath ? capath : "(null)");
+		return ks_why(ks_err_ssl(KSSL_E_FILE, "cannot load CA directory %s",
+				  capath ? capath : "(null)"), KSSL_R_BAD_CA_DATA, 0);
 	return 0;
 }
 
@@ -192,7 +192,7 @@ int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
 			if (ERR_GET_REASON(e) != X509_R_CERT_ALREADY_IN_HASH_TABLE) {
 				X509_free(x);
 				BIO_free(bio);
-				return ks_err_ssl(KSSL_E_FILE, "cannot add CA certificate");
+				return ks_why(ks_err_ssl(KSSL_E_FILE, "cannot add CA certificate"), KSSL_R_BAD_CA_DATA, 0);
 			}
 			ERR_clear_error();
 		}
@@ -214,7 +214,8 @@ int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
 	       ERR_GET_REASON(e) == ASN1_R_HEADER_TOO_LONG) ||
 	      (format == KSSL_FORMAT_PEM && ERR_GET_LIB(e) == ERR_LIB_PEM &&
 	       ERR_GET_REASON(e) == PEM_R_NO_START_LINE)))
-		return ks_err_ssl(KSSL_E_FILE, "invalid CA certificate data");
+		return ks_why(ks_err_ssl(KSSL_E_FILE, "invalid CA certificate data"),
+			      KSSL_R_BAD_CA_DATA, 0);
 	ERR_clear_error();
 	return 0;
 }
@@ -222,6 +223,6 @@ int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
 int kssl_ctx_load_default_cas(kssl_ctx *ctx)
 {
 	if (!SSL_CTX_set_default_verify_paths(ctx->ssl_ctx))
-		return ks_err_ssl(KSSL_E_FILE, "cannot load the system CA store");
+		return ks_why(ks_err_ssl(KSSL_E_FILE, "cannot load the system CA store"), KSSL_R_BAD_CA_DATA, 0);
 	return 0;
 }

@@ -43,6 +43,15 @@ kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
 	return conn;
 }
 
+void ks_info_clear(struct ks_info *info)
+{
+	free(info->server_name);
+	info->server_name = NULL;
+	OPENSSL_free(info->peer_der);
+	info->peer_der = NULL;
+	info->peer_der_len = 0;
+}
+
 void kssl_conn_free(kssl_conn *conn)
 {
 	if (!conn)
@@ -56,8 +65,7 @@ void kssl_conn_free(kssl_conn *conn)
 	SSL_SESSION_free(conn->session);
 	kssl_ctx_free(conn->ctx);
 	kssl_ctx_free(conn->first_ctx);
-	free(conn->info.server_name);
-	OPENSSL_free(conn->info.peer_der);
+	ks_info_clear(&conn->info);
 	free(conn->sf_buf);
 	ks_fail_free(conn);
 	OPENSSL_cleanse(conn, sizeof(*conn)); /* secrets, control bytes */
@@ -66,20 +74,7 @@ void kssl_conn_free(kssl_conn *conn)
 
 int kssl_conn_set_hostname(kssl_conn *conn, const char *name)
 {
-	char *copy;
-
-	if (conn->ctx->role != KSSL_CLIENT)
-		return ks_err(KSSL_E_INVAL, "kssl_conn_set_hostname: server connections have no host name");
-	if (!name || !*name || strlen(name) > 253)
-		return ks_err(KSSL_E_INVAL, "kssl_conn_set_hostname: empty or too long");
-	if (conn->handshake_done || !SSL_in_before(conn->ssl))
-		return ks_err(KSSL_E_INVAL, "kssl_conn_set_hostname: handshake already started");
-	copy = strdup(name);
-	if (!copy)
-		return ks_err(KSSL_E_NOMEM, "out of memory");
-	free(conn->info.server_name);
-	conn->info.server_name = copy;
-	return 0;
+	return ks_hostname_set(conn, name, "kssl_conn_set_hostname");
 }
 
 int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx)
@@ -140,7 +135,7 @@ enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
 	const struct ks_dir *d = dir == KSSL_DIR_TX ? &conn->tx : &conn->rx;
 
 	if (reason)
-		*reason = d->state == KSSL_OFFLOAD_KERNEL ? NULL :
+		*reason = d->state == KSSL_STATE_KERNEL ? NULL :
 			  d->reason ? d->reason : "handshake not finished";
 	return d->state;
 }
@@ -234,4 +229,15 @@ int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len)
 	if (!ok)
 		return ks_err_ssl(KSSL_E_INVAL, "SSL_set_session");
 	return 0;
+}
+
+size_t kssl_conn_tls_unique(const kssl_conn *conn, uint8_t *buf, size_t size)
+{
+	size_t n = conn->info.tls_unique_len;
+
+	if (!conn->handshake_done || !n)
+		return 0;
+	if (buf)
+		memcpy(buf, conn->info.tls_unique, n < size ? n : size);
+	return n;
 }

@@ -298,8 +298,7 @@ void kssl_dtls_free(kssl_dtls *d)
 		return;
 	SSL_free(d->base.ssl);
 	kssl_ctx_free(d->base.ctx);
-	free(d->base.info.server_name);
-	OPENSSL_free(d->base.info.peer_der);
+	ks_info_clear(&d->base.info);
 	ks_fail_free(&d->base);
 	OPENSSL_cleanse(d, sizeof(*d));
 	free(d);
@@ -307,46 +306,7 @@ void kssl_dtls_free(kssl_dtls *d)
 
 int kssl_dtls_set_hostname(kssl_dtls *d, const char *name)
 {
-	char *copy;
-
-	if (d->base.ctx->role != KSSL_CLIENT)
-		return ks_err(KSSL_E_INVAL, "kssl_dtls_set_hostname: server sessions have no host name");
-	if (!name || !*name || strlen(name) > 253)
-		return ks_err(KSSL_E_INVAL, "kssl_dtls_set_hostname: empty or too long");
-	if (!SSL_in_before(d->base.ssl))
-		return ks_err(KSSL_E_INVAL, "kssl_dtls_set_hostname: handshake already started");
-	copy = strdup(name);
-	if (!copy)
-		return ks_err(KSSL_E_NOMEM, "out of memory");
-	free(d->base.info.server_name);
-	d->base.info.server_name = copy;
-	return 0;
-}
-
-/* SNI for names (never IP literals, RFC 6066), and the identity to check. */
-static int client_identity(kssl_dtls *d)
-{
-	const kssl_ctx *ctx = d->base.ctx;
-	const char *name = d->base.info.server_name;
-	int check = ctx->check_hostname && ctx->verify != KSSL_VERIFY_NONE;
-	ASN1_OCTET_STRING *ip;
-
-	if (!name)
-		return check ? ks_err(KSSL_E_INVAL,
-				      "check_hostname is on but no host name was given (kssl_dtls_set_hostname)")
-			     : 0;
-	ip = a2i_IPADDRESS(name);
-	ERR_clear_error();
-	if (ip) {
-		ASN1_OCTET_STRING_free(ip);
-		if (check && !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(d->base.ssl), name))
-			return ks_err_ssl(KSSL_E_INVAL, "invalid IP address %s", name);
-		return 0;
-	}
-	if (!SSL_set_tlsext_host_name(d->base.ssl, name) ||
-	    (check && !SSL_set1_host(d->base.ssl, name)))
-		return ks_err_ssl(KSSL_E_INVAL, "invalid host name %s", name);
-	return 0;
+	return ks_hostname_set(&d->base, name, "kssl_dtls_set_hostname");
 }
 
 /* ---- the I/O loop ------------------------------------------------------ */
@@ -370,9 +330,9 @@ static int wait_io(kssl_dtls *d, ssize_t want)
 	if (r < 0) {
 		int e = errno;
 
-		ks_err_errno(KSSL_E_SYSCALL, e, "DTLS: waiting for the socket");
-		errno = e; /* EINTR: the caller may call again */
-		return KSSL_E_SYSCALL;
+		/* EINTR: KSSL_E_INTR as for TLS; the caller may call again. */
+		return ks_err_errno(e == EINTR ? KSSL_E_INTR : KSSL_E_SYSCALL, e,
+				    "DTLS: waiting for the socket");
 	}
 	if (r == 0) {
 		r = kssl_dtls_handle_timeout(d);
@@ -407,8 +367,7 @@ static ssize_t drive(kssl_dtls *d, dtls_step step, void *buf, size_t len,
 
 static int closed(const kssl_dtls *d)
 {
-	return ks_err(KSSL_E_CLOSED, "DTLS session failed earlier: %s",
-		      d->base.failed_msg);
+	return ks_failed_earlier(&d->base, "DTLS session");
 }
 
 /*
@@ -489,8 +448,8 @@ int kssl_dtls_handshake(kssl_dtls *d)
 		return closed(d);
 	if (d->base.handshake_done)
 		return 0;
-	if (d->base.ctx->role == KSSL_CLIENT && SSL_in_before(d->base.ssl) &&
-	    (r = client_identity(d)) < 0)
+	if (SSL_in_before(d->base.ssl) &&
+	    (r = ks_hostname_apply(&d->base, "kssl_dtls_set_hostname")) < 0)
 		return ks_fail(&d->base, r);
 	return (int)drive(d, handshake_step, NULL, 0,
 			  d->base.ctx->role == KSSL_SERVER && !d->listened);
@@ -515,7 +474,8 @@ ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len)
 	if (r < 0)
 		return r;
 	if (d->base.tx_closed)
-		return ks_err(KSSL_E_CLOSED, "kssl_dtls_send after kssl_dtls_shutdown");
+		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_dtls_send after kssl_dtls_shutdown"),
+			      KSSL_R_SHUT_DOWN, 0);
 	/* Checked here: OpenSSL's own refusal would fail the session. */
 	if (len > SSL3_RT_MAX_PLAIN_LENGTH)
 		return ks_err(KSSL_E_INVAL,
@@ -656,7 +616,7 @@ enum kssl_offload_state kssl_dtls_offload(const kssl_dtls *d,
 	(void)dir;
 	if (reason)
 		*reason = no_kernel_dtls;
-	return KSSL_OFFLOAD_USER;
+	return KSSL_STATE_USER;
 }
 
 int kssl_dtls_fd(const kssl_dtls *d)

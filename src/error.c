@@ -11,6 +11,26 @@
 
 static _Thread_local char last_msg[512];
 static _Thread_local int last_errno;
+static _Thread_local int last_code;
+static _Thread_local int last_reason;
+static _Thread_local long last_detail;
+static _Thread_local unsigned long last_ssl_error;
+
+/*
+ * KSSL_TEST_REWORD=1 (tests only): every message gets a prefix, so that a
+ * test can prove no caller decides anything from message text.
+ */
+static const char *reword_prefix(void)
+{
+	static int state; /* 0 unknown, 1 off, 2 on; benign race: same value */
+
+	if (!state) {
+		const char *v = getenv("KSSL_TEST_REWORD");
+
+		state = v && *v && strcmp(v, "0") != 0 ? 2 : 1;
+	}
+	return state == 2 ? "[reworded] " : "";
+}
 
 const char *kssl_last_error(void)
 {
@@ -20,6 +40,65 @@ const char *kssl_last_error(void)
 int kssl_last_errno(void)
 {
 	return last_errno;
+}
+
+int kssl_last_reason(void)
+{
+	return last_reason;
+}
+
+long kssl_last_detail(void)
+{
+	return last_detail;
+}
+
+unsigned long kssl_last_openssl_error(void)
+{
+	return last_ssl_error;
+}
+
+void kssl_last_error_info(struct kssl_error_info *out)
+{
+	out->code = last_code;
+	out->reason = last_reason;
+	out->detail = last_detail;
+	out->sys_errno = last_errno;
+	out->openssl_error = last_ssl_error;
+	snprintf(out->message, sizeof(out->message), "%s", last_msg);
+}
+
+const char *kssl_reason_name(int reason)
+{
+	switch (reason) {
+	case KSSL_R_NONE: return "KSSL_R_NONE";
+	case KSSL_R_ERRNO: return "KSSL_R_ERRNO";
+	case KSSL_R_OPENSSL: return "KSSL_R_OPENSSL";
+	case KSSL_R_BAD_CERT_DATA: return "KSSL_R_BAD_CERT_DATA";
+	case KSSL_R_BAD_KEY_DATA: return "KSSL_R_BAD_KEY_DATA";
+	case KSSL_R_KEY_MISMATCH: return "KSSL_R_KEY_MISMATCH";
+	case KSSL_R_BAD_CA_DATA: return "KSSL_R_BAD_CA_DATA";
+	case KSSL_R_PEER_ALERT: return "KSSL_R_PEER_ALERT";
+	case KSSL_R_VERIFY_FAILED: return "KSSL_R_VERIFY_FAILED";
+	case KSSL_R_UNEXPECTED_EOF: return "KSSL_R_UNEXPECTED_EOF";
+	case KSSL_R_KERNEL_RECORD: return "KSSL_R_KERNEL_RECORD";
+	case KSSL_R_KEY_UPDATE: return "KSSL_R_KEY_UPDATE";
+	case KSSL_R_UNEXPECTED_MESSAGE: return "KSSL_R_UNEXPECTED_MESSAGE";
+	case KSSL_R_FAILED_EARLIER: return "KSSL_R_FAILED_EARLIER";
+	case KSSL_R_SHUT_DOWN: return "KSSL_R_SHUT_DOWN";
+	case KSSL_R_PEER_CLOSED: return "KSSL_R_PEER_CLOSED";
+	case KSSL_R_BAD_ARGUMENT: return "KSSL_R_BAD_ARGUMENT";
+	case KSSL_R_WRONG_STATE: return "KSSL_R_WRONG_STATE";
+	case KSSL_R_INTERRUPTED: return "KSSL_R_INTERRUPTED";
+	}
+	return "KSSL_R_UNKNOWN";
+}
+
+int ks_why(int code, int reason, long detail)
+{
+	last_code = code;
+	last_reason = reason;
+	last_detail = detail;
+	return code;
 }
 
 const char *kssl_error_name(int code)
@@ -44,10 +123,17 @@ const char *kssl_error_name(int code)
 	return "KSSL_E_UNKNOWN";
 }
 
-static void vset(const char *fmt, va_list ap)
+static void vset(int code, const char *fmt, va_list ap)
 {
+	const char *pre = reword_prefix();
+	size_t n = strlen(pre);
+
 	last_errno = 0;
-	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
+	last_ssl_error = 0;
+	(void)ks_why(code, code == KSSL_E_INTR ? KSSL_R_INTERRUPTED :
+		     code == KSSL_E_INVAL ? KSSL_R_BAD_ARGUMENT : KSSL_R_NONE, 0);
+	memcpy(last_msg, pre, n + 1);
+	vsnprintf(last_msg + n, sizeof(last_msg) - n, fmt, ap);
 }
 
 static void append(const char *s)
@@ -57,12 +143,27 @@ static void append(const char *s)
 	snprintf(last_msg + n, sizeof(last_msg) - n, ": %s", s);
 }
 
+int kssl_set_error(int code, int reason, long detail, int sys_errno,
+		   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset(code, fmt, ap);
+	va_end(ap);
+	if (sys_errno) {
+		append(strerror(sys_errno));
+		last_errno = sys_errno;
+	}
+	return ks_why(code, reason, detail);
+}
+
 int ks_err(int code, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vset(fmt, ap);
+	vset(code, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -72,10 +173,12 @@ int ks_err_errno(int code, int errno_val, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vset(fmt, ap);
+	vset(code, fmt, ap);
 	va_end(ap);
 	append(strerror(errno_val));
 	last_errno = errno_val;
+	if (code != KSSL_E_INTR)
+		(void)ks_why(code, KSSL_R_ERRNO, errno_val);
 	return code;
 }
 
@@ -101,7 +204,7 @@ int ks_err_ssl(int code, const char *fmt, ...)
 	char buf[256];
 
 	va_start(ap, fmt);
-	vset(fmt, ap);
+	vset(code, fmt, ap);
 	va_end(ap);
 	if (e) {
 		const char *reason = ERR_reason_error_string(e);
@@ -112,6 +215,8 @@ int ks_err_ssl(int code, const char *fmt, ...)
 			ERR_error_string_n(e, buf, sizeof(buf));
 			append(buf);
 		}
+		(void)ks_why(code, KSSL_R_OPENSSL, 0);
+		last_ssl_error = e;
 	}
 	ERR_clear_error();
 	return code;
@@ -175,6 +280,20 @@ const char *ks_alert_name(int desc)
 	return "unknown_alert";
 }
 
+int ks_eof(const char *what)
+{
+	return ks_why(ks_err(KSSL_E_EOF,
+			     "%s: peer closed the connection without close_notify",
+			     what), KSSL_R_UNEXPECTED_EOF, 0);
+}
+
+int ks_failed_earlier(const kssl_conn *conn, const char *what)
+{
+	(void)ks_err(KSSL_E_CLOSED, "%s failed earlier: %s", what,
+		     conn->failed_msg);
+	return ks_why(KSSL_E_CLOSED, KSSL_R_FAILED_EARLIER, conn->failed);
+}
+
 /*
  * Turn a failed SSL_do_handshake/SSL_read/SSL_write/SSL_shutdown into a
  * KSSL_E_* code with a message naming the cause. WANT_* do not fail the
@@ -203,9 +322,7 @@ int ks_ssl_result(kssl_conn *conn, int ret, const char *what)
 	case SSL_ERROR_SYSCALL:
 		if (ERR_peek_error() == 0) {
 			if (saved_errno == 0 || ret == 0)
-				return ks_fail(conn, ks_err(KSSL_E_EOF,
-					"%s: peer closed the connection without close_notify",
-					what));
+				return ks_fail(conn, ks_eof(what));
 			return ks_fail(conn, ks_err_errno(KSSL_E_SYSCALL,
 							  saved_errno, "%s", what));
 		}
@@ -222,25 +339,26 @@ int ks_ssl_result(kssl_conn *conn, int ret, const char *what)
 		int desc = reason - SSL_AD_REASON_OFFSET;
 
 		ERR_clear_error();
-		return ks_fail(conn, ks_err(KSSL_E_ALERT,
-			"%s: peer sent fatal alert %s (%d)", what,
-			ks_alert_name(desc), desc));
+		(void)ks_err(KSSL_E_ALERT, "%s: peer sent fatal alert %s (%d)",
+			     what, ks_alert_name(desc), desc);
+		last_ssl_error = e;
+		return ks_fail(conn, ks_why(KSSL_E_ALERT, KSSL_R_PEER_ALERT, desc));
 	}
 	if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
 	    reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
 		long v = SSL_get_verify_result(conn->ssl);
 
 		ERR_clear_error();
-		return ks_fail(conn, ks_err(KSSL_E_CERT,
-			"%s: certificate verify failed: %s (X509 error %ld)",
-			what, X509_verify_cert_error_string(v), v));
+		(void)ks_err(KSSL_E_CERT,
+			     "%s: certificate verify failed: %s (X509 error %ld)",
+			     what, X509_verify_cert_error_string(v), v);
+		last_ssl_error = e;
+		return ks_fail(conn, ks_why(KSSL_E_CERT, KSSL_R_VERIFY_FAILED, v));
 	}
 	if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
 	    reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 		ERR_clear_error();
-		return ks_fail(conn, ks_err(KSSL_E_EOF,
-			"%s: peer closed the connection without close_notify",
-			what));
+		return ks_fail(conn, ks_eof(what));
 	}
 	return ks_fail(conn, ks_err_ssl(KSSL_E_TLS, "%s", what));
 }
@@ -255,8 +373,8 @@ int ks_ssl_write_result(kssl_conn *conn, int ret, const char *what)
 	int r = ks_ssl_result(conn, ret, what);
 
 	if (r == 0)
-		r = ks_err(KSSL_E_CLOSED,
+		r = ks_why(ks_err(KSSL_E_CLOSED,
 			   "%s: the peer sent close_notify; OpenSSL writes no more data after it",
-			   what);
+			   what), KSSL_R_PEER_CLOSED, 0);
 	return r;
 }

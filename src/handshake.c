@@ -13,13 +13,12 @@
  *    NewSessionTicket in its own record inside SSL_accept, so its TX starts
  *    at the number of tickets, not 0).
  */
-#include <arpa/inet.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "../ktls/ktls.h"
+#include "ktls/ktls.h"
 #include "internal.h"
 
 enum {
@@ -61,10 +60,11 @@ static void msg_cb(int write_p, int version, int content_type,
 	case SSL3_RT_ALERT:
 		/*
 		 * OpenSSL's own write of this alert was swallowed by the BIO
-		 * (TX is in the kernel): say it through the kernel instead.
+		 * (TX is in the kernel): say it through the kernel instead,
+		 * best effort: the connection fails either way.
 		 */
-		if (write_p && len == 2 && conn->tx.state == KSSL_OFFLOAD_KERNEL)
-			ktls_send_record(conn->fd, KTLS_CT_ALERT, p, 2);
+		if (write_p && len == 2 && conn->tx.state == KSSL_STATE_KERNEL)
+			(void)!ktls_send_record(conn->fd, KTLS_CT_ALERT, p, 2);
 		break;
 	}
 }
@@ -128,47 +128,11 @@ void ks_keylog_cb(const SSL *ssl, const char *line)
 		d->secret_len = 0;
 }
 
-int ks_conn_install_callbacks(kssl_conn *conn)
+void ks_conn_install_callbacks(kssl_conn *conn)
 {
 	SSL_set_app_data(conn->ssl, conn);
 	SSL_set_msg_callback(conn->ssl, msg_cb);
 	SSL_set_msg_callback_arg(conn->ssl, conn);
-	return 0;
-}
-
-static int is_ip_literal(const char *name)
-{
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, name, buf) == 1 ||
-	       inet_pton(AF_INET6, name, buf) == 1;
-}
-
-/* Host name: SNI (never for IP literals, RFC 6066) and the name to check. */
-static int apply_hostname(kssl_conn *conn)
-{
-	kssl_ctx *ctx = conn->ctx;
-	const char *name = conn->info.server_name;
-	int check = ctx->check_hostname && ctx->verify != KSSL_VERIFY_NONE;
-
-	if (ctx->role != KSSL_CLIENT)
-		return 0;
-	if (!name) {
-		if (check)
-			return ks_err(KSSL_E_INVAL,
-				      "check_hostname is on but no host name was given (kssl_conn_set_hostname)");
-		return 0;
-	}
-	if (is_ip_literal(name)) {
-		if (check && !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(conn->ssl), name))
-			return ks_err_ssl(KSSL_E_INVAL, "invalid IP address %s", name);
-		return 0;
-	}
-	if (!SSL_set_tlsext_host_name(conn->ssl, name))
-		return ks_err_ssl(KSSL_E_INVAL, "invalid server name %s", name);
-	if (check && !SSL_set1_host(conn->ssl, name))
-		return ks_err_ssl(KSSL_E_INVAL, "invalid host name %s", name);
-	return 0;
 }
 
 static void record_info(kssl_conn *conn)
@@ -181,6 +145,16 @@ static void record_info(kssl_conn *conn)
 
 	in->version = SSL_version(conn->ssl);
 	in->session_reused = SSL_session_reused(conn->ssl);
+	/* tls-unique: the first Finished sent, the client's in a full
+	 * handshake and the server's when resuming (RFC 5929, 3.1). */
+	if (in->session_reused ^ (conn->ctx->role == KSSL_CLIENT))
+		in->tls_unique_len = SSL_get_finished(conn->ssl, in->tls_unique,
+						      sizeof(in->tls_unique));
+	else
+		in->tls_unique_len = SSL_get_peer_finished(conn->ssl, in->tls_unique,
+							   sizeof(in->tls_unique));
+	if (in->tls_unique_len > sizeof(in->tls_unique))
+		in->tls_unique_len = 0;
 	in->verify_result = SSL_get_verify_result(conn->ssl);
 	if (c) {
 		snprintf(in->cipher, sizeof(in->cipher), "%s",
@@ -218,11 +192,10 @@ int kssl_handshake(kssl_conn *conn)
 	int r;
 
 	if (conn->failed)
-		return ks_err(KSSL_E_CLOSED, "connection failed earlier: %s",
-			      conn->failed_msg);
+		return ks_failed_earlier(conn, "connection");
 	if (conn->handshake_done)
 		return 0;
-	if (SSL_in_before(conn->ssl) && (r = apply_hostname(conn)) < 0)
+	if (SSL_in_before(conn->ssl) && (r = ks_hostname_apply(conn, "kssl_conn_set_hostname")) < 0)
 		return ks_fail(conn, r);
 	ERR_clear_error();
 	errno = 0;

@@ -1,8 +1,24 @@
 /*
- * Private definitions shared by src/ and ktls/. Not installed.
+ * Private definitions of libkssl (src/). Not installed.
  *
  * Symbol naming: public calls are kssl_*; internal ones are ks_* (src/) and
  * ktls_* (ktls/). The shared library exports kssl_* only (kssl.map).
+ *
+ * The internal convention (one for all of src/ and ktls/):
+ *   - A function that can fail returns int (or ssize_t): >= 0 on success
+ *     (0, a byte count, or a documented flag such as "1 = now in the
+ *     kernel"), a negative value on failure. In src/ that value is a
+ *     KSSL_E_* code and the thread's error state (message, reason, detail,
+ *     errno, OpenSSL error; src/error.c) is set by ks_err* / ks_why at the
+ *     point where the cause is known. ktls/ is the kernel seam and knows
+ *     nothing of KSSL_E_*: it returns 0 or -errno, and its caller in src/
+ *     turns that into a KSSL_E_* code or an offload reason.
+ *   - Functions returning a pointer return NULL on failure with the error
+ *     state set (src/) or errno set (ktls/).
+ *   - Every status-returning function is declared KSSL_MUST_USE: a result
+ *     is handled or explicitly discarded with a (void) cast and a comment
+ *     saying why dropping it is right.
+ *   - Nothing in the library decides from message text.
  */
 #ifndef KSSL_INTERNAL_H
 #define KSSL_INTERNAL_H
@@ -17,6 +33,7 @@
 
 #define KS_MAX_SECRET 64
 #define KS_MAX_ALPN 256
+#define KS_MAX_WARN_ALERTS 5 /* OpenSSL 3.0's MAX_WARN_ALERT_COUNT */
 
 struct kssl_ctx {
 	SSL_CTX *ssl_ctx;
@@ -51,6 +68,8 @@ struct ks_info {
 	char *server_name;
 	unsigned char *peer_der;
 	size_t peer_der_len;
+	unsigned char tls_unique[64]; /* first Finished (RFC 5929) */
+	size_t tls_unique_len;
 };
 
 /* One direction of the record layer. */
@@ -90,6 +109,7 @@ struct kssl_conn {
 	size_t hs_skip;            /* body bytes of a dropped message */
 	unsigned char alert[2];
 	size_t alert_len;
+	int warn_alerts;           /* consecutive warning alerts (limit: 5) */
 
 	/* userspace sendfile: a chunk SSL_write must be retried with */
 	unsigned char *sf_buf;
@@ -100,13 +120,24 @@ struct kssl_conn {
 
 /* ---- errors (src/error.c) --------------------------------------------- */
 
-/* Set the thread's message and return code. */
+/*
+ * Set the thread's message and return code. The reason is KSSL_R_NONE
+ * (KSSL_R_BAD_ARGUMENT for KSSL_E_INVAL, KSSL_R_INTERRUPTED for
+ * KSSL_E_INTR) until ks_why names a finer one.
+ */
 int ks_err(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* As ks_err, appending ": <strerror(errno_val)>". */
+/* Set the reason and detail of the current failure; returns code. */
+int ks_why(int code, int reason, long detail);
+/* KSSL_E_EOF, KSSL_R_UNEXPECTED_EOF, "<what>: peer closed ..." */
+int ks_eof(const char *what);
+/* KSSL_E_CLOSED, KSSL_R_FAILED_EARLIER, repeating the first failure. */
+int ks_failed_earlier(const kssl_conn *conn, const char *what);
+/* As ks_err, appending ": <strerror(errno_val)>"; reason KSSL_R_ERRNO. */
 int ks_err_errno(int code, int errno_val, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* As ks_err, appending OpenSSL's queued reason (and clearing the queue). */
+/* As ks_err, appending OpenSSL's queued reason (and clearing the queue);
+ * reason KSSL_R_OPENSSL when OpenSSL queued one. */
 int ks_err_ssl(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Mark the connection failed with the current message; returns code. */
@@ -114,15 +145,15 @@ int ks_fail(kssl_conn *conn, int code);
 /* Free what ks_fail kept (at connection free). */
 void ks_fail_free(kssl_conn *conn);
 /* Map an SSL_get_error result after a failed SSL_* call to KSSL_E_*. */
-int ks_ssl_result(kssl_conn *conn, int ret, const char *what);
+KSSL_MUST_USE int ks_ssl_result(kssl_conn *conn, int ret, const char *what);
 /* As ks_ssl_result for SSL_write: never 0 (see src/error.c). */
-int ks_ssl_write_result(kssl_conn *conn, int ret, const char *what);
+KSSL_MUST_USE int ks_ssl_write_result(kssl_conn *conn, int ret, const char *what);
 /* Name of a TLS alert description ("bad_record_mac"). */
 const char *ks_alert_name(int desc);
 
 /* ---- handshake and offload (src/handshake.c, src/offload.c) ------------ */
 
-int ks_conn_install_callbacks(kssl_conn *conn);
+void ks_conn_install_callbacks(kssl_conn *conn);
 void ks_keylog_cb(const SSL *ssl, const char *line);
 /* Install ks_keylog_cb on the context only where secrets can be used
  * (src/context.c); ks_capture_secrets_always (tests that fake the tls
@@ -130,11 +161,23 @@ void ks_keylog_cb(const SSL *ssl, const char *line);
 void ks_ctx_update_keylog(kssl_ctx *ctx);
 extern int ks_capture_secrets_always;
 void ks_offload_after_handshake(kssl_conn *conn);
-/* Try the deferred RX switch; returns 1 if RX is now in the kernel. */
+/* Try the deferred RX switch; returns 1 if RX is now in the kernel, 0 if
+ * not (then rx.reason says why or that it waits): a flag, not a status. */
 int ks_offload_rx_now(kssl_conn *conn);
 void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void ks_conn_release_ssl(kssl_conn *conn);
+
+/* ---- shared by TLS connections and DTLS sessions ---------------------- */
+
+/* kssl_conn_set_hostname / kssl_dtls_set_hostname (src/hostname.c). */
+KSSL_MUST_USE int ks_hostname_set(kssl_conn *conn, const char *name,
+				  const char *caller);
+/* Clients, before the first handshake step: SNI and the identity to
+ * verify; setter names the call that gives the name (for the message). */
+KSSL_MUST_USE int ks_hostname_apply(kssl_conn *conn, const char *setter);
+/* Free what struct ks_info owns (src/connection.c). */
+void ks_info_clear(struct ks_info *info);
 
 /* ---- post-handshake authentication (src/pha.c) ------------------------ */
 
@@ -147,7 +190,7 @@ int ks_pha_hello_cb(SSL *ssl, int *alert, void *arg);
 
 /* ---- BIO over the fd (src/bio.c) --------------------------------------- */
 
-BIO *ks_bio_new(kssl_conn *conn);
+KSSL_MUST_USE BIO *ks_bio_new(kssl_conn *conn);
 
 /* ---- the SIGPIPE guard (src/sigpipe.c) --------------------------------- */
 

@@ -8,23 +8,14 @@
 
 #include <openssl/err.h>
 
-#include "../ktls/ktls.h"
+#include "ktls/ktls.h"
 #include "internal.h"
-#include "sys.h"
-
-enum {
-	HS_HELLO_REQUEST = 0,
-	HS_NEW_SESSION_TICKET = 4,
-	HS_KEY_UPDATE = 24,
-	AL_WARNING = 1,
-	AL_FATAL = 2,
-};
+#include "ktls/sys.h"
 
 static int check_usable(kssl_conn *conn)
 {
 	if (conn->failed)
-		return ks_err(KSSL_E_CLOSED, "connection failed earlier: %s",
-			      conn->failed_msg);
+		return ks_failed_earlier(conn, "connection");
 	if (!conn->handshake_done)
 		return kssl_handshake(conn);
 	return 0;
@@ -35,14 +26,17 @@ static void send_alert(kssl_conn *conn, int level, int desc)
 {
 	unsigned char a[2] = { (unsigned char)level, (unsigned char)desc };
 
-	if (conn->tx.state == KSSL_OFFLOAD_KERNEL && !conn->tx_closed)
-		ktls_send_record(conn->fd, KTLS_CT_ALERT, a, 2);
+	/* Best effort: the connection fails whether the peer hears it. */
+	if (conn->tx.state == KSSL_STATE_KERNEL && !conn->tx_closed)
+		(void)!ktls_send_record(conn->fd, KTLS_CT_ALERT, a, 2);
 }
 
-static int fail_alert(kssl_conn *conn, int code, int desc, const char *msg)
+/* Fail with code/reason after sending fatal alert desc; detail = desc. */
+static int fail_alert(kssl_conn *conn, int code, int reason, int desc,
+		      const char *msg)
 {
-	send_alert(conn, AL_FATAL, desc);
-	return ks_fail(conn, ks_err(code, "%s", msg));
+	send_alert(conn, KTLS_AL_FATAL, desc);
+	return ks_fail(conn, ks_why(ks_err(code, "%s", msg), reason, desc));
 }
 
 /*
@@ -56,11 +50,11 @@ static int handle_hs_header(kssl_conn *conn, uint8_t type, size_t body_len)
 	int tls13 = conn->info.version == TLS1_3_VERSION;
 
 	switch (type) {
-	case HS_NEW_SESSION_TICKET:
+	case KTLS_HS_NEW_SESSION_TICKET:
 		if (conn->ctx->role == KSSL_CLIENT && tls13)
 			return 0; /* OpenSSL cannot take it now; see design.md */
 		break;
-	case HS_KEY_UPDATE:
+	case KTLS_HS_KEY_UPDATE:
 		if (!tls13)
 			break;
 		/*
@@ -68,17 +62,18 @@ static int handle_hs_header(kssl_conn *conn, uint8_t type, size_t body_len)
 		 * traffic secrets after install. Going on would decrypt with
 		 * the old key: stop here, loudly.
 		 */
-		return fail_alert(conn, KSSL_E_REKEY, 10,
+		return fail_alert(conn, KSSL_E_REKEY, KSSL_R_KEY_UPDATE, KTLS_AD_UNEXPECTED_MESSAGE,
 			"peer sent a TLS 1.3 KeyUpdate; re-keying kernel TLS is not supported (needs Linux 6.14 and is not implemented in kssl): connection closed");
-	case HS_HELLO_REQUEST:
+	case KTLS_HS_HELLO_REQUEST:
 		/* TLS 1.2 servers may ask; we never renegotiate (RFC 5746 allows a warning). */
 		if (conn->ctx->role == KSSL_CLIENT && !tls13 && body_len == 0) {
-			send_alert(conn, AL_WARNING, 100); /* no_renegotiation */
+			send_alert(conn, KTLS_AL_WARNING, KTLS_AD_NO_RENEGOTIATION);
 			return 0;
 		}
 		break;
 	}
-	return fail_alert(conn, KSSL_E_TLS, 10, type == 13 ?
+	return fail_alert(conn, KSSL_E_TLS, KSSL_R_UNEXPECTED_MESSAGE, KTLS_AD_UNEXPECTED_MESSAGE,
+			  type == KTLS_HS_CERTIFICATE_REQUEST ?
 			  "unexpected post-handshake CertificateRequest (post-handshake auth is not supported)" :
 			  "unexpected post-handshake message");
 }
@@ -99,7 +94,7 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 			if (conn->alert_len < 2)
 				continue;
 			conn->alert_len = 0;
-			if (conn->alert[1] == 0) {
+			if (conn->alert[1] == KTLS_AD_CLOSE_NOTIFY) {
 				conn->rx_closed = 1;
 				return 1;
 			}
@@ -109,18 +104,31 @@ static int handle_control(kssl_conn *conn, uint8_t type,
 			 * ignores them in userspace, so the kernel path does too.
 			 * TLS 1.3 makes every other alert fatal (RFC 8446, 6.2).
 			 */
-			if (conn->alert[0] == AL_WARNING &&
-			    (conn->alert[1] == 90 ||
-			     conn->info.version == TLS1_2_VERSION))
-				continue;
-			return ks_fail(conn, ks_err(KSSL_E_ALERT,
+			if (conn->alert[0] == KTLS_AL_WARNING &&
+			    (conn->alert[1] == KTLS_AD_USER_CANCELED ||
+			     conn->info.version == TLS1_2_VERSION)) {
+				/*
+				 * As OpenSSL 3.0 (rec_layer_s3.c,
+				 * MAX_WARN_ALERT_COUNT): the fifth warning
+				 * alert in a row, with no data between,
+				 * ends the connection.
+				 */
+				if (++conn->warn_alerts < KS_MAX_WARN_ALERTS)
+					continue;
+				return fail_alert(conn, KSSL_E_TLS,
+					KSSL_R_UNEXPECTED_MESSAGE,
+					KTLS_AD_UNEXPECTED_MESSAGE,
+					"too many warning alerts in a row");
+			}
+			return ks_fail(conn, ks_why(ks_err(KSSL_E_ALERT,
 				"peer sent fatal alert %s (%d)",
-				ks_alert_name(conn->alert[1]), conn->alert[1]));
+				ks_alert_name(conn->alert[1]), conn->alert[1]),
+				KSSL_R_PEER_ALERT, conn->alert[1]));
 		}
 		return 0;
 	}
 	if (type != KTLS_CT_HANDSHAKE)
-		return fail_alert(conn, KSSL_E_TLS, 10,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_UNEXPECTED_MESSAGE, KTLS_AD_UNEXPECTED_MESSAGE,
 				  "unexpected TLS record type after the handshake");
 	while (n) {
 		size_t body;
@@ -157,13 +165,13 @@ static ssize_t kernel_read_error(kssl_conn *conn, int err)
 	case EBADMSG:
 		/* The record did not authenticate: wrong key, wrong sequence
 		 * number, or tampering. Never hand out such bytes. */
-		return fail_alert(conn, KSSL_E_TLS, 20,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, KTLS_AD_BAD_RECORD_MAC,
 			"kernel TLS: record authentication failed (bad_record_mac)");
 	case EMSGSIZE:
-		return fail_alert(conn, KSSL_E_TLS, 22,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, KTLS_AD_RECORD_OVERFLOW,
 			"kernel TLS: record too large (record_overflow)");
 	case EINVAL:
-		return fail_alert(conn, KSSL_E_TLS, 50,
+		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, KTLS_AD_DECODE_ERROR,
 			"kernel TLS: malformed record (bad header or version)");
 	case ECONNRESET:
 	case EPIPE:
@@ -185,10 +193,11 @@ static ssize_t kernel_read(kssl_conn *conn, void *buf, size_t len)
 		if (n < 0)
 			return kernel_read_error(conn, (int)-n);
 		if (n == 0)
-			return ks_fail(conn, ks_err(KSSL_E_EOF,
-				"peer closed the connection without close_notify"));
-		if (type == KTLS_CT_APPLICATION_DATA)
+			return ks_fail(conn, ks_eof("kernel TLS receive"));
+		if (type == KTLS_CT_APPLICATION_DATA) {
+			conn->warn_alerts = 0;
 			return n;
+		}
 		r = handle_control(conn, type, buf, (size_t)n);
 		if (r < 0)
 			return r;
@@ -208,7 +217,7 @@ ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len)
 		return ks_err(KSSL_E_INVAL, "kssl_read: zero-length buffer");
 	if (conn->rx_closed)
 		return 0;
-	if (conn->rx.state == KSSL_OFFLOAD_KERNEL)
+	if (conn->rx.state == KSSL_STATE_KERNEL)
 		return kernel_read(conn, buf, len);
 	ERR_clear_error();
 	errno = 0;
@@ -232,10 +241,11 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len)
 	if (r < 0)
 		return r;
 	if (conn->tx_closed)
-		return ks_err(KSSL_E_CLOSED, "kssl_write after kssl_shutdown");
+		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_write after kssl_shutdown"),
+			      KSSL_R_SHUT_DOWN, 0);
 	if (len == 0)
 		return 0;
-	if (conn->tx.state == KSSL_OFFLOAD_KERNEL) {
+	if (conn->tx.state == KSSL_STATE_KERNEL) {
 		n = ks_sys->send(conn->fd, buf, len, MSG_NOSIGNAL);
 		if (n >= 0)
 			return n;
@@ -385,28 +395,28 @@ int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
 	if (r < 0)
 		return r;
 	if (conn->tx_closed)
-		return ks_err(KSSL_E_CLOSED, "kssl_sendfile after kssl_shutdown");
+		return ks_why(ks_err(KSSL_E_CLOSED, "kssl_sendfile after kssl_shutdown"),
+			      KSSL_R_SHUT_DOWN, 0);
 	if (offset < 0)
 		return ks_err(KSSL_E_INVAL, "kssl_sendfile: negative offset");
 	if (count == 0)
 		return 0;
-	if (conn->tx.state == KSSL_OFFLOAD_KERNEL)
+	if (conn->tx.state == KSSL_STATE_KERNEL)
 		return kernel_sendfile(conn, file_fd, offset, count, sent);
 	return user_sendfile(conn, file_fd, offset, count, sent);
 }
 
 int kssl_shutdown(kssl_conn *conn)
 {
-	static const unsigned char close_notify[2] = { AL_WARNING, 0 };
+	static const unsigned char close_notify[2] = { KTLS_AL_WARNING, 0 };
 	int r;
 
 	if (conn->failed)
-		return ks_err(KSSL_E_CLOSED, "connection failed earlier: %s",
-			      conn->failed_msg);
+		return ks_failed_earlier(conn, "connection");
 	if (!conn->handshake_done)
 		return ks_err(KSSL_E_INVAL, "kssl_shutdown before the handshake finished");
 	if (!conn->tx_closed) {
-		if (conn->tx.state == KSSL_OFFLOAD_KERNEL) {
+		if (conn->tx.state == KSSL_STATE_KERNEL) {
 			r = ktls_send_record(conn->fd, KTLS_CT_ALERT,
 					     close_notify, 2);
 			if (r == -EAGAIN)
@@ -432,7 +442,14 @@ int kssl_shutdown(kssl_conn *conn)
 
 size_t kssl_pending(const kssl_conn *conn)
 {
-	if (!conn->ssl || conn->rx.state == KSSL_OFFLOAD_KERNEL)
+	if (!conn->ssl || conn->rx.state == KSSL_STATE_KERNEL)
 		return 0;
 	return (size_t)SSL_pending(conn->ssl);
+}
+
+int kssl_conn_rx_buffered(const kssl_conn *conn)
+{
+	if (!conn->ssl || conn->rx.state == KSSL_STATE_KERNEL)
+		return 0;
+	return SSL_pending(conn->ssl) > 0 || SSL_has_pending(conn->ssl);
 }

@@ -17,7 +17,7 @@
 
 #include <openssl/crypto.h>
 
-#include "../ktls/ktls.h"
+#include "ktls/ktls.h"
 #include "internal.h"
 
 void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
@@ -28,7 +28,7 @@ void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
 	vsnprintf(d->reason_buf, sizeof(d->reason_buf), fmt, ap);
 	va_end(ap);
 	d->reason = d->reason_buf;
-	d->state = KSSL_OFFLOAD_USER;
+	d->state = KSSL_STATE_USER;
 	OPENSSL_cleanse(d->secret, sizeof(d->secret));
 	d->secret_len = 0;
 }
@@ -104,7 +104,7 @@ static int switch_dir(kssl_conn *conn, struct ks_dir *d, int optname)
 		return -1;
 	}
 	/* Point of no return for this direction (see the file comment). */
-	d->state = KSSL_OFFLOAD_KERNEL;
+	d->state = KSSL_STATE_KERNEL;
 	d->reason = NULL;
 	OPENSSL_cleanse(d->secret, sizeof(d->secret));
 	d->secret_len = 0;
@@ -129,8 +129,8 @@ void ks_conn_release_ssl(kssl_conn *conn)
 
 int ks_offload_rx_now(kssl_conn *conn)
 {
-	if (conn->rx.state != KSSL_OFFLOAD_PENDING)
-		return conn->rx.state == KSSL_OFFLOAD_KERNEL;
+	if (conn->rx.state != KSSL_STATE_PENDING)
+		return conn->rx.state == KSSL_STATE_KERNEL;
 	if (conn->rx_keyupdate_seen) {
 		ks_dir_user(&conn->rx, "peer sent KeyUpdate before the receive switch");
 		return 0;
@@ -144,8 +144,8 @@ int ks_offload_rx_now(kssl_conn *conn)
 		return 0;
 	conn->rx_deferred = 0;
 	if (conn->info.version == TLS1_3_VERSION)
-		(void)ktls_rx_expect_no_pad(conn->fd); /* optional speed-up */
-	if (conn->tx.state == KSSL_OFFLOAD_KERNEL)
+		(void)!ktls_rx_expect_no_pad(conn->fd); /* optional speed-up */
+	if (conn->tx.state == KSSL_STATE_KERNEL)
 		ks_conn_release_ssl(conn);
 	return 1;
 }

@@ -30,7 +30,8 @@ int ku_epoll_run(kssl_loop *loop, int timeout_ms)
 
 	n = epoll_wait(loop->epfd, ev, KU_EPOLL_BATCH, timeout_ms);
 	if (n < 0)
-		return errno == EINTR ? 0 : KSSL_E_SYSCALL;
+		return errno == EINTR ? 0 : kssl_set_error(KSSL_E_SYSCALL,
+				KSSL_R_ERRNO, errno, errno, "kssl_loop_run: epoll_wait");
 	for (i = 0; i < n; i++)
 		ku_event(loop, (uint64_t)(uintptr_t)ev[i].data.ptr,
 			 (int)ev[i].events);

@@ -85,16 +85,19 @@ struct kssl_loop {
 	kssl_accept_cb accept_cb;
 	void *accept_arg;
 	int listen_armed, listen_inflight, listen_added;
+	int listen_failed; /* a re-arm failed: kssl_loop_run reports it */
 	uint64_t listen_token; /* address used as the listener's tag object */
 };
 
 /* loop.c */
 struct io_uring_sqe *ku_get_sqe(kssl_loop *loop, unsigned need);
-int ku_arm(kssl_lconn *lc, unsigned events);
+KSSL_MUST_USE int ku_arm(kssl_lconn *lc, unsigned events);
 void ku_complete(kssl_lconn *lc, ssize_t result);
 int ku_fail(kssl_lconn *lc, int code, int err, const char *what);
+/* Complete with a kssl call's failure code; its error state stays. */
+int ku_fail_kssl(kssl_lconn *lc, int code);
 void ku_release(kssl_lconn *lc);
-int ku_start(kssl_lconn *lc, enum ku_op op, kssl_lconn_cb cb, void *arg);
+KSSL_MUST_USE int ku_start(kssl_lconn *lc, enum ku_op op, kssl_lconn_cb cb, void *arg);
 void ku_event(kssl_loop *loop, uint64_t data, int res);
 
 /* pipes.c */
@@ -112,7 +115,7 @@ void ku_splice_cqe(kssl_lconn *lc, enum ku_tag tag, int res);
 void ku_splice_ready(kssl_lconn *lc);
 
 /* epoll.c */
-int ku_epoll_arm(kssl_loop *loop, int fd, int *added, void *ptr,
+KSSL_MUST_USE int ku_epoll_arm(kssl_loop *loop, int fd, int *added, void *ptr,
 		 unsigned events);
 int ku_epoll_run(kssl_loop *loop, int timeout_ms);
 

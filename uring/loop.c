@@ -27,7 +27,7 @@ static void report_fallback(const kssl_loop *loop)
 	static int reported; /* once per process, as the brief of a server
 				 log line wants: not once per worker loop */
 
-	if (reported || (loop->flags & KSSL_LOOP_QUIET))
+	if (reported || !(loop->flags & KSSL_LOOP_VERBOSE))
 		return;
 	reported = 1;
 	fprintf(stderr, "kssl: %s; using epoll + sendfile(2)\n", loop->reason);
@@ -59,8 +59,11 @@ kssl_loop *kssl_loop_new(const struct kssl_loop_config *cfg)
 	kssl_loop *loop = calloc(1, sizeof(*loop));
 	size_t max;
 
-	if (!loop)
+	if (!loop) {
+		(void)kssl_set_error(KSSL_E_NOMEM, KSSL_R_NONE, 0, 0,
+				     "kssl_loop_new: out of memory");
 		return NULL;
+	}
 	if (!cfg)
 		cfg = &def;
 	loop->flags = cfg->flags;
@@ -77,6 +80,8 @@ kssl_loop *kssl_loop_new(const struct kssl_loop_config *cfg)
 	}
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0) {
+		(void)kssl_set_error(KSSL_E_SYSCALL, KSSL_R_ERRNO, errno, errno,
+				     "kssl_loop_new: epoll_create1");
 		free(loop);
 		return NULL;
 	}
@@ -185,13 +190,20 @@ void ku_complete(kssl_lconn *lc, ssize_t result)
 		cb(lc, result, lc->cb_arg);
 }
 
+int ku_fail_kssl(kssl_lconn *lc, int code)
+{
+	/* kssl set the thread's error state; keep it, copy the message. */
+	snprintf(lc->err, sizeof(lc->err), "%s", kssl_last_error());
+	ku_complete(lc, code);
+	return code;
+}
+
 int ku_fail(kssl_lconn *lc, int code, int err, const char *what)
 {
-	if (err)
-		snprintf(lc->err, sizeof(lc->err), "%s: %s", what,
-			 strerror(err));
-	else
-		snprintf(lc->err, sizeof(lc->err), "%s", what);
+	/* The thread's kssl error state too (kssl.h convention). */
+	(void)kssl_set_error(code, err ? KSSL_R_ERRNO : KSSL_R_NONE, err, err,
+			     "%s", what);
+	snprintf(lc->err, sizeof(lc->err), "%s", kssl_last_error());
 	ku_complete(lc, code);
 	return code;
 }
@@ -224,9 +236,12 @@ static void listen_event(kssl_loop *loop)
 		if (!loop->accept_cb)
 			return;
 	}
-	if (loop->accept_cb)
-		kssl_loop_listen(loop, loop->listen_fd, loop->accept_cb,
-				 loop->accept_arg);
+	/* Re-arming can fail (ring full, epoll_ctl): kssl_loop_run reports it
+	 * rather than the listener going deaf silently. */
+	if (loop->accept_cb &&
+	    kssl_loop_listen(loop, loop->listen_fd, loop->accept_cb,
+			     loop->accept_arg) < 0)
+		loop->listen_failed = 1;
 }
 
 void ku_event(kssl_loop *loop, uint64_t data, int res)
@@ -274,7 +289,8 @@ static int uring_run(kssl_loop *loop, int timeout_ms)
 						     &ts, NULL);
 	}
 	if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
-		return KSSL_E_SYSCALL;
+		return kssl_set_error(KSSL_E_SYSCALL, KSSL_R_ERRNO, -r, -r,
+				      "kssl_loop_run: io_uring wait");
 	/* Copy the batch out before running callbacks: they submit. */
 	while ((n = io_uring_peek_batch_cqe(&loop->ring, cqes, KU_BATCH)) > 0) {
 		for (i = 0; i < n; i++) {
@@ -315,8 +331,14 @@ static void sweep(kssl_loop *loop)
 
 int kssl_loop_run(kssl_loop *loop, int timeout_ms)
 {
-	int n = run_ready(loop), r;
+	int n, r;
 
+	if (loop->listen_failed) {
+		loop->listen_failed = 0;
+		return kssl_set_error(KSSL_E_SYSCALL, KSSL_R_NONE, 0, 0,
+				      "kssl_loop_run: re-arming the listening socket failed; call kssl_loop_listen again");
+	}
+	n = run_ready(loop);
 	if (n || loop->ready)
 		timeout_ms = 0;
 	r = loop->use_uring ? uring_run(loop, timeout_ms)
@@ -338,7 +360,8 @@ int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
 	struct io_uring_sqe *sqe;
 
 	if (set_nonblock(listen_fd) < 0)
-		return KSSL_E_SYSCALL;
+		return kssl_set_error(KSSL_E_SYSCALL, KSSL_R_ERRNO, errno, errno,
+				      "kssl_loop_listen: fcntl O_NONBLOCK");
 	loop->listen_fd = listen_fd;
 	loop->accept_cb = cb;
 	loop->accept_arg = arg;
@@ -350,7 +373,8 @@ int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
 							      KU_TAG_LISTEN),
 				     POLLIN);
 		if (r < 0)
-			return KSSL_E_SYSCALL;
+			return kssl_set_error(KSSL_E_SYSCALL, KSSL_R_ERRNO, errno,
+					      errno, "kssl_loop_listen: epoll_ctl");
 		loop->listen_armed = 1;
 		return 0;
 	}
@@ -360,7 +384,8 @@ int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
 	}
 	sqe = ku_get_sqe(loop, 1);
 	if (!sqe)
-		return KSSL_E_SYSCALL;
+		return kssl_set_error(KSSL_E_SYSCALL, KSSL_R_ERRNO, EBUSY, EBUSY,
+				      "kssl_loop_listen: io_uring queue full");
 	io_uring_prep_poll_add(sqe, listen_fd, POLLIN);
 	io_uring_sqe_set_data64(sqe, token(&loop->listen_token, KU_TAG_LISTEN));
 	loop->listen_armed = loop->listen_inflight = 1;
@@ -396,11 +421,17 @@ kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_conn *tls)
 {
 	kssl_lconn *lc;
 
-	if (set_nonblock(fd) < 0)
+	if (set_nonblock(fd) < 0) {
+		(void)kssl_set_error(KSSL_E_SYSCALL, KSSL_R_ERRNO, errno, errno,
+				     "kssl_lconn_new: fcntl O_NONBLOCK");
 		return NULL;
+	}
 	lc = calloc(1, sizeof(*lc));
-	if (!lc)
+	if (!lc) {
+		(void)kssl_set_error(KSSL_E_NOMEM, KSSL_R_NONE, 0, 0,
+				     "kssl_lconn_new: out of memory");
 		return NULL;
+	}
 	lc->loop = loop;
 	lc->fd = fd;
 	lc->tls = tls;
@@ -532,7 +563,9 @@ const char *kssl_lconn_send_path(const kssl_lconn *lc)
 int ku_start(kssl_lconn *lc, enum ku_op op, kssl_lconn_cb cb, void *arg)
 {
 	if (lc->closing || lc->op != KU_OP_NONE)
-		return KSSL_E_INVAL;
+		return kssl_set_error(KSSL_E_INVAL, KSSL_R_WRONG_STATE, 0, 0,
+				      lc->closing ? "connection is closing"
+						  : "an operation is already running");
 	lc->op = op;
 	lc->cb = cb;
 	lc->cb_arg = arg;

@@ -22,7 +22,7 @@ static void wait_for(kssl_lconn *lc, unsigned events)
 /* A kssl result that is neither success nor WANT_*: fail with its message. */
 static void tls_fail(kssl_lconn *lc, int code)
 {
-	ku_fail(lc, code, 0, kssl_last_error());
+	ku_fail_kssl(lc, code);
 }
 
 static void step_handshake(kssl_lconn *lc)
@@ -197,8 +197,11 @@ int kssl_lconn_handshake(kssl_lconn *lc, kssl_lconn_cb cb, void *arg)
 int kssl_lconn_read(kssl_lconn *lc, void *buf, size_t len, kssl_lconn_cb cb,
 		    void *arg)
 {
-	if (!buf || !len || lc->op != KU_OP_NONE)
-		return KSSL_E_INVAL;
+	if (lc->op != KU_OP_NONE)
+		return ku_start(lc, KU_OP_NONE, NULL, NULL); /* refused: busy */
+	if (!buf || !len)
+		return kssl_set_error(KSSL_E_INVAL, KSSL_R_BAD_ARGUMENT, 0, 0,
+				      "kssl_lconn_read: no buffer");
 	lc->buf = buf;
 	lc->len = len;
 	return ku_start(lc, KU_OP_READ, cb, arg);
@@ -207,8 +210,11 @@ int kssl_lconn_read(kssl_lconn *lc, void *buf, size_t len, kssl_lconn_cb cb,
 int kssl_lconn_write(kssl_lconn *lc, const void *buf, size_t len,
 		     kssl_lconn_cb cb, void *arg)
 {
-	if ((!buf && len) || lc->op != KU_OP_NONE)
-		return KSSL_E_INVAL;
+	if (lc->op != KU_OP_NONE)
+		return ku_start(lc, KU_OP_NONE, NULL, NULL); /* refused: busy */
+	if (!buf && len)
+		return kssl_set_error(KSSL_E_INVAL, KSSL_R_BAD_ARGUMENT, 0, 0,
+				      "kssl_lconn_write: no buffer");
 	lc->buf = (void *)buf;
 	lc->len = len;
 	return ku_start(lc, KU_OP_WRITE, cb, arg);
@@ -221,9 +227,10 @@ int kssl_lconn_sendfile(kssl_lconn *lc, int file_fd, off_t offset,
 	int r;
 
 	if (file_fd < 0 || offset < 0)
-		return KSSL_E_INVAL;
+		return kssl_set_error(KSSL_E_INVAL, KSSL_R_BAD_ARGUMENT, 0, 0,
+				      "kssl_lconn_sendfile: bad file or offset");
 	kernel_tx = !lc->tls || kssl_conn_offload(lc->tls, KSSL_DIR_TX, NULL) ==
-					KSSL_OFFLOAD_KERNEL;
+					KSSL_STATE_KERNEL;
 	r = ku_start(lc, KU_OP_SENDFILE, cb, arg);
 	if (r < 0)
 		return r;

@@ -16,8 +16,12 @@
  *     negative KSSL_E_* code;
  *   - calls that return a pointer return NULL on failure.
  * After any failure kssl_last_error() gives a one-line message that names the
- * cause (OpenSSL reason, errno text, TLS alert, or offload reason). The
- * message is per thread and valid until the next kssl call on that thread.
+ * cause (OpenSSL reason, errno text, TLS alert, or offload reason), and
+ * kssl_last_reason() / kssl_last_detail() / kssl_last_errno() /
+ * kssl_last_openssl_error() give the same cause as numbers: branch on
+ * those, never on the text. All are per thread and valid until the next
+ * kssl call on that thread. Every call in this header, kssl_dtls.h and
+ * kssl_uring.h follows this convention, including KSSL_E_INTR for a signal.
  *
  * Threads: a kssl_ctx may be shared by many threads once it is configured
  * (configure it before creating connections). A kssl_conn belongs to one
@@ -35,6 +39,29 @@ extern "C" {
 #endif
 
 #define KSSL_VERSION_STRING "0.1.0"
+
+/*
+ * KSSL_MUST_USE marks calls whose result says whether they worked: the
+ * compiler warns when it is dropped. To drop one on purpose (best-effort
+ * close_notify, say), write `(void)!kssl_shutdown(c);` — GCC does not
+ * accept a plain (void) cast for this attribute.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define KSSL_MUST_USE __attribute__((warn_unused_result))
+#else
+#define KSSL_MUST_USE
+#endif
+
+/*
+ * KSSL_API marks the exported calls. libkssl is built with
+ * -fvisibility=hidden, so everything else stays inside the library (and
+ * src/kssl.map still limits the shared library to kssl_*).
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define KSSL_API __attribute__((visibility("default")))
+#else
+#define KSSL_API
+#endif
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -58,19 +85,108 @@ enum kssl_error {
 };
 
 /*
- * kssl_last_error returns the message of the last failure on this thread
- * ("" if none). The string is owned by kssl.
+ * Reasons: a stable, finer cause under the KSSL_E_* class of the last
+ * failure. Programs branch on (code, reason, detail), never on message
+ * text, which may be reworded at any release. New reasons may be added;
+ * existing numbers never change.
  */
-const char *kssl_last_error(void);
+enum kssl_reason {
+	KSSL_R_NONE = 0,            /* no finer cause recorded */
+	KSSL_R_ERRNO = 1,           /* a system call failed; detail = errno */
+	KSSL_R_OPENSSL = 2,         /* OpenSSL named the cause; see
+				       kssl_last_openssl_error() */
+	KSSL_R_BAD_CERT_DATA = 3,   /* a certificate (chain) does not parse */
+	KSSL_R_BAD_KEY_DATA = 4,    /* a private key does not parse (or the
+				       password is wrong) */
+	KSSL_R_KEY_MISMATCH = 5,    /* the key does not match the certificate */
+	KSSL_R_BAD_CA_DATA = 6,     /* CA certificates do not parse or load */
+	KSSL_R_PEER_ALERT = 7,      /* the peer sent a fatal alert;
+				       detail = alert description (RFC 8446) */
+	KSSL_R_VERIFY_FAILED = 8,   /* the peer certificate did not verify;
+				       detail = X509_V_ERR_* code */
+	KSSL_R_UNEXPECTED_EOF = 9,  /* transport closed without close_notify */
+	KSSL_R_KERNEL_RECORD = 10,  /* kernel TLS rejected a received record;
+				       detail = the alert kssl sent (20, 22, 50) */
+	KSSL_R_KEY_UPDATE = 11,     /* the peer re-keyed (TLS 1.3 KeyUpdate)
+				       and the kernel cannot follow */
+	KSSL_R_UNEXPECTED_MESSAGE = 12, /* a record or message not allowed
+				       after the handshake */
+	KSSL_R_FAILED_EARLIER = 13, /* the connection failed before; detail =
+				       the KSSL_E_* code of that first failure */
+	KSSL_R_SHUT_DOWN = 14,      /* this side already sent close_notify */
+	KSSL_R_PEER_CLOSED = 15,    /* the peer sent close_notify; no more
+				       data may be written */
+	KSSL_R_BAD_ARGUMENT = 16,   /* an argument is out of range or missing */
+	KSSL_R_WRONG_STATE = 17,    /* the call is not valid at this point */
+	KSSL_R_INTERRUPTED = 18,    /* a signal (with KSSL_E_INTR) */
+};
+
+/*
+ * kssl_last_error returns the message of the last failure on this thread
+ * ("" if none). The string is owned by kssl. It is for people (logs,
+ * exception text): its wording is not stable.
+ */
+KSSL_API const char *kssl_last_error(void);
 
 /*
  * kssl_last_errno returns the errno behind the last failure on this thread
- * when it came from a system call (KSSL_E_SYSCALL, some KSSL_E_FILE), else 0.
+ * when it came from a system call (KSSL_E_SYSCALL, KSSL_E_INTR, some
+ * KSSL_E_FILE), else 0.
  */
-int kssl_last_errno(void);
+KSSL_API int kssl_last_errno(void);
+
+/* kssl_last_reason returns the enum kssl_reason of the last failure. */
+KSSL_API int kssl_last_reason(void);
+
+/*
+ * kssl_last_detail returns the number that goes with the reason: the alert
+ * description (KSSL_R_PEER_ALERT, KSSL_R_KERNEL_RECORD), the X509_V_ERR_*
+ * code (KSSL_R_VERIFY_FAILED), the errno (KSSL_R_ERRNO), the first
+ * failure's KSSL_E_* code (KSSL_R_FAILED_EARLIER); else 0.
+ */
+KSSL_API long kssl_last_detail(void);
+
+/*
+ * kssl_last_openssl_error returns OpenSSL's packed error code (take it
+ * apart with ERR_GET_LIB / ERR_GET_REASON) of the error queue entry that
+ * named the cause of the last failure, or 0 when OpenSSL named none. kssl
+ * clears OpenSSL's queue; this is the copy.
+ */
+KSSL_API unsigned long kssl_last_openssl_error(void);
+
+/* All of the above at once, copied: for callers that report later. */
+struct kssl_error_info {
+	int code;                 /* KSSL_E_* of the failure (0 if none) */
+	int reason;               /* enum kssl_reason */
+	long detail;              /* kssl_last_detail() */
+	int sys_errno;            /* kssl_last_errno() */
+	unsigned long openssl_error; /* kssl_last_openssl_error() */
+	char message[512];        /* kssl_last_error() */
+};
+
+/*
+ * kssl_last_error_info fills *out with the last failure recorded on this
+ * thread. Its code is the one recorded with the message; KSSL_E_WANT_*
+ * results record nothing, so a caller holding a call's result should
+ * store that result in out->code.
+ */
+KSSL_API void kssl_last_error_info(struct kssl_error_info *out);
+
+/*
+ * kssl_set_error records a failure in this thread's error state, as kssl's
+ * own calls do, and returns code. It is for libraries built on kssl (such
+ * as kssl_uring) that follow the same convention. sys_errno != 0 appends
+ * ": <strerror>" to the message and sets kssl_last_errno(); the OpenSSL
+ * error is cleared. fmt is printf-style.
+ */
+KSSL_API int kssl_set_error(int code, int reason, long detail, int sys_errno,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* kssl_error_name returns "KSSL_E_TLS" etc. for a code (static string). */
-const char *kssl_error_name(int code);
+KSSL_API const char *kssl_error_name(int code);
+
+/* kssl_reason_name returns "KSSL_R_PEER_ALERT" etc. (static string). */
+KSSL_API const char *kssl_reason_name(int reason);
 
 /* ---- contexts ---------------------------------------------------------- */
 
@@ -107,7 +223,7 @@ enum kssl_format {
  * file (as CPython does); otherwise no secret is ever written anywhere.
  * Returns NULL on failure. Free with kssl_ctx_free.
  */
-kssl_ctx *kssl_ctx_new(enum kssl_role role);
+KSSL_API KSSL_MUST_USE kssl_ctx *kssl_ctx_new(enum kssl_role role);
 
 /*
  * kssl_ctx_new_ex is kssl_ctx_new with some of its defaults left out, for
@@ -119,22 +235,23 @@ enum kssl_ctx_flags {
 	KSSL_CTX_NO_ENV = 1 << 0,        /* ignore SSLKEYLOGFILE */
 	KSSL_CTX_NO_SYSTEM_CAS = 1 << 1, /* clients: start with no trust anchors */
 };
-kssl_ctx *kssl_ctx_new_ex(enum kssl_role role, unsigned flags);
+KSSL_API KSSL_MUST_USE kssl_ctx *kssl_ctx_new_ex(enum kssl_role role, unsigned flags);
 
 /* kssl_ctx_free drops one reference; NULL is ignored. */
-void kssl_ctx_free(kssl_ctx *ctx);
+KSSL_API void kssl_ctx_free(kssl_ctx *ctx);
 
 /* kssl_ctx_up_ref adds a reference (for sharing between owners). */
-void kssl_ctx_up_ref(kssl_ctx *ctx);
+KSSL_API void kssl_ctx_up_ref(kssl_ctx *ctx);
 
-enum kssl_role kssl_ctx_role(const kssl_ctx *ctx);
+/* kssl_ctx_role returns the role the context was made for. */
+KSSL_API enum kssl_role kssl_ctx_role(const kssl_ctx *ctx);
 
 /*
  * Password callback for encrypted private keys: writes at most size bytes of
  * the password into buf and returns its length, or -1 to fail.
  */
 typedef int (*kssl_password_cb)(char *buf, int size, void *arg);
-void kssl_ctx_set_password_cb(kssl_ctx *ctx, kssl_password_cb cb, void *arg);
+KSSL_API void kssl_ctx_set_password_cb(kssl_ctx *ctx, kssl_password_cb cb, void *arg);
 
 /*
  * Certificate chain and private key. From files: the chain file holds the
@@ -143,12 +260,12 @@ void kssl_ctx_set_password_cb(kssl_ctx *ctx, kssl_password_cb cb, void *arg);
  * leaf; extra chain certificates via kssl_ctx_add_chain_cert_mem). The key
  * must match the certificate or KSSL_E_FILE is returned.
  */
-int kssl_ctx_use_cert_file(kssl_ctx *ctx, const char *chain_path,
+KSSL_API KSSL_MUST_USE int kssl_ctx_use_cert_file(kssl_ctx *ctx, const char *chain_path,
 			   const char *key_path);
-int kssl_ctx_use_cert_mem(kssl_ctx *ctx, const void *cert, size_t cert_len,
+KSSL_API KSSL_MUST_USE int kssl_ctx_use_cert_mem(kssl_ctx *ctx, const void *cert, size_t cert_len,
 			  const void *key, size_t key_len,
 			  enum kssl_format format);
-int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
+KSSL_API KSSL_MUST_USE int kssl_ctx_add_chain_cert_mem(kssl_ctx *ctx, const void *cert, size_t len,
 				enum kssl_format format);
 
 /*
@@ -170,31 +287,35 @@ int kssl_ctx_set_ocsp_response(kssl_ctx *ctx, const void *der, size_t len);
  * (one or more concatenated certificates). kssl_ctx_load_default_cas loads
  * the system default store (also done by kssl_ctx_new for clients).
  */
-int kssl_ctx_load_ca_file(kssl_ctx *ctx, const char *cafile);
-int kssl_ctx_load_ca_dir(kssl_ctx *ctx, const char *capath);
-int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
+KSSL_API KSSL_MUST_USE int kssl_ctx_load_ca_file(kssl_ctx *ctx, const char *cafile);
+KSSL_API KSSL_MUST_USE int kssl_ctx_load_ca_dir(kssl_ctx *ctx, const char *capath);
+KSSL_API KSSL_MUST_USE int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
 			 enum kssl_format format);
-int kssl_ctx_load_default_cas(kssl_ctx *ctx);
+KSSL_API KSSL_MUST_USE int kssl_ctx_load_default_cas(kssl_ctx *ctx);
 
-void kssl_ctx_set_verify(kssl_ctx *ctx, enum kssl_verify mode);
-enum kssl_verify kssl_ctx_get_verify(const kssl_ctx *ctx);
+/*
+ * Whether and how the peer's certificate is checked (clients default to
+ * KSSL_VERIFY_REQUIRED, servers to KSSL_VERIFY_NONE); get returns it.
+ */
+KSSL_API void kssl_ctx_set_verify(kssl_ctx *ctx, enum kssl_verify mode);
+KSSL_API enum kssl_verify kssl_ctx_get_verify(const kssl_ctx *ctx);
 /* Clients: check the certificate names the server_name given to the conn. */
-void kssl_ctx_set_check_hostname(kssl_ctx *ctx, int on);
-int kssl_ctx_get_check_hostname(const kssl_ctx *ctx);
+KSSL_API void kssl_ctx_set_check_hostname(kssl_ctx *ctx, int on);
+KSSL_API int kssl_ctx_get_check_hostname(const kssl_ctx *ctx);
 
 /* Version range, KSSL_TLS1_2 or KSSL_TLS1_3 (0 = no limit on that side). */
-int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version, int max_version);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version, int max_version);
 
 /* OpenSSL cipher string (TLS 1.2) and ciphersuite list (TLS 1.3). */
-int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *tls12_list);
-int kssl_ctx_set_ciphersuites(kssl_ctx *ctx, const char *tls13_list);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *tls12_list);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_ciphersuites(kssl_ctx *ctx, const char *tls13_list);
 
 /*
  * ALPN, as protocol names in preference order. Clients offer them; servers
  * pick their first protocol that the client also offers (none in common:
  * the handshake goes on without ALPN, as CPython does).
  */
-int kssl_ctx_set_alpn(kssl_ctx *ctx, const char *const *protos, size_t n);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_alpn(kssl_ctx *ctx, const char *const *protos, size_t n);
 
 /*
  * Server name indication for servers: cb is called with the name the client
@@ -204,7 +325,7 @@ int kssl_ctx_set_alpn(kssl_ctx *ctx, const char *const *protos, size_t n);
  */
 typedef int (*kssl_sni_cb)(kssl_conn *conn, const char *server_name,
 			   void *arg);
-void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg);
+KSSL_API void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg);
 
 /*
  * Session resumption. Servers issue `n` TLS 1.3 tickets per handshake
@@ -213,15 +334,15 @@ void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg);
  * then the kernel takes the receive direction only once the server's
  * tickets have been read by OpenSSL (see docs/design.md, "Tickets").
  */
-int kssl_ctx_set_num_tickets(kssl_ctx *ctx, size_t n);
-void kssl_ctx_set_client_sessions(kssl_ctx *ctx, int on);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_num_tickets(kssl_ctx *ctx, size_t n);
+KSSL_API void kssl_ctx_set_client_sessions(kssl_ctx *ctx, int on);
 
 /*
  * Append TLS secrets in NSS key log format to path (for Wireshark). A new
  * context starts with $SSLKEYLOGFILE (unless setuid); path NULL stops
  * logging, that one included.
  */
-int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path);
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path);
 
 /* Which directions kssl may move into the kernel. */
 enum kssl_offload_mode {
@@ -230,14 +351,14 @@ enum kssl_offload_mode {
 	KSSL_OFFLOAD_RX = 2,   /* receive only */
 	KSSL_OFFLOAD_NONE = 3, /* everything in OpenSSL */
 };
-void kssl_ctx_set_offload(kssl_ctx *ctx, enum kssl_offload_mode mode);
+KSSL_API void kssl_ctx_set_offload(kssl_ctx *ctx, enum kssl_offload_mode mode);
 
 /*
  * kssl_ctx_ssl_ctx exposes the underlying OpenSSL SSL_CTX (a `SSL_CTX *`) for
  * settings this API does not cover. Do not enable SSL_OP_ENABLE_KTLS or
  * change the keylog/message callbacks: kssl owns them.
  */
-void *kssl_ctx_ssl_ctx(kssl_ctx *ctx);
+KSSL_API void *kssl_ctx_ssl_ctx(kssl_ctx *ctx);
 
 /* ---- connections ------------------------------------------------------- */
 
@@ -246,13 +367,13 @@ void *kssl_ctx_ssl_ctx(kssl_ctx *ctx);
  * stays owned by the caller (kssl never closes it) and may be blocking or
  * non-blocking. The conn holds a reference on ctx.
  */
-kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd);
+KSSL_API KSSL_MUST_USE kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd);
 
 /* kssl_conn_free frees the conn (no close_notify is sent); NULL ignored. */
-void kssl_conn_free(kssl_conn *conn);
+KSSL_API void kssl_conn_free(kssl_conn *conn);
 
 /* Clients: SNI and the name checked against the certificate. */
-int kssl_conn_set_hostname(kssl_conn *conn, const char *name);
+KSSL_API KSSL_MUST_USE int kssl_conn_set_hostname(kssl_conn *conn, const char *name);
 
 /*
  * Servers, from the SNI callback: continue with another context. Its
@@ -260,16 +381,17 @@ int kssl_conn_set_hostname(kssl_conn *conn, const char *name);
  * this connection; what OpenSSL copied into the connection when it was
  * created (version range, cipher lists, options) stays the first one's.
  */
-int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx);
+KSSL_API KSSL_MUST_USE int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx);
 
 /* Per-connection override of kssl_ctx_set_offload (before the handshake). */
-void kssl_conn_set_offload(kssl_conn *conn, enum kssl_offload_mode mode);
+KSSL_API void kssl_conn_set_offload(kssl_conn *conn, enum kssl_offload_mode mode);
 
 /* Opaque data for the caller. */
-void kssl_conn_set_data(kssl_conn *conn, void *data);
-void *kssl_conn_get_data(const kssl_conn *conn);
+KSSL_API void kssl_conn_set_data(kssl_conn *conn, void *data);
+KSSL_API void *kssl_conn_get_data(const kssl_conn *conn);
 
-int kssl_conn_fd(const kssl_conn *conn);
+/* kssl_conn_fd returns the socket given to kssl_conn_new. */
+KSSL_API int kssl_conn_fd(const kssl_conn *conn);
 
 /*
  * kssl_handshake runs (or continues) the handshake. Returns 0 when it is
@@ -277,7 +399,7 @@ int kssl_conn_fd(const kssl_conn *conn);
  * non-blocking socket, or an error. Calling it again after success is a
  * no-op returning 0.
  */
-int kssl_handshake(kssl_conn *conn);
+KSSL_API KSSL_MUST_USE int kssl_handshake(kssl_conn *conn);
 
 /*
  * kssl_read reads plaintext. Returns the number of bytes (> 0), 0 when the
@@ -290,7 +412,7 @@ int kssl_handshake(kssl_conn *conn);
  * need to write (KSSL_E_WANT_WRITE). After an error other than WANT_* and
  * INTR the connection is failed.
  */
-ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
+KSSL_API KSSL_MUST_USE ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
 
 /*
  * kssl_write writes plaintext; returns the number of bytes taken (> 0; may
@@ -299,7 +421,7 @@ ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
  * With userspace TX, after KSSL_E_WANT_WRITE call again with the same
  * buffer and length (OpenSSL's rule).
  */
-ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
+KSSL_API KSSL_MUST_USE ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
 
 /*
  * kssl_sendfile sends `count` bytes of file_fd starting at `offset` (the
@@ -318,7 +440,7 @@ ssize_t kssl_write(kssl_conn *conn, const void *buf, size_t len);
  * when the application close(2)s a kernel-TX socket with queued records;
  * long-running programs should ignore SIGPIPE (as CPython does).
  */
-int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
+KSSL_API KSSL_MUST_USE int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
 		  size_t *sent);
 
 /*
@@ -326,10 +448,18 @@ int kssl_sendfile(kssl_conn *conn, int file_fd, off_t offset, size_t count,
  * close_notify was already received, 0 if not (read until kssl_read returns
  * 0 to wait for it), KSSL_E_WANT_WRITE, or an error.
  */
-int kssl_shutdown(kssl_conn *conn);
+KSSL_API KSSL_MUST_USE int kssl_shutdown(kssl_conn *conn);
 
 /* Bytes of plaintext kssl can return without reading the socket. */
-size_t kssl_pending(const kssl_conn *conn);
+KSSL_API size_t kssl_pending(const kssl_conn *conn);
+
+/*
+ * kssl_conn_rx_buffered returns 1 if received bytes wait inside kssl /
+ * OpenSSL (decrypted plaintext or whole or partial records read from the
+ * socket), so that polling the socket before the next kssl_read could wait
+ * for nothing; 0 if not (always 0 with RX in the kernel).
+ */
+KSSL_API int kssl_conn_rx_buffered(const kssl_conn *conn);
 
 /* ---- connection state -------------------------------------------------- */
 
@@ -339,44 +469,59 @@ enum kssl_dir {
 };
 
 enum kssl_offload_state {
-	KSSL_OFFLOAD_PENDING = 0, /* decision not made yet (handshake running,
-				     or RX waits for the server's tickets) */
-	KSSL_OFFLOAD_KERNEL = 1,  /* records of this direction are kernel TLS */
-	KSSL_OFFLOAD_USER = 2,    /* records of this direction are OpenSSL's */
+	KSSL_STATE_PENDING = 0, /* decision not made yet (handshake running,
+				   or RX waits for the server's tickets) */
+	KSSL_STATE_KERNEL = 1,  /* records of this direction are kernel TLS */
+	KSSL_STATE_USER = 2,    /* records of this direction are OpenSSL's */
 };
+/*
+ * Deprecated spellings of the states (they shared the KSSL_OFFLOAD_ prefix
+ * with enum kssl_offload_mode); kept so existing code compiles.
+ */
+#define KSSL_OFFLOAD_PENDING KSSL_STATE_PENDING
+#define KSSL_OFFLOAD_KERNEL KSSL_STATE_KERNEL
+#define KSSL_OFFLOAD_USER KSSL_STATE_USER
 
 /*
  * kssl_conn_offload tells where a direction's records are processed. When
- * the answer is not KSSL_OFFLOAD_KERNEL and reason is not NULL, *reason is a
+ * the answer is not KSSL_STATE_KERNEL and reason is not NULL, *reason is a
  * static or conn-owned string naming why (e.g. "kernel has no tls ULP
  * (CONFIG_TLS): setsockopt TCP_ULP: No such file or directory").
  */
-enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
+KSSL_API enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
 					  enum kssl_dir dir,
 					  const char **reason);
 
 /* Negotiated version (KSSL_TLS1_2/3), 0 before the handshake. */
-int kssl_conn_version(const kssl_conn *conn);
+KSSL_API int kssl_conn_version(const kssl_conn *conn);
 /* Negotiated cipher in IANA and OpenSSL naming (NULL before handshake). */
-const char *kssl_conn_cipher(const kssl_conn *conn);
-const char *kssl_conn_cipher_openssl(const kssl_conn *conn);
+KSSL_API const char *kssl_conn_cipher(const kssl_conn *conn);
+KSSL_API const char *kssl_conn_cipher_openssl(const kssl_conn *conn);
 /* ALPN protocol selected (NULL if none); *len gets its length. */
-const char *kssl_conn_alpn(const kssl_conn *conn, size_t *len);
+KSSL_API const char *kssl_conn_alpn(const kssl_conn *conn, size_t *len);
 /* Server: the SNI name the client sent (NULL if none). */
-const char *kssl_conn_server_name(const kssl_conn *conn);
+KSSL_API const char *kssl_conn_server_name(const kssl_conn *conn);
+/*
+ * tls-unique channel binding (RFC 5929): the first Finished message of the
+ * handshake, kept after OpenSSL's SSL is freed. Copies at most size bytes
+ * into buf (may be NULL to ask the length) and returns the full length, 0
+ * before the handshake.
+ */
+KSSL_API size_t kssl_conn_tls_unique(const kssl_conn *conn, uint8_t *buf,
+				     size_t size);
 /* 1 if this handshake resumed a session. */
-int kssl_conn_session_reused(const kssl_conn *conn);
+KSSL_API int kssl_conn_session_reused(const kssl_conn *conn);
 
 /*
  * The peer's certificate as DER. Returns the length and points *der at
  * conn-owned memory, or 0 if the peer sent none.
  */
-size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der);
+KSSL_API size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der);
 /*
  * X.509 verification result of the peer certificate (0 = ok, X509_V_*);
  * also valid after a handshake that failed with KSSL_E_CERT.
  */
-long kssl_conn_verify_result(const kssl_conn *conn);
+KSSL_API long kssl_conn_verify_result(const kssl_conn *conn);
 
 /*
  * Client sessions, serialized (DER of an SSL_SESSION). get: the session to
@@ -384,8 +529,8 @@ long kssl_conn_verify_result(const kssl_conn *conn);
  * KSSL_E_INVAL if none yet); *out is malloc'd, free it with free().
  * set: resume it in the next kssl_handshake.
  */
-int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len);
-int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len);
+KSSL_API KSSL_MUST_USE int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len);
+KSSL_API KSSL_MUST_USE int kssl_conn_set_session(kssl_conn *conn, const uint8_t *der, size_t len);
 
 /*
  * TLS 1.3 post-handshake client authentication (RFC 8446, 4.6.2), as
@@ -472,7 +617,7 @@ void kssl_ctx_session_stats(kssl_ctx *ctx, struct kssl_session_stats *out);
  * once both directions are in the kernel (its buffers and keys are no
  * longer needed); then this returns NULL.
  */
-void *kssl_conn_ssl(kssl_conn *conn);
+KSSL_API void *kssl_conn_ssl(kssl_conn *conn);
 
 /* ---- kernel capabilities ----------------------------------------------- */
 
@@ -481,7 +626,7 @@ void *kssl_conn_ssl(kssl_conn *conn);
  * ULP (reads /proc/sys/net/ipv4/tcp_available_ulp, falling back to trying
  * it on a socket), 0 if not.
  */
-int kssl_kernel_has_tls(void);
+KSSL_API int kssl_kernel_has_tls(void);
 
 #ifdef __cplusplus
 }

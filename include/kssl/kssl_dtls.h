@@ -28,8 +28,8 @@
  * Blocking: the socket's O_NONBLOCK flag decides, as for TLS connections.
  * On a blocking socket kssl_dtls_handshake / _recv wait themselves and
  * retransmit lost flights when the DTLS timer fires (DTLSv1_handle_timeout);
- * a signal interrupts the wait with KSSL_E_SYSCALL and errno EINTR (call
- * again to go on). On a non-blocking socket they return KSSL_E_WANT_READ:
+ * a signal interrupts the wait with KSSL_E_INTR, as for TLS (call again
+ * to go on; kssl_last_errno() is EINTR). On a non-blocking socket they return KSSL_E_WANT_READ:
  * wait for the socket at most kssl_dtls_timeout_ms() and call
  * kssl_dtls_handle_timeout() when that time has passed.
  *
@@ -67,10 +67,10 @@ typedef struct kssl_dtls kssl_dtls;
  * settings have no effect on DTLS sessions. A DTLS context makes kssl_dtls
  * sessions only: do not pass it to kssl_conn_new. Returns NULL on failure.
  */
-kssl_ctx *kssl_dtls_ctx_new(enum kssl_role role);
+KSSL_API KSSL_MUST_USE kssl_ctx *kssl_dtls_ctx_new(enum kssl_role role);
 
 /* kssl_ctx_is_dtls returns 1 for contexts from kssl_dtls_ctx_new, else 0. */
-int kssl_ctx_is_dtls(const kssl_ctx *ctx);
+KSSL_API int kssl_ctx_is_dtls(const kssl_ctx *ctx);
 
 /*
  * kssl_dtls_ctx_set_cookie_secret replaces a server context's cookie secret
@@ -79,7 +79,7 @@ int kssl_ctx_is_dtls(const kssl_ctx *ctx);
  * the old secret are then refused and the client is asked again). Configure
  * it before creating sessions (see kssl.h, "Threads").
  */
-int kssl_dtls_ctx_set_cookie_secret(kssl_ctx *ctx, const void *secret,
+KSSL_API KSSL_MUST_USE int kssl_dtls_ctx_set_cookie_secret(kssl_ctx *ctx, const void *secret,
 				    size_t len);
 
 /*
@@ -87,13 +87,13 @@ int kssl_dtls_ctx_set_cookie_secret(kssl_ctx *ctx, const void *secret,
  * clients, bound for servers; see "Model"). The fd stays owned by the caller;
  * the session holds a reference on ctx. NULL on failure.
  */
-kssl_dtls *kssl_dtls_new(kssl_ctx *ctx, int fd);
+KSSL_API KSSL_MUST_USE kssl_dtls *kssl_dtls_new(kssl_ctx *ctx, int fd);
 
 /* kssl_dtls_free frees the session (no close_notify is sent); NULL ignored. */
-void kssl_dtls_free(kssl_dtls *d);
+KSSL_API void kssl_dtls_free(kssl_dtls *d);
 
 /* Clients: SNI and the name checked against the certificate (as TLS). */
-int kssl_dtls_set_hostname(kssl_dtls *d, const char *name);
+KSSL_API KSSL_MUST_USE int kssl_dtls_set_hostname(kssl_dtls *d, const char *name);
 
 /*
  * kssl_dtls_handshake runs or continues the handshake (for servers,
@@ -103,7 +103,7 @@ int kssl_dtls_set_hostname(kssl_dtls *d, const char *name);
  * KSSL_E_SYSCALL, ...; KSSL_E_TLS "read timeout expired" when the peer
  * stopped answering retransmissions).
  */
-int kssl_dtls_handshake(kssl_dtls *d);
+KSSL_API KSSL_MUST_USE int kssl_dtls_handshake(kssl_dtls *d);
 
 /*
  * kssl_dtls_send sends len bytes as one record (one datagram). Returns len,
@@ -112,7 +112,7 @@ int kssl_dtls_handshake(kssl_dtls *d);
  * than the path MTU is the IP layer's to fragment or refuse (EMSGSIZE). A
  * len of 0 sends nothing. The handshake runs first if it has not.
  */
-ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len);
+KSSL_API KSSL_MUST_USE ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len);
 
 /*
  * kssl_dtls_recv returns the plaintext of the next record (at most len
@@ -121,62 +121,63 @@ ssize_t kssl_dtls_send(kssl_dtls *d, const void *buf, size_t len);
  * fail authentication are dropped silently, as DTLS requires (RFC 6347,
  * 4.1.2.7). The handshake runs first if it has not.
  */
-ssize_t kssl_dtls_recv(kssl_dtls *d, void *buf, size_t len);
+KSSL_API KSSL_MUST_USE ssize_t kssl_dtls_recv(kssl_dtls *d, void *buf, size_t len);
 
 /*
  * kssl_dtls_shutdown sends close_notify (once). Returns 1 if the peer's
  * close_notify was already received, else 0; DTLS does not wait for it (a
  * lost datagram would make that wait forever).
  */
-int kssl_dtls_shutdown(kssl_dtls *d);
+KSSL_API KSSL_MUST_USE int kssl_dtls_shutdown(kssl_dtls *d);
 
 /*
  * kssl_dtls_timeout_ms: milliseconds until the DTLS retransmission timer
  * fires (0 if it is due now), or -1 if no timer runs. Non-blocking callers
  * wait for the socket at most this long.
  */
-int kssl_dtls_timeout_ms(kssl_dtls *d);
+KSSL_API int kssl_dtls_timeout_ms(kssl_dtls *d);
 
 /*
  * kssl_dtls_handle_timeout retransmits the last flight if the timer is due
  * (DTLSv1_handle_timeout). Returns 1 if it retransmitted, 0 if nothing was
  * due, or an error (KSSL_E_TLS after too many retransmissions).
  */
-int kssl_dtls_handle_timeout(kssl_dtls *d);
+KSSL_API KSSL_MUST_USE int kssl_dtls_handle_timeout(kssl_dtls *d);
 
 /* Bytes of a record's plaintext kssl_dtls_recv returns without reading. */
-size_t kssl_dtls_pending(const kssl_dtls *d);
+KSSL_API size_t kssl_dtls_pending(const kssl_dtls *d);
 
 /*
  * kssl_dtls_peer copies the peer's address (clients: the server's; servers:
  * the client's once the cookie exchange is done) into *addr and its length
  * into *len. KSSL_E_INVAL before a server knows its client.
  */
-int kssl_dtls_peer(const kssl_dtls *d, struct sockaddr_storage *addr,
+KSSL_API KSSL_MUST_USE int kssl_dtls_peer(const kssl_dtls *d, struct sockaddr_storage *addr,
 		   socklen_t *len);
 
 /* KSSL_DTLS1_2 after the handshake, 0 before. */
-int kssl_dtls_version(const kssl_dtls *d);
+KSSL_API int kssl_dtls_version(const kssl_dtls *d);
 /* Negotiated cipher in IANA and OpenSSL naming (NULL before handshake). */
-const char *kssl_dtls_cipher(const kssl_dtls *d);
-const char *kssl_dtls_cipher_openssl(const kssl_dtls *d);
+KSSL_API const char *kssl_dtls_cipher(const kssl_dtls *d);
+KSSL_API const char *kssl_dtls_cipher_openssl(const kssl_dtls *d);
 /* The peer's certificate as DER (session-owned), 0 if it sent none. */
-size_t kssl_dtls_peer_cert_der(const kssl_dtls *d, const uint8_t **der);
+KSSL_API size_t kssl_dtls_peer_cert_der(const kssl_dtls *d, const uint8_t **der);
 /* X.509 verification result of the peer certificate (0 = ok, X509_V_*). */
-long kssl_dtls_verify_result(const kssl_dtls *d);
+KSSL_API long kssl_dtls_verify_result(const kssl_dtls *d);
 
 /*
  * kssl_dtls_offload is kssl_conn_offload for DTLS: always
- * KSSL_OFFLOAD_USER, with a reason naming why (no kernel DTLS).
+ * KSSL_STATE_USER, with a reason naming why (no kernel DTLS).
  */
-enum kssl_offload_state kssl_dtls_offload(const kssl_dtls *d,
+KSSL_API enum kssl_offload_state kssl_dtls_offload(const kssl_dtls *d,
 					  enum kssl_dir dir,
 					  const char **reason);
 
-int kssl_dtls_fd(const kssl_dtls *d);
+/* kssl_dtls_fd returns the UDP socket given to kssl_dtls_new. */
+KSSL_API int kssl_dtls_fd(const kssl_dtls *d);
 
 /* The OpenSSL `SSL *` of the session (DTLS never frees it early). */
-void *kssl_dtls_ssl(kssl_dtls *d);
+KSSL_API void *kssl_dtls_ssl(kssl_dtls *d);
 
 #ifdef __cplusplus
 }

@@ -37,7 +37,10 @@ typedef struct kssl_lconn kssl_lconn;
 enum kssl_loop_flags {
 	KSSL_LOOP_FORCE_EPOLL = 1 << 0, /* never use io_uring */
 	KSSL_LOOP_NO_SPLICE = 1 << 1,   /* kernel TX: sendfile(2), not splice */
-	KSSL_LOOP_QUIET = 1 << 2,       /* do not print the fallback notice */
+	KSSL_LOOP_QUIET = 1 << 2,       /* deprecated, no effect: the loop is
+					   silent unless KSSL_LOOP_VERBOSE */
+	KSSL_LOOP_VERBOSE = 1 << 3,     /* print the io_uring fallback notice
+					   once per process on stderr */
 };
 
 /* Settings for kssl_loop_new; zero fields take the defaults. */
@@ -52,36 +55,37 @@ struct kssl_loop_config {
 /*
  * kssl_loop_new creates a loop. If io_uring cannot be set up
  * (io_uring_queue_init fails: -EPERM under seccomp or io_uring_disabled,
- * -ENOSYS on old kernels) the loop uses epoll + sendfile(2) and, unless
- * KSSL_LOOP_QUIET, says so once per process on stderr. cfg may be NULL.
- * Returns NULL on failure (out of memory, epoll_create failed).
+ * -ENOSYS on old kernels) the loop uses epoll + sendfile(2);
+ * kssl_loop_fallback_reason says why. Nothing is printed unless
+ * KSSL_LOOP_VERBOSE is set. cfg may be NULL. Returns NULL on failure (out
+ * of memory, epoll_create failed) with kssl_last_error() set.
  */
-kssl_loop *kssl_loop_new(const struct kssl_loop_config *cfg);
+KSSL_API KSSL_MUST_USE kssl_loop *kssl_loop_new(const struct kssl_loop_config *cfg);
 
 /*
  * kssl_loop_free closes every connection still attached (callbacks are not
  * called), waits for the kernel to finish with them and frees the loop.
  */
-void kssl_loop_free(kssl_loop *loop);
+KSSL_API void kssl_loop_free(kssl_loop *loop);
 
 /* "io_uring" or "epoll" (static string). */
-const char *kssl_loop_backend(const kssl_loop *loop);
+KSSL_API const char *kssl_loop_backend(const kssl_loop *loop);
 
 /* Why io_uring is not used (static/loop-owned string), or NULL if it is. */
-const char *kssl_loop_fallback_reason(const kssl_loop *loop);
+KSSL_API const char *kssl_loop_fallback_reason(const kssl_loop *loop);
 
 /* 1 if kernel-TX file sends use io_uring splice chains, 0 if sendfile(2). */
-int kssl_loop_uses_splice(const kssl_loop *loop);
+KSSL_API int kssl_loop_uses_splice(const kssl_loop *loop);
 
 /*
  * kssl_loop_run waits up to timeout_ms (-1: no limit, 0: do not block) for
  * completions and runs their callbacks. Returns the number of completions
  * handled (0 on timeout) or a negative KSSL_E_SYSCALL.
  */
-int kssl_loop_run(kssl_loop *loop, int timeout_ms);
+KSSL_API KSSL_MUST_USE int kssl_loop_run(kssl_loop *loop, int timeout_ms);
 
 /* Number of connections attached to the loop (including closing ones). */
-size_t kssl_loop_conn_count(const kssl_loop *loop);
+KSSL_API size_t kssl_loop_conn_count(const kssl_loop *loop);
 
 /* ---- listening sockets -------------------------------------------------- */
 
@@ -100,11 +104,11 @@ typedef void (*kssl_accept_cb)(kssl_loop *loop, int new_fd, void *arg);
  * calls cb for every connection accepted. The loop does not own listen_fd.
  * Only one listener per loop.
  */
-int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
+KSSL_API KSSL_MUST_USE int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
 		     void *arg);
 
 /* kssl_loop_unlisten stops accepting (e.g. on SIGTERM); the fd stays open. */
-void kssl_loop_unlisten(kssl_loop *loop);
+KSSL_API void kssl_loop_unlisten(kssl_loop *loop);
 
 /* ---- connections --------------------------------------------------------- */
 
@@ -114,14 +118,14 @@ void kssl_loop_unlisten(kssl_loop *loop);
  * kssl_conn made on fd. The lconn takes ownership of both: kssl_lconn_close
  * frees tls and closes fd. fd is made non-blocking. Returns NULL on failure.
  */
-kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_conn *tls);
+KSSL_API KSSL_MUST_USE kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_conn *tls);
 
 /*
  * kssl_lconn_close ends the connection: no callback for it runs afterwards.
  * Operations in the kernel are stopped (shutdown(2) of the socket) and the
  * memory is released once their completions arrive.
  */
-void kssl_lconn_close(kssl_lconn *lc);
+KSSL_API void kssl_lconn_close(kssl_lconn *lc);
 
 /*
  * kssl_lconn_close_file is kssl_lconn_close that also closes file_fd (the
@@ -132,15 +136,15 @@ void kssl_lconn_close(kssl_lconn *lc);
 void kssl_lconn_close_file(kssl_lconn *lc, int file_fd);
 
 /* The kssl_conn (NULL for plain connections) and the socket. */
-kssl_conn *kssl_lconn_tls(const kssl_lconn *lc);
-int kssl_lconn_fd(const kssl_lconn *lc);
+KSSL_API KSSL_MUST_USE kssl_conn *kssl_lconn_tls(const kssl_lconn *lc);
+KSSL_API int kssl_lconn_fd(const kssl_lconn *lc);
 
 /* Opaque data for the caller. */
-void kssl_lconn_set_data(kssl_lconn *lc, void *data);
-void *kssl_lconn_get_data(const kssl_lconn *lc);
+KSSL_API void kssl_lconn_set_data(kssl_lconn *lc, void *data);
+KSSL_API void *kssl_lconn_get_data(const kssl_lconn *lc);
 
 /* Message of the last failed operation on lc ("" if none); lc-owned. */
-const char *kssl_lconn_error(const kssl_lconn *lc);
+KSSL_API const char *kssl_lconn_error(const kssl_lconn *lc);
 
 /*
  * Completion callback. result: handshake 0; read the byte count (> 0) or 0
@@ -159,14 +163,14 @@ typedef void (*kssl_lconn_cb)(kssl_lconn *lc, ssize_t result, void *arg);
  */
 
 /* Run the TLS handshake (non-blocking); plain connections complete at once. */
-int kssl_lconn_handshake(kssl_lconn *lc, kssl_lconn_cb cb, void *arg);
+KSSL_API KSSL_MUST_USE int kssl_lconn_handshake(kssl_lconn *lc, kssl_lconn_cb cb, void *arg);
 
 /* Read up to len bytes (at least one, or end of stream). */
-int kssl_lconn_read(kssl_lconn *lc, void *buf, size_t len, kssl_lconn_cb cb,
+KSSL_API KSSL_MUST_USE int kssl_lconn_read(kssl_lconn *lc, void *buf, size_t len, kssl_lconn_cb cb,
 		    void *arg);
 
 /* Write all len bytes of buf; buf must stay valid until the callback. */
-int kssl_lconn_write(kssl_lconn *lc, const void *buf, size_t len,
+KSSL_API KSSL_MUST_USE int kssl_lconn_write(kssl_lconn *lc, const void *buf, size_t len,
 		     kssl_lconn_cb cb, void *arg);
 
 /*
@@ -174,14 +178,14 @@ int kssl_lconn_write(kssl_lconn *lc, const void *buf, size_t len,
  * caller keeps file_fd open until the callback. KSSL_E_SHORT_FILE if the
  * file ends first.
  */
-int kssl_lconn_sendfile(kssl_lconn *lc, int file_fd, off_t offset,
+KSSL_API KSSL_MUST_USE int kssl_lconn_sendfile(kssl_lconn *lc, int file_fd, off_t offset,
 			size_t count, kssl_lconn_cb cb, void *arg);
 
 /* Bytes sent so far by the current or last sendfile/write. */
-size_t kssl_lconn_sent(const kssl_lconn *lc);
+KSSL_API size_t kssl_lconn_sent(const kssl_lconn *lc);
 
 /* How the last sendfile went out: "splice", "sendfile", "tls-user". */
-const char *kssl_lconn_send_path(const kssl_lconn *lc);
+KSSL_API const char *kssl_lconn_send_path(const kssl_lconn *lc);
 
 #ifdef __cplusplus
 }

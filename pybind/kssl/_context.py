@@ -13,7 +13,7 @@ import os
 import ssl as _ssl
 import threading
 
-from . import _ciphers, _kssl
+from . import _ciphers, _errors, _kssl
 from ._certdata import as_data, is_pem, memfile, password_bytes, read, to_pem
 
 OFFLOAD_MODES = {"both": 0, "tx": 1, "rx": 2, "none": 3}
@@ -188,10 +188,11 @@ class SSLContext(_ssl.SSLContext):
             _kssl.Context(True).use_cert_mem(cert_pem, key_pem, False,
                                              password)
         except _ssl.SSLError as e:
-            # libkssl's messages for data that does not parse (src/certs.c)
-            if "invalid certificate data" in str(e):
+            # libkssl's reason for data that does not parse (kssl.h)
+            why = getattr(e, "_kssl_reason", None)
+            if why == _errors.R_BAD_CERT_DATA:
                 raise ValueError("invalid cert") from e
-            if "invalid private key data" in str(e):
+            if why == _errors.R_BAD_KEY_DATA:
                 raise ValueError("invalid key") from e
             raise
         with memfile(cert_pem) as cpath, memfile(key_pem) as kpath:

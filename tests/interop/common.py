@@ -40,7 +40,19 @@ except KeyError as e:
 
 CA = os.path.join(CERTS, 'ca.pem')
 TIMEOUT = float(os.environ.get('KSSL_INTEROP_TIMEOUT', '300'))
-TCP_ULP = 31  # linux/tcp.h; the socket module does not name it
+
+
+def _wire_constant(name):
+    """A number from ktls/wire.h, the one header of kernel/wire constants
+    (the socket module does not name TCP_ULP)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        '..', '..', 'ktls', 'wire.h')
+    with open(path) as f:
+        m = re.search(r'^#define %s (\d+)' % name, f.read(), re.M)
+    return int(m.group(1))
+
+
+TCP_ULP = _wire_constant('TCP_ULP')
 
 
 def cert(name):

@@ -20,14 +20,8 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
-#include "src/sys.h"
-
-#ifndef SOL_TLS
-#define SOL_TLS 282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
+#include "ktls/sys.h"
+#include "ktls/wire.h"
 #define CAP_MAX (1 << 16)
 
 /* One direction: what kssl offered the kernel, and the bytes that followed. */

@@ -5,6 +5,7 @@
  * settings, and TLS 1.3 tickets larger than a record.
  */
 #include "harness.h"
+#include "ktls/wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +186,9 @@ static int read_full(int fd, unsigned char *p, size_t len)
 
 static void *hello_closer_main(void *arg)
 {
-	static const unsigned char close_notify[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00 };
+	static const unsigned char close_notify[7] = {
+		KTLS_CT_ALERT, 0x03, 0x03, 0x00, 0x02, KTLS_AL_WARNING,
+		KTLS_AD_CLOSE_NOTIFY };
 	struct hello_closer *hc = arg;
 	unsigned char body[16384 + 256];
 

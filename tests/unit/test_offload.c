@@ -89,7 +89,7 @@ static void prove(const struct h_suite *sc)
 	 * plain read(2) refuses with EIO (kssl_read handles them): no tickets
 	 * here, so that read(2) meets data records only.
 	 */
-	kssl_ctx_set_num_tickets(sctx, 0);
+	ck_assert_int_eq(kssl_ctx_set_num_tickets(sctx, 0), 0);
 	h_tls_stat(&before);
 	h_tcp_pair(&cfd, &sfd);
 	h_peer_init(&srv, sctx, sfd);

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "src/sys.h"
+#include "ktls/sys.h"
 
 /*
  * A client conn sending to a sink server; see sink_start/sink_finish. The

@@ -54,7 +54,7 @@ static void transfer(kssl_loop *loop, size_t size, const char *want_path)
 	ck_assert_msg(d.result == (ssize_t)(size - 100), "%zd %s", d.result, d.err);
 	ck_assert_str_eq(d.path, want_path);
 	kssl_lconn_close(lc);
-	kssl_loop_run(loop, 0);
+	ck_assert_int_ge(kssl_loop_run(loop, 0), 0);
 	u_reader_join(&r);
 	u_file_sha(file, 100, size - 100, want);
 	ck_assert_str_eq(r.hex, want);

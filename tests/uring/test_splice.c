@@ -54,7 +54,7 @@ static void send_range(kssl_loop *loop, size_t size, off_t off, size_t len,
 	ck_assert_msg(d.result == (ssize_t)len, "result %zd: %s", d.result, d.err);
 	ck_assert_str_eq(d.path, "splice");
 	kssl_lconn_close(lc);
-	kssl_loop_run(loop, 0);
+	ck_assert_int_ge(kssl_loop_run(loop, 0), 0);
 	u_reader_join(&r);
 	u_file_sha(file, off, len, want);
 	ck_assert_uint_eq(r.got, len);
@@ -215,7 +215,7 @@ START_TEST(splice_error_reported)
 	ck_assert_msg(strstr(d.err, "splice pipe->socket") != NULL, "%s", d.err);
 	ck_assert_uint_eq(kssl_lconn_sent(lc), 3u * 65536);
 	kssl_lconn_close(lc); /* the pipe holds bytes: it must not be pooled */
-	kssl_loop_run(loop, 0);
+	ck_assert_int_ge(kssl_loop_run(loop, 0), 0);
 	u_reader_join(&r);
 	ck_assert_uint_eq(r.got, 3u * 65536);
 	ck_assert_uint_eq(kssl_loop_conn_count(loop), 0);
@@ -241,7 +241,7 @@ START_TEST(splice_file_shorter_than_count)
 	ck_assert_int_eq(d.result, KSSL_E_SHORT_FILE);
 	ck_assert_uint_eq(kssl_lconn_sent(lc), 100000);
 	kssl_lconn_close(lc);
-	kssl_loop_run(loop, 0);
+	ck_assert_int_ge(kssl_loop_run(loop, 0), 0);
 	u_reader_join(&r);
 	ck_assert_uint_eq(r.got, 100000);
 	kssl_loop_free(loop);
@@ -279,7 +279,7 @@ START_TEST(splice_many_connections)
 		ck_assert_int_eq(d[i].result, (ssize_t)(size - i * 50000));
 		kssl_lconn_close(lc[i]);
 	}
-	kssl_loop_run(loop, 0);
+	ck_assert_int_ge(kssl_loop_run(loop, 0), 0);
 	for (int i = 0; i < N; i++) {
 		u_reader_join(&r[i]);
 		u_file_sha(file, i * 1000, size - i * 50000, want);
@@ -302,7 +302,7 @@ static kssl_lconn *stalled_splice(kssl_loop *loop, int file, int *cfd,
 	ck_assert_ptr_nonnull(lc);
 	ck_assert_int_eq(kssl_lconn_sendfile(lc, file, 0, 8u << 20, u_done_cb, d), 0);
 	for (int i = 0; i < 5; i++)
-		kssl_loop_run(loop, 20);
+		ck_assert_int_ge(kssl_loop_run(loop, 20), 0);
 	ck_assert_int_eq(d->done, 0);
 	return lc;
 }
@@ -317,7 +317,7 @@ START_TEST(splice_close_in_flight)
 
 	kssl_lconn_close(lc);
 	for (int i = 0; i < 50 && kssl_loop_conn_count(loop); i++)
-		kssl_loop_run(loop, 100);
+		ck_assert_int_ge(kssl_loop_run(loop, 100), 0);
 	ck_assert_uint_eq(kssl_loop_conn_count(loop), 0);
 	ck_assert_int_eq(d.done, 0); /* no callback after close */
 	kssl_loop_free(loop);
@@ -337,7 +337,7 @@ START_TEST(splice_close_file_after_ring)
 	kssl_lconn_close_file(lc, file);
 	ck_assert_int_ge(fcntl(file, F_GETFD), 0); /* the ring may use it */
 	for (int i = 0; i < 50 && kssl_loop_conn_count(loop); i++)
-		kssl_loop_run(loop, 100);
+		ck_assert_int_ge(kssl_loop_run(loop, 100), 0);
 	ck_assert_uint_eq(kssl_loop_conn_count(loop), 0);
 	errno = 0;
 	ck_assert_int_eq(fcntl(file, F_GETFD), -1); /* closed on release */

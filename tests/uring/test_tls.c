@@ -88,7 +88,7 @@ static void tls_transfer(unsigned flags, int nconn)
 			usleep(1000);
 		kssl_lconn_close(lc[i]);
 	}
-	kssl_loop_run(loop, 0);
+	ck_assert_int_ge(kssl_loop_run(loop, 0), 0);
 	u_file_sha(file, 0, size, want);
 	for (int i = 0; i < nconn; i++) {
 		EVP_MD_CTX *c = EVP_MD_CTX_new();

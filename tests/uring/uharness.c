@@ -108,9 +108,14 @@ static void *reader_main(void *arg)
 	}
 	if (r->tls) {
 		ctx = kssl_ctx_new(KSSL_CLIENT);
-		kssl_ctx_load_ca_file(ctx, u_cert("ca.pem"));
-		conn = kssl_conn_new(ctx, r->fd);
-		kssl_conn_set_hostname(conn, "localhost");
+		conn = ctx && kssl_ctx_load_ca_file(ctx, u_cert("ca.pem")) == 0
+		       ? kssl_conn_new(ctx, r->fd) : NULL;
+		if (!conn || kssl_conn_set_hostname(conn, "localhost") < 0) {
+			snprintf(r->err, sizeof(r->err), "client setup: %s",
+				 kssl_last_error());
+			r->rc = -1;
+			goto out;
+		}
 		if (kssl_handshake(conn) < 0) {
 			snprintf(r->err, sizeof(r->err), "client handshake: %s",
 				 kssl_last_error());

@@ -1,4 +1,4 @@
-#include "sys.h"
+#include "ktls/sys.h"
 
 #include <sys/sendfile.h>
 #include <unistd.h>
