@@ -372,8 +372,15 @@ static int run(KsConn *self, struct call *c)
 		}
 		if (c->r != KSSL_E_WANT_READ && c->r != KSSL_E_WANT_WRITE) {
 			/* The end of the transport: the stdlib's answer (eof.c). */
-			int e = kp_eof_failure(self, io_kind(c->op), (int)c->r,
-					       c->err_no);
+			int e;
+
+			/* The stdlib's failing record: SSL_write's (<= 16 KiB),
+			 * or one of sendfile's 8 KiB send()s. */
+			self->wtry = c->len - c->done;
+			if (self->wtry > (c->op == OP_SENDFILE ? 8192u : 16384u))
+				self->wtry = c->op == OP_SENDFILE ? 8192u : 16384u;
+			e = kp_eof_failure(self, io_kind(c->op), (int)c->r,
+					   c->err_no);
 
 			if (e == 0)
 				c->r = 0;
@@ -462,6 +469,9 @@ static PyObject *conn_read(KsConn *self, PyObject *args)
 		c.r = 0;
 	} else if (rd.len > 0 && run(self, &c) < 0) {
 		return kp_read_end(&rd, -1);
+	} else if (rd.len > 0 && c.r == 0 && !self->raw_eof) {
+		/* close_notify: writes that fail now are ZERO_RETURN (eof.c) */
+		kp_eof_close_notify(self);
 	}
 	return kp_read_end(&rd, c.r);
 }
@@ -474,6 +484,10 @@ static PyObject *conn_write(KsConn *self, PyObject *arg)
 
 	if (PyObject_GetBuffer(arg, &buf, PyBUF_SIMPLE) < 0)
 		return NULL;
+	if (!self->raw_eof && kp_eof_write_gate(self, (size_t)buf.len) < 0) {
+		PyBuffer_Release(&buf);
+		return NULL;
+	}
 	if (buf.len == 0) {
 		PyBuffer_Release(&buf);
 		return PyLong_FromLong(0);
@@ -501,6 +515,10 @@ static PyObject *conn_sendfile(KsConn *self, PyObject *args)
 	c.file_fd = fd;
 	c.off = (off_t)off;
 	c.len = (size_t)count;
+	/* The stdlib's sendfile on TLS is send()s of up to 8 KiB. */
+	if (count > 0 && !self->raw_eof &&
+	    kp_eof_write_gate(self, count < 8192 ? (size_t)count : 8192u) < 0)
+		return NULL;
 	if (count > 0 && run(self, &c) < 0)
 		return NULL;
 	return PyLong_FromSize_t(c.done);

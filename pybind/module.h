@@ -102,6 +102,10 @@ typedef struct {
 	int eof_is_eoferror; /* this CPython's _ssl reports OpenSSL's
 				UNEXPECTED_EOF as SSLEOFError (>= 3.11.3) */
 	int shut_state;  /* enum kp_shut (eof.c): unwrap()'s progress */
+	size_t wpend;    /* bytes of a record the stdlib's OpenSSL would hold
+			    unsent (a failed write or alert, eof.c) */
+	size_t wtry;     /* bytes the stdlib would put in the record of the
+			    write that just failed (set by conn.c) */
 	struct kp_hs_snapshot hs;
 } KsConn;
 
@@ -119,6 +123,17 @@ int kp_eof_failure(KsConn *self, enum kp_io io, int code, int err_no);
 
 /* The next read once the transport ended: 0 (b"") or -1 (exception). */
 int kp_eof_read(KsConn *self);
+
+/*
+ * Before a write of len bytes (eof.c): -1 with the exception the stdlib's
+ * OpenSSL gives without writing (after our close_notify, shorter than a
+ * record it still holds, after UNEXPECTED_EOF), else 0.
+ */
+int kp_eof_write_gate(KsConn *self, size_t len);
+
+/* A read returned close_notify: later failing writes are the stdlib's
+ * SSLZeroReturnError (eof.c). */
+void kp_eof_close_notify(KsConn *self);
 
 /*
  * unwrap() as the stdlib's (eof.c). KP_SHUT_SENT: our close_notify went

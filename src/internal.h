@@ -94,6 +94,8 @@ struct kssl_conn {
 	char *failed_msg;        /* set with failed (ks_fail), heap or static */
 	int tx_closed;           /* we sent close_notify */
 	int rx_closed;           /* peer's close_notify seen */
+	int rx_eof;              /* peer's stream ended without close_notify:
+				    reads repeat KSSL_E_EOF, writes go on */
 	int ulp_attached;
 	int rx_deferred;         /* client waits for tickets before RX switch */
 	int rx_keyupdate_seen;   /* OpenSSL re-keyed RX: kernel cannot take it */

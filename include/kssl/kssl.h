@@ -409,8 +409,10 @@ KSSL_API KSSL_MUST_USE int kssl_handshake(kssl_conn *conn);
  * in OpenSSL), KSSL_E_REKEY when the peer re-keys and the kernel cannot,
  * KSSL_E_SYSCALL (peer reset), KSSL_E_CLOSED (failed earlier) or
  * KSSL_E_INTR (a signal; call again). With RX in OpenSSL a read may also
- * need to write (KSSL_E_WANT_WRITE). After an error other than WANT_* and
- * INTR the connection is failed.
+ * need to write (KSSL_E_WANT_WRITE). KSSL_E_EOF ends the receive direction
+ * only: later reads return it again, while writes (and kssl_shutdown) go
+ * on as long as the socket takes them (the peer may have half-closed).
+ * After any other error but WANT_* and INTR the connection is failed.
  */
 KSSL_API KSSL_MUST_USE ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
 
