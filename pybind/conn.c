@@ -43,6 +43,48 @@ struct call {
 
 int kp_ssl_ex_index = -1;
 
+/*
+ * What shared_ciphers() means in the running CPython's _ssl (probed by
+ * kssl/_socket.py): 0 = a server's own ciphers that the client offered,
+ * None on a client (CPython >= 3.11.4); 1 = the connection's own cipher
+ * list on both sides, also before the handshake (CPython 3.11.2).
+ */
+static int shared_own_list;
+
+PyObject *kp_set_shared_rule(PyObject *m, PyObject *arg)
+{
+	int own = PyObject_IsTrue(arg);
+
+	(void)m;
+	if (own < 0)
+		return NULL;
+	shared_own_list = own;
+	Py_RETURN_NONE;
+}
+
+/* The shared_ciphers() list of ssl (see shared_own_list) into hs. */
+static void capture_shared(const SSL *ssl, int server_side,
+			   struct kp_hs_snapshot *hs)
+{
+	STACK_OF(SSL_CIPHER) *ours = SSL_get_ciphers(ssl), *theirs = NULL;
+
+	hs->n_shared = -1;
+	if (!shared_own_list) {
+		theirs = server_side ? SSL_get_client_ciphers(ssl) : NULL;
+		if (!theirs)
+			return;
+	}
+	if (!ours)
+		return;
+	hs->n_shared = 0;
+	for (int i = 0; i < sk_SSL_CIPHER_num(ours) && hs->n_shared < KP_MAX_SHARED; i++) {
+		const SSL_CIPHER *c = sk_SSL_CIPHER_value(ours, i);
+
+		if (!theirs || sk_SSL_CIPHER_find(theirs, c) >= 0)
+			hs->shared[hs->n_shared++] = c;
+	}
+}
+
 
 /* ---- handshake snapshot -------------------------------------------------- */
 
@@ -72,7 +114,6 @@ static void info_cb(const SSL *ssl, int where, int ret)
 {
 	KsConn *self = SSL_get_ex_data(ssl, kp_ssl_ex_index);
 	struct kp_hs_snapshot *hs;
-	STACK_OF(SSL_CIPHER) *ours, *theirs;
 
 	(void)ret;
 	if (!(where & SSL_CB_HANDSHAKE_DONE) || !self || self->hs.done)
@@ -81,21 +122,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
 	hs->done = 1;
 	hs->cipher = SSL_get_current_cipher(ssl);
 	capture_chains(ssl, self->server_side, hs);
-	/* shared_ciphers(): for servers, ours that the client offered; for
-	 * clients (OpenSSL keeps no peer list there) our own list, which is
-	 * what the stdlib returns too. */
-	hs->n_shared = -1;
-	ours = SSL_get_ciphers(ssl);
-	theirs = self->server_side ? SSL_get_client_ciphers(ssl) : NULL;
-	if (!ours || (self->server_side && !theirs))
-		return;
-	hs->n_shared = 0;
-	for (int i = 0; i < sk_SSL_CIPHER_num(ours) && hs->n_shared < KP_MAX_SHARED; i++) {
-		const SSL_CIPHER *c = sk_SSL_CIPHER_value(ours, i);
-
-		if (!theirs || sk_SSL_CIPHER_find(theirs, c) >= 0)
-			hs->shared[hs->n_shared++] = c;
-	}
+	capture_shared(ssl, self->server_side, hs);
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -345,8 +372,15 @@ static int run(KsConn *self, struct call *c)
 		}
 		if (c->r != KSSL_E_WANT_READ && c->r != KSSL_E_WANT_WRITE) {
 			/* The end of the transport: the stdlib's answer (eof.c). */
-			int e = kp_eof_failure(self, io_kind(c->op), (int)c->r,
-					       c->err_no);
+			int e;
+
+			/* The stdlib's failing record: SSL_write's (<= 16 KiB),
+			 * or one of sendfile's 8 KiB send()s. */
+			self->wtry = c->len - c->done;
+			if (self->wtry > (c->op == OP_SENDFILE ? 8192u : 16384u))
+				self->wtry = c->op == OP_SENDFILE ? 8192u : 16384u;
+			e = kp_eof_failure(self, io_kind(c->op), (int)c->r,
+					   c->err_no);
 
 			if (e == 0)
 				c->r = 0;
@@ -435,6 +469,9 @@ static PyObject *conn_read(KsConn *self, PyObject *args)
 		c.r = 0;
 	} else if (rd.len > 0 && run(self, &c) < 0) {
 		return kp_read_end(&rd, -1);
+	} else if (rd.len > 0 && c.r == 0 && !self->raw_eof) {
+		/* close_notify: writes that fail now are ZERO_RETURN (eof.c) */
+		kp_eof_close_notify(self);
 	}
 	return kp_read_end(&rd, c.r);
 }
@@ -447,6 +484,10 @@ static PyObject *conn_write(KsConn *self, PyObject *arg)
 
 	if (PyObject_GetBuffer(arg, &buf, PyBUF_SIMPLE) < 0)
 		return NULL;
+	if (!self->raw_eof && kp_eof_write_gate(self, (size_t)buf.len) < 0) {
+		PyBuffer_Release(&buf);
+		return NULL;
+	}
 	if (buf.len == 0) {
 		PyBuffer_Release(&buf);
 		return PyLong_FromLong(0);
@@ -474,6 +515,10 @@ static PyObject *conn_sendfile(KsConn *self, PyObject *args)
 	c.file_fd = fd;
 	c.off = (off_t)off;
 	c.len = (size_t)count;
+	/* The stdlib's sendfile on TLS is send()s of up to 8 KiB. */
+	if (count > 0 && !self->raw_eof &&
+	    kp_eof_write_gate(self, count < 8192 ? (size_t)count : 8192u) < 0)
+		return NULL;
 	if (count > 0 && run(self, &c) < 0)
 		return NULL;
 	return PyLong_FromSize_t(c.done);
@@ -503,8 +548,11 @@ static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
 	char sink[4096];
 
 	(void)unused;
+	if (self->shut_state == KP_SHUT_FAILED && !self->raw_eof)
+		return kp_shut_again_error(self), NULL;
 	if (run(self, &c) < 0)
 		return NULL;
+	self->shut_state = KP_SHUT_SENT;
 	while (c.r == 0) {
 		struct call rd = { .op = OP_READ, .buf = sink, .len = sizeof(sink) };
 
@@ -512,6 +560,9 @@ static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
 			return NULL;
 		if (rd.r == 0)
 			break;
+		/* Data after our close_notify: the stdlib's error (eof.c). */
+		if (!self->raw_eof)
+			return kp_shut_data_error(self), NULL;
 	}
 	return PyBool_FromLong(kssl_conn_offload(self->conn, KSSL_DIR_TX, NULL) != KSSL_OFFLOAD_KERNEL &&
 			       kssl_conn_offload(self->conn, KSSL_DIR_RX, NULL) != KSSL_OFFLOAD_KERNEL);
@@ -530,6 +581,7 @@ static PyObject *conn_send_close_notify(KsConn *self, PyObject *unused)
 	(void)unused;
 	if (run(self, &c) < 0)
 		return NULL;
+	self->shut_state = KP_SHUT_SENT;
 	return PyBool_FromLong(c.r == 1);
 }
 
@@ -548,7 +600,15 @@ static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
 	PyObject *list;
 
 	(void)unused;
-	if (!kssl_conn_version(self->conn) || self->hs.n_shared < 0)
+	if (!self->hs.done) {
+		SSL *ssl = kssl_conn_ssl(self->conn);
+
+		/* Before the handshake: CPython 3.11.2's own list, else None. */
+		if (!shared_own_list || !ssl)
+			Py_RETURN_NONE;
+		capture_shared(ssl, self->server_side, &self->hs);
+	}
+	if (self->hs.n_shared < 0)
 		Py_RETURN_NONE;
 	list = PyList_New(self->hs.n_shared);
 	for (int i = 0; list && i < self->hs.n_shared; i++) {
@@ -566,6 +626,8 @@ static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
 static PyObject *conn_version(KsConn *self, PyObject *unused)
 {
 	(void)unused;
+	if (self->shut_state == KP_SHUT_FAILED)
+		Py_RETURN_NONE; /* as OpenSSL's SSL_is_init_finished() then */
 	switch (kssl_conn_version(self->conn)) {
 	case KSSL_TLS1_3: return PyUnicode_FromString("TLSv1.3");
 	case KSSL_TLS1_2: return PyUnicode_FromString("TLSv1.2");
@@ -616,7 +678,8 @@ static PyObject *conn_peer_der(KsConn *self, PyObject *unused)
 	size_t n = kssl_conn_peer_cert_der(self->conn, &der);
 
 	(void)unused;
-	return kp_peer_der(kssl_conn_version(self->conn) != 0, der, n);
+	return kp_peer_der(kssl_conn_version(self->conn) != 0 &&
+			   self->shut_state != KP_SHUT_FAILED, der, n);
 }
 
 /* _chain(verified): list of DER bytes, or None (no chain, or before the

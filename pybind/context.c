@@ -32,7 +32,10 @@ static PyObject *ctx_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	if (!self)
 		return NULL;
 	role = server ? KSSL_SERVER : KSSL_CLIENT;
-	self->ctx = dtls ? kssl_dtls_ctx_new(role) : kssl_ctx_new(role);
+	/* As a stdlib SSLContext: no trust anchors, no key log until told
+	 * (kssl/_context.py replays the settings). */
+	self->ctx = dtls ? kssl_dtls_ctx_new(role) :
+		kssl_ctx_new_ex(role, KSSL_CTX_NO_ENV | KSSL_CTX_NO_SYSTEM_CAS);
 	if (!self->ctx) {
 		Py_DECREF(self);
 		return kp_raise_ctx(KSSL_E_NOMEM);
@@ -159,8 +162,13 @@ static PyObject *ctx_load_ca_dir(KsContext *self, PyObject *arg)
 	return path_call(self, arg, kssl_ctx_load_ca_dir);
 }
 
+/* set_keylog_file(path or None): None stops logging ($SSLKEYLOGFILE too). */
 static PyObject *ctx_set_keylog_file(KsContext *self, PyObject *arg)
 {
+	if (arg == Py_None) {
+		CTX_CHECK(kssl_ctx_set_keylog_file(self->ctx, NULL));
+		Py_RETURN_NONE;
+	}
 	return path_call(self, arg, kssl_ctx_set_keylog_file);
 }
 
@@ -185,8 +193,8 @@ static PyObject *ctx_load_default_cas(KsContext *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* kssl_ctx_new loads the system CAs for clients; ssl.SSLContext starts
- * with an empty store, and the Python side replays what was loaded. */
+/* kssl_dtls_ctx_new loads the system CAs for clients; ssl.SSLContext
+ * starts with an empty store, and the Python side replays what was loaded. */
 static PyObject *ctx_clear_cas(KsContext *self, PyObject *unused)
 {
 	X509_STORE *st = X509_STORE_new();

@@ -19,11 +19,25 @@
  * first-FIN error without. SSLSocket.read turns SSLEOFError into b""
  * under suppress_ragged_eofs.
  *
- * libkssl fails the conn at the first event (KSSL_E_EOF, or
- * KSSL_E_SYSCALL with ECONNRESET/EPIPE); the rest of the sequence is
- * played from KsConn.eof_state.
+ * libkssl ends the receive direction at a FIN (KSSL_E_EOF; writes still
+ * go out, as the stdlib's first write after a FIN) and fails the conn at
+ * an RST or a failed write (KSSL_E_SYSCALL with ECONNRESET/EPIPE); the
+ * rest of the sequence is played from KsConn.eof_state.
+ *
+ * Writes (measured the same way, test_ragged_eof): after the peer's
+ * close_notify, or a FIN read as b"" (the option), OpenSSL takes the
+ * stream as closed by the peer: writes go out while the socket takes them,
+ * then fail as SSLZeroReturnError(6). After UNEXPECTED_EOF was reported
+ * OpenSSL is in its error state: every write is SSLEOFError(8). A write
+ * that failed leaves its record in OpenSSL's buffer, and so does the fatal
+ * alert OpenSSL sends with UNEXPECTED_EOF when the socket no longer takes
+ * it (after an RST): a later write shorter than that record fails with
+ * OpenSSL's BAD_LENGTH (KsConn.wpend).
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "module.h"
 
@@ -103,6 +117,18 @@ static void raise_unexpected_eof(const KsConn *self, enum kp_io io)
 			   "SSL", "UNEXPECTED_EOF_WHILE_READING");
 }
 
+/* Would the socket take a write (the stdlib's fatal alert)? */
+static int socket_can_send(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return 1;
+	return ti.tcpi_state == TCP_ESTABLISHED ||
+	       ti.tcpi_state == TCP_CLOSE_WAIT;
+}
+
 static int eof_sequence(KsConn *self, enum kp_io io)
 {
 	switch (self->eof_state) {
@@ -115,6 +141,10 @@ static int eof_sequence(KsConn *self, enum kp_io io)
 			return 0;
 		}
 		self->eof_state = KP_EOF_RAISED;
+		/* OpenSSL's decode_error alert (2 bytes) stays in its buffer
+		 * when the socket no longer takes it. */
+		if (!self->wpend && !socket_can_send(self->fd))
+			self->wpend = 2;
 		raise_unexpected_eof(self, io);
 		return -1;
 	case KP_EOF_QUIET:
@@ -145,17 +175,21 @@ int kp_eof_failure(KsConn *self, enum kp_io io, int code, int err_no)
 			return 1;
 		return kp_eof_read(self);
 	case KP_IO_WRITE:
-		if (code == KSSL_E_CLOSED && self->eof_state != KP_EOF_NONE) {
-			if (self->eof_state == KP_EOF_QUIET)
-				raise_zero_return(io);
-			else
-				raise_eof(io);
-			return -1;
-		}
-		if (code != KSSL_E_SYSCALL ||
+		if (code == KSSL_E_CLOSED && self->shut_state != KP_SHUT_NONE)
+			return kp_shut_write_error(self);
+		if (code == KSSL_E_CLOSED ? self->eof_state == KP_EOF_NONE :
+		    code != KSSL_E_SYSCALL ||
 		    (err_no != EPIPE && err_no != ECONNRESET))
 			return 1;
-		self->eof_state = KP_EOF_FIN;
+		/* OpenSSL keeps the record it could not send. */
+		if (!self->wpend)
+			self->wpend = self->wtry;
+		if (self->eof_state == KP_EOF_QUIET) {
+			raise_zero_return(io);
+			return -1;
+		}
+		if (self->eof_state == KP_EOF_NONE)
+			self->eof_state = KP_EOF_FIN;
 		raise_eof(io);
 		return -1;
 	case KP_IO_HANDSHAKE:
@@ -170,4 +204,64 @@ int kp_eof_failure(KsConn *self, enum kp_io io, int code, int err_no)
 	default:
 		return 1;
 	}
+}
+
+int kp_eof_write_gate(KsConn *self, size_t len)
+{
+	/* ssl_write_internal, then ssl3_write_bytes, in OpenSSL's order */
+	if (self->shut_state != KP_SHUT_NONE)
+		return kp_shut_write_error(self);
+	if (len < self->wpend) {
+		raise_with(KP_IO_WRITE, kp_cls.ssl_error, PY_SSL_ERROR_SSL,
+			   "[SSL: BAD_LENGTH] bad length", "SSL", "BAD_LENGTH");
+		return -1;
+	}
+	if (self->eof_state == KP_EOF_RAISED) {
+		raise_eof(KP_IO_WRITE);
+		return -1;
+	}
+	return 0;
+}
+
+void kp_eof_close_notify(KsConn *self)
+{
+	if (self->eof_state == KP_EOF_NONE)
+		self->eof_state = KP_EOF_QUIET;
+}
+
+/*
+ * The stdlib's unwrap() is SSL_shutdown twice: close_notify out, then
+ * records read until the peer's. OpenSSL 3.0 meets application data there
+ * with SSL_R_APPLICATION_DATA_AFTER_CLOSE_NOTIFY (no alert goes out); the
+ * SSL is then in its error state: reads give SSLEOFError (8) (b"" under
+ * suppress_ragged_eofs), writes PROTOCOL_IS_SHUTDOWN, another unwrap()
+ * SHUTDOWN_WHILE_IN_INIT, version() None and getpeercert() "handshake not
+ * done yet" (measured, tests/python/test_unwrap.py).
+ */
+int kp_shut_write_error(KsConn *self)
+{
+	(void)self;
+	raise_with(KP_IO_WRITE, kp_cls.ssl_error, PY_SSL_ERROR_SSL,
+		   "[SSL: PROTOCOL_IS_SHUTDOWN] protocol is shutdown",
+		   "SSL", "PROTOCOL_IS_SHUTDOWN");
+	return -1;
+}
+
+int kp_shut_data_error(KsConn *self)
+{
+	self->shut_state = KP_SHUT_FAILED;
+	self->eof_state = KP_EOF_RAISED;
+	raise_with(KP_IO_SHUTDOWN, kp_cls.ssl_error, PY_SSL_ERROR_SSL,
+		   "[SSL: APPLICATION_DATA_AFTER_CLOSE_NOTIFY] application data after close notify",
+		   "SSL", "APPLICATION_DATA_AFTER_CLOSE_NOTIFY");
+	return -1;
+}
+
+int kp_shut_again_error(KsConn *self)
+{
+	(void)self;
+	raise_with(KP_IO_SHUTDOWN, kp_cls.ssl_error, PY_SSL_ERROR_SSL,
+		   "[SSL: SHUTDOWN_WHILE_IN_INIT] shutdown while in init",
+		   "SSL", "SHUTDOWN_WHILE_IN_INIT");
+	return -1;
 }

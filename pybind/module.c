@@ -53,6 +53,8 @@ static PyMethodDef mod_methods[] = {
 	  "set_pha(native, on): TLS 1.3 post-handshake client authentication." },
 	{ "verify_pha", kp_verify_pha, METH_O,
 	  "verify_pha(conn): request the client's certificate (server, TLS 1.3)." },
+	{ "set_shared_rule", kp_set_shared_rule, METH_O,
+	  "set_shared_rule(own_list): what shared_ciphers() returns (conn.c)." },
 	{ NULL, NULL, 0, NULL },
 };
 

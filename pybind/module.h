@@ -55,6 +55,7 @@ PyObject *kp_peer_der(int handshake_done, const uint8_t *der, size_t n);
 /* Module functions defined next to what they serve. */
 PyObject *kp_cipher_table(PyObject *m, PyObject *unused); /* ciphers.c */
 PyObject *kp_key_pem(PyObject *m, PyObject *arg);         /* context.c */
+PyObject *kp_set_shared_rule(PyObject *m, PyObject *arg); /* conn.c */
 /* session.c: session objects (KsSession_Type) and session counters. */
 extern PyTypeObject KsSession_Type;
 PyObject *kp_session_get(PyObject *m, PyObject *args);
@@ -100,6 +101,11 @@ typedef struct {
 	int raw_eof;     /* 1: libkssl's errors as they are (kssl.asyncio) */
 	int eof_is_eoferror; /* this CPython's _ssl reports OpenSSL's
 				UNEXPECTED_EOF as SSLEOFError (>= 3.11.3) */
+	int shut_state;  /* enum kp_shut (eof.c): unwrap()'s progress */
+	size_t wpend;    /* bytes of a record the stdlib's OpenSSL would hold
+			    unsent (a failed write or alert, eof.c) */
+	size_t wtry;     /* bytes the stdlib would put in the record of the
+			    write that just failed (set by conn.c) */
 	struct kp_hs_snapshot hs;
 } KsConn;
 
@@ -117,6 +123,31 @@ int kp_eof_failure(KsConn *self, enum kp_io io, int code, int err_no);
 
 /* The next read once the transport ended: 0 (b"") or -1 (exception). */
 int kp_eof_read(KsConn *self);
+
+/*
+ * Before a write of len bytes (eof.c): -1 with the exception the stdlib's
+ * OpenSSL gives without writing (after our close_notify, shorter than a
+ * record it still holds, after UNEXPECTED_EOF), else 0.
+ */
+int kp_eof_write_gate(KsConn *self, size_t len);
+
+/* A read returned close_notify: later failing writes are the stdlib's
+ * SSLZeroReturnError (eof.c). */
+void kp_eof_close_notify(KsConn *self);
+
+/*
+ * unwrap() as the stdlib's (eof.c). KP_SHUT_SENT: our close_notify went
+ * out, so writes fail with PROTOCOL_IS_SHUTDOWN; KP_SHUT_FAILED:
+ * application data arrived after it, which OpenSSL treats as an error
+ * that leaves the SSL out of its "handshake done" state.
+ */
+enum kp_shut { KP_SHUT_NONE = 0, KP_SHUT_SENT, KP_SHUT_FAILED };
+/* Raise what the stdlib raises for a write (after close_notify), for
+ * unwrap() (data after close_notify: marks KP_SHUT_FAILED) and for
+ * unwrap() again after that failure. Each returns -1. */
+int kp_shut_write_error(KsConn *self);
+int kp_shut_data_error(KsConn *self);
+int kp_shut_again_error(KsConn *self);
 
 /*
  * Raise the Python exception for a failed kssl call (errors.c). err is the

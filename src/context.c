@@ -47,6 +47,11 @@ static int alpn_select(SSL *ssl, const unsigned char **out,
 
 kssl_ctx *kssl_ctx_new(enum kssl_role role)
 {
+	return kssl_ctx_new_ex(role, 0);
+}
+
+kssl_ctx *kssl_ctx_new_ex(enum kssl_role role, unsigned flags)
+{
 	kssl_ctx *ctx;
 	const char *keylog;
 
@@ -84,7 +89,8 @@ kssl_ctx *kssl_ctx_new(enum kssl_role role)
 		ctx->verify = KSSL_VERIFY_REQUIRED;
 		ctx->check_hostname = 1;
 		/* No system store is not fatal: the caller may add CAs. */
-		if (!SSL_CTX_set_default_verify_paths(ctx->ssl_ctx))
+		if (!(flags & KSSL_CTX_NO_SYSTEM_CAS) &&
+		    !SSL_CTX_set_default_verify_paths(ctx->ssl_ctx))
 			ERR_clear_error();
 	} else {
 		ctx->verify = KSSL_VERIFY_NONE;
@@ -100,7 +106,7 @@ kssl_ctx *kssl_ctx_new(enum kssl_role role)
 	}
 	ks_ctx_verify_apply(ctx);
 	/* Not for setuid programs: the caller must not pick where secrets go. */
-	keylog = secure_getenv("SSLKEYLOGFILE");
+	keylog = flags & KSSL_CTX_NO_ENV ? NULL : secure_getenv("SSLKEYLOGFILE");
 	if (keylog && *keylog && kssl_ctx_set_keylog_file(ctx, keylog) < 0) {
 		kssl_ctx_free(ctx);
 		return NULL;
@@ -147,7 +153,8 @@ void ks_keylog_write(kssl_ctx *ctx, const char *line)
 	if (!ctx->keylog)
 		return;
 	pthread_mutex_lock(&ctx->keylog_lock);
-	fprintf(ctx->keylog, "%s\n", line);
+	if (ctx->keylog) /* again: set_keylog_file(NULL) closes it */
+		fprintf(ctx->keylog, "%s\n", line);
 	pthread_mutex_unlock(&ctx->keylog_lock);
 }
 
@@ -317,12 +324,15 @@ void *kssl_ctx_ssl_ctx(kssl_ctx *ctx)
 
 int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path)
 {
-	FILE *f = fopen(path, "ae"); /* close-on-exec: no secrets for children */
+	FILE *f = NULL;
 
-	if (!f)
-		return ks_err_errno(KSSL_E_FILE, errno,
-				    "cannot open key log file %s", path);
-	setvbuf(f, NULL, _IOLBF, 0);
+	if (path) {
+		f = fopen(path, "ae"); /* close-on-exec: no secrets for children */
+		if (!f)
+			return ks_err_errno(KSSL_E_FILE, errno,
+					    "cannot open key log file %s", path);
+		setvbuf(f, NULL, _IOLBF, 0);
+	}
 	pthread_mutex_lock(&ctx->keylog_lock);
 	if (ctx->keylog)
 		fclose(ctx->keylog);

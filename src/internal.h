@@ -121,6 +121,8 @@ struct kssl_conn {
 	kssl_ctx *first_ctx;     /* set by an SNI switch; see kssl_conn_set_ctx */
 	enum kssl_offload_mode offload;
 	void *data;
+	int rx_eof;              /* peer's stream ended without close_notify:
+				    reads repeat KSSL_E_EOF, writes go on */
 	int ulp_attached;
 	int rx_deferred;         /* client waits for tickets before RX switch */
 	int rx_keyupdate_seen;   /* OpenSSL re-keyed RX: kernel cannot take it */

@@ -192,8 +192,10 @@ static ssize_t kernel_read(kssl_conn *conn, void *buf, size_t len)
 			return ks_err_errno(KSSL_E_INTR, EINTR, "kernel TLS receive");
 		if (n < 0)
 			return kernel_read_error(conn, (int)-n);
-		if (n == 0)
-			return ks_fail(&conn->core, ks_eof("kernel TLS receive"));
+		if (n == 0) {
+			conn->rx_eof = 1; /* not failed: see kssl_read */
+			return ks_eof("kernel TLS receive");
+		}
 		if (type == KTLS_CT_APPLICATION_DATA) {
 			conn->warn_alerts = 0;
 			return n;
@@ -217,9 +219,27 @@ ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len)
 		return ks_err(KSSL_E_INVAL, "kssl_read: zero-length buffer");
 	if (conn->core.rx_closed)
 		return 0;
+	if (conn->rx_eof)
+		return ks_eof("TLS read");
 	if (conn->rx.state == KSSL_STATE_KERNEL)
 		return kernel_read(conn, buf, len);
-	n = ks_core_read(&conn->core, buf, len, "TLS read");
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_read(conn->core.ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	/*
+	 * The peer's stream ended without close_notify (our BIO reports no
+	 * BIO_eof, so OpenSSL leaves its state alone): the receive direction
+	 * is over, the connection is not. A peer that only half-closed still
+	 * reads what we write, as with the stdlib's OpenSSL, whose first
+	 * write after a FIN goes out too.
+	 */
+	if (n == 0 && SSL_get_error(conn->core.ssl, n) == SSL_ERROR_SYSCALL &&
+	    ERR_peek_error() == 0) {
+		conn->rx_eof = 1;
+		return ks_eof("TLS read");
+	}
+	if (n <= 0)
+		n = ks_ssl_result(&conn->core, n, "TLS read");
 	if (n <= 0)
 		return n;
 	/*

@@ -225,6 +225,18 @@ enum kssl_format {
  */
 KSSL_API KSSL_MUST_USE kssl_ctx *kssl_ctx_new(enum kssl_role role);
 
+/*
+ * kssl_ctx_new_ex is kssl_ctx_new with some of its defaults left out, for
+ * bindings that apply another library's rules (the Python module: a
+ * stdlib ssl.SSLContext starts with an empty trust store and logs keys
+ * only when told). flags: KSSL_CTX_* or'ed; 0 is kssl_ctx_new.
+ */
+enum kssl_ctx_flags {
+	KSSL_CTX_NO_ENV = 1 << 0,        /* ignore SSLKEYLOGFILE */
+	KSSL_CTX_NO_SYSTEM_CAS = 1 << 1, /* clients: start with no trust anchors */
+};
+KSSL_API KSSL_MUST_USE kssl_ctx *kssl_ctx_new_ex(enum kssl_role role, unsigned flags);
+
 /* kssl_ctx_free drops one reference; NULL is ignored. */
 KSSL_API void kssl_ctx_free(kssl_ctx *ctx);
 
@@ -325,7 +337,11 @@ KSSL_API void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg);
 KSSL_API KSSL_MUST_USE int kssl_ctx_set_num_tickets(kssl_ctx *ctx, size_t n);
 KSSL_API void kssl_ctx_set_client_sessions(kssl_ctx *ctx, int on);
 
-/* Append TLS secrets in NSS key log format to path (for Wireshark). */
+/*
+ * Append TLS secrets in NSS key log format to path (for Wireshark). A new
+ * context starts with $SSLKEYLOGFILE (unless setuid); path NULL stops
+ * logging, that one included.
+ */
 KSSL_API KSSL_MUST_USE int kssl_ctx_set_keylog_file(kssl_ctx *ctx, const char *path);
 
 /* Which directions kssl may move into the kernel. */
@@ -393,8 +409,10 @@ KSSL_API KSSL_MUST_USE int kssl_handshake(kssl_conn *conn);
  * in OpenSSL), KSSL_E_REKEY when the peer re-keys and the kernel cannot,
  * KSSL_E_SYSCALL (peer reset), KSSL_E_CLOSED (failed earlier) or
  * KSSL_E_INTR (a signal; call again). With RX in OpenSSL a read may also
- * need to write (KSSL_E_WANT_WRITE). After an error other than WANT_* and
- * INTR the connection is failed.
+ * need to write (KSSL_E_WANT_WRITE). KSSL_E_EOF ends the receive direction
+ * only: later reads return it again, while writes (and kssl_shutdown) go
+ * on as long as the socket takes them (the peer may have half-closed).
+ * After any other error but WANT_* and INTR the connection is failed.
  */
 KSSL_API KSSL_MUST_USE ssize_t kssl_read(kssl_conn *conn, void *buf, size_t len);
 

@@ -366,7 +366,8 @@ class SSLContext(_ssl.SSLContext):
     def _build_native(self, st, server_side):
         dtls = self._dtls
         native = _kssl.Context(server_side, dtls)
-        native.clear_cas()
+        if dtls:  # TLS natives start empty (kssl_ctx_new_ex)
+            native.clear_cas()
         for method, args in st.ops:
             getattr(native, method)(*args)
         hostflags = _HOST_NO_PARTIAL_WILDCARDS
@@ -391,8 +392,10 @@ class SSLContext(_ssl.SSLContext):
             native.set_alpn(st.alpn)
         if st.groups:
             native.set_groups(st.groups)
-        if self.keylog_filename:
-            native.set_keylog_file(self.keylog_filename)
+        # The stdlib logs keys only where keylog_filename is set (which
+        # create_default_context() does from $SSLKEYLOGFILE); libkssl
+        # starts every context with $SSLKEYLOGFILE, so None turns it off.
+        native.set_keylog_file(self.keylog_filename)
         native.set_offload(OFFLOAD_MODES[st.offload])
         if server_side and self.sni_callback is not None and not dtls:
             _kssl.enable_sni(native)

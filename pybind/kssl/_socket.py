@@ -100,6 +100,19 @@ def eof_is_eoferror():
     return _eof_is_eoferror
 
 
+def _probe_shared_rule():
+    """What this interpreter's shared_ciphers() returns: a client's
+    SSLObject gives None under CPython >= 3.11.4 (a server then lists its
+    ciphers the client offered), its own cipher list under 3.11.2 (both
+    sides, also before the handshake). Probed once at import, no I/O."""
+    ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    obj = ctx.wrap_bio(_ssl.MemoryBIO(), _ssl.MemoryBIO())
+    _kssl.set_shared_rule(obj.shared_ciphers() is not None)
+
+
+_probe_shared_rule()
+
+
 class KsslObject(_kssl.Conn):
     """The `_sslobj` of a kssl.SSLSocket (internal)."""
 

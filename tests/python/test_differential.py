@@ -259,7 +259,7 @@ class ConnectionDifferentialTest(unittest.TestCase):
             def handler(s):
                 return dict(cert=s.getpeercert(), version=s.version(),
                             cipher=s.cipher(), server_side=s.server_side,
-                            shared=sorted(s.shared_ciphers() or []),
+                            shared=s.shared_ciphers(),
                             hostname=s.server_hostname, data=s.recv(5))
             port, peer = serve(sctx, handler)
             cctx = client_ctx(ssl)
@@ -268,13 +268,52 @@ class ConnectionDifferentialTest(unittest.TestCase):
                 c.sendall(b"hello")
                 return peer.result()
         res = self.assert_same(self.both(scenario), compare_value=False)
-        a, b = dict(res[0][1]), dict(res[1][1])
-        # stdlib 3.11 lists every cipher the client offered; kssl lists
-        # the real intersection with the server's list (docs/python.md).
-        shared_a, shared_b = a.pop("shared"), b.pop("shared")
+        a, b = res[0][1], res[1][1]
+        # shared_ciphers() as this CPython's: the server's ciphers the
+        # client offered (>= 3.11.4) or the server's whole list (3.11.2).
         self.assertEqual(a, b)
-        self.assertTrue(shared_b)
-        self.assertLessEqual(set(shared_b), set(shared_a))
+        self.assertTrue(b["shared"])
+
+    def test_shared_ciphers(self):
+        # Exactly the stdlib's list (order included), both roles, with
+        # restricted cipher strings on either side, and before the
+        # handshake (do_handshake_on_connect=False).
+        v12 = ssl.TLSVersion.TLSv1_2
+        cases = [(None, None, None),
+                 (None, "ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA", None),
+                 ("ECDHE+AESGCM", None, None),
+                 ("ECDHE+AESGCM:ECDHE+CHACHA20",
+                  "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256",
+                  v12)]
+        for sciphers, cciphers, maxv in cases:
+            for side in ("server", "client"):
+                def scenario(m):
+                    sm, cm = (m, ssl) if side == "server" else (ssl, m)
+                    sctx, cctx = server_ctx(sm), client_ctx(cm)
+                    if sciphers:
+                        sctx.set_ciphers(sciphers)
+                    if cciphers:
+                        cctx.set_ciphers(cciphers)
+                    if maxv:
+                        cctx.maximum_version = maxv
+
+                    def handler(s):
+                        s.do_handshake()
+                        return s.shared_ciphers()
+                    port, peer = serve(sctx, handler, wrap_kw=dict(
+                        do_handshake_on_connect=False))
+                    with connect(cctx, port, do_handshake_on_connect=False) \
+                            as c:
+                        before = c.shared_ciphers()
+                        c.do_handshake()
+                        after = c.shared_ciphers()
+                    return dict(server=peer.result(), client_before=before,
+                                client=after)
+                with self.subTest(side=side, s=sciphers, c=cciphers):
+                    res = self.assert_same(self.both(scenario),
+                                           compare_value=False)
+                    self.assertEqual(res[0][1], res[1][1])
+                    self.assertTrue(res[1][1]["server"])
 
     def test_client_cert_missing(self):
         def scenario(m):

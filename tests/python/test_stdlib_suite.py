@@ -25,13 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # (none today; each would be listed in docs/python.md).
 MESSAGE_DIFFS = {}
 # Scenarios whose outcome still differs (not compared; printed). Each is
-# in another part of issue 8 and listed in docs/python.md.
-KNOWN_DIFFS = {
-    "client_unwrap_with_unread_data": "unwrap: with application data still "
-        "unread, ssl's unwrap() raises SSLError "
-        "APPLICATION_DATA_AFTER_CLOSE_NOTIFY, kssl's drops the data and "
-        "succeeds",
-}
+# listed in docs/python.md.
+KNOWN_DIFFS = {}
 
 # Where the stdlib paths run on kssl.SSLSocket (offload) and where on
 # SSLObject/MemoryBIO (asyncio's stock ssl=: no offload, by design).

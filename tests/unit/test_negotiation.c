@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 /*
  * max_fragment_length: a plain OpenSSL client asks for 512-byte records.
@@ -490,6 +493,99 @@ START_TEST(ocsp_response_is_validated)
 }
 END_TEST
 
+/* One handshake of cctx against a kssl server that logs no keys (not
+ * even to SSLKEYLOGFILE); returns the client's rc. */
+static int one_handshake(kssl_ctx *cctx)
+{
+	kssl_ctx *sctx = kssl_ctx_new_ex(KSSL_SERVER, KSSL_CTX_NO_ENV);
+	char cert[4200];
+	struct h_pair p;
+	int r;
+
+	snprintf(cert, sizeof(cert), "%s", h_cert("server.pem")); /* h_cert's buffer is reused */
+	ck_assert_int_eq(kssl_ctx_use_cert_file(sctx, cert, h_cert("server.key")), 0);
+
+	h_peer_init(&p.srv, sctx, -1);
+	h_pair_open(&p, cctx);
+	r = h_handshake(p.c);
+	if (r == 0)
+		h_peer_join_ok(&p.srv);
+	else
+		h_peer_join(&p.srv);
+	h_pair_free(&p);
+	kssl_ctx_free(sctx);
+	return r;
+}
+
+static int store_size(kssl_ctx *ctx)
+{
+	X509_STORE *st = SSL_CTX_get_cert_store(kssl_ctx_ssl_ctx(ctx));
+
+	return sk_X509_OBJECT_num(X509_STORE_get0_objects(st));
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) < 0 ? -1 : (long)st.st_size;
+}
+
+/*
+ * SSLKEYLOGFILE: kssl_ctx_new logs there, KSSL_CTX_NO_ENV does not (not
+ * even creating the file), set_keylog_file(NULL) stops either.
+ * KSSL_CTX_NO_SYSTEM_CAS: a client trusts nothing until told.
+ */
+START_TEST(ctx_new_ex_flags_and_keylog_off)
+{
+	char dir[] = "/tmp/kssl-keylog-XXXXXX", env_log[64], own_log[64];
+	kssl_ctx *cctx;
+	long size;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(env_log, sizeof(env_log), "%s/env.log", dir);
+	snprintf(own_log, sizeof(own_log), "%s/own.log", dir);
+	ck_assert_int_eq(setenv("SSLKEYLOGFILE", env_log, 1), 0);
+
+	cctx = kssl_ctx_new_ex(KSSL_CLIENT, KSSL_CTX_NO_ENV);
+	ck_assert_int_eq(kssl_ctx_load_ca_file(cctx, h_cert("ca.pem")), 0);
+	ck_assert_int_eq(one_handshake(cctx), 0);
+	ck_assert_int_eq(file_size(env_log), -1); /* never created */
+	ck_assert_int_eq(kssl_ctx_set_keylog_file(cctx, own_log), 0);
+	ck_assert_int_eq(one_handshake(cctx), 0);
+	size = file_size(own_log);
+	ck_assert_int_gt(size, 0);
+	ck_assert_int_eq(kssl_ctx_set_keylog_file(cctx, NULL), 0);
+	ck_assert_int_eq(one_handshake(cctx), 0);
+	ck_assert_int_eq(file_size(own_log), size); /* nothing more */
+	kssl_ctx_free(cctx);
+
+	cctx = h_client_ctx(); /* kssl_ctx_new: the environment's file */
+	ck_assert_int_eq(one_handshake(cctx), 0);
+	size = file_size(env_log);
+	ck_assert_int_gt(size, 0);
+	ck_assert_int_eq(kssl_ctx_set_keylog_file(cctx, NULL), 0);
+	ck_assert_int_eq(one_handshake(cctx), 0);
+	ck_assert_int_eq(file_size(env_log), size);
+	kssl_ctx_free(cctx);
+	unsetenv("SSLKEYLOGFILE");
+
+	/* No trust anchors: an empty store (kssl_ctx_new's has the system's,
+	 * where the system has any), and the server is refused. */
+	cctx = kssl_ctx_new_ex(KSSL_CLIENT, KSSL_CTX_NO_SYSTEM_CAS);
+	ck_assert_int_eq(store_size(cctx), 0);
+	ck_assert_int_eq(one_handshake(cctx), KSSL_E_CERT);
+	kssl_ctx_free(cctx);
+	cctx = kssl_ctx_new(KSSL_CLIENT);
+	if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
+		ck_assert_int_gt(store_size(cctx), 0);
+	kssl_ctx_free(cctx);
+	unlink(env_log);
+	unlink(own_log);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("negotiation");
@@ -500,6 +596,7 @@ int main(void)
 	tcase_add_test(tc, sni_switch_applies_verify_mode_and_offload_mode);
 	tcase_add_test(tc, tls13_tickets_larger_than_a_record_leave_data_intact);
 	tcase_add_test(tc, ocsp_response_is_validated);
+	tcase_add_test(tc, ctx_new_ex_flags_and_keylog_off);
 	suite_add_tcase(s, tc);
 	return h_run(s);
 }

@@ -99,6 +99,44 @@ START_TEST(write_after_peer_closed_never_returns_zero)
 }
 END_TEST
 
+/*
+ * A FIN without close_notify (the peer half-closed) ends our receive
+ * direction only: reads keep returning KSSL_E_EOF, and writes still reach
+ * the peer (as the stdlib's OpenSSL, whose first write after a FIN goes
+ * out). Kernel RX and TX in the VM, OpenSSL on the host.
+ */
+START_TEST(eof_ends_receive_direction_only)
+{
+	kssl_ctx *sctx = h_server_ctx("server"), *cctx = h_client_ctx();
+	unsigned char buf[64], sha[32], want[32];
+	size_t got = 0;
+	struct h_pair p;
+
+	h_peer_init(&p.srv, sctx, -1);
+	h_pair_open(&p, cctx);
+	ck_assert_msg(h_handshake(p.c) == 0, "%s", kssl_last_error());
+	h_peer_join_ok(&p.srv); /* server handshake done, conn kept */
+	ck_assert_int_eq(h_write_all(p.srv.conn, "x", 1), 0);
+	ck_assert_int_eq(kssl_read(p.c, buf, sizeof(buf)), 1);
+	h_assert_default_offload(p.c);
+	ck_assert_int_eq(shutdown(p.sfd, SHUT_WR), 0); /* FIN, no close_notify */
+	ck_assert_int_eq(kssl_read(p.c, buf, sizeof(buf)), KSSL_E_EOF);
+	ck_assert_int_eq(kssl_read(p.c, buf, sizeof(buf)), KSSL_E_EOF);
+	ck_assert_int_eq(h_write_stream(p.c, 100000, 5, NULL), 0);
+	ck_assert_msg(h_read_n(p.srv.conn, 100000, sha, &got) >= 0, "%s",
+		      kssl_last_error());
+	h_stream_sha(100000, 5, want);
+	ck_assert_int_eq(memcmp(sha, want, 32), 0);
+	/* close_notify still goes out; the peer's never comes. */
+	ck_assert_int_eq(kssl_shutdown(p.c), 0);
+	ck_assert_int_eq(kssl_read(p.c, buf, sizeof(buf)), KSSL_E_EOF);
+	ck_assert_int_eq(kssl_read(p.srv.conn, buf, sizeof(buf)), 0);
+	h_pair_free(&p);
+	kssl_ctx_free(cctx);
+	kssl_ctx_free(sctx);
+}
+END_TEST
+
 /* A plain OpenSSL client that trusts another CA: it must abort with unknown_ca. */
 struct raw_client {
 	SSL *ssl;
@@ -543,6 +581,7 @@ int main(void)
 
 	tcase_add_test(tc, close_notify_both_ways);
 	tcase_add_test(tc, write_after_peer_closed_never_returns_zero);
+	tcase_add_test(tc, eof_ends_receive_direction_only);
 	tcase_add_test(tc, peer_fatal_alert_unknown_ca_fails_handshake_with_alert_name);
 	tcase_add_test(tc, tls12_peer_fatal_alert_after_data_names_the_alert);
 	tcase_add_test(tc, tls13_resumption_with_tickets_read_before_rx_switch);

@@ -1,0 +1,138 @@
+"""Context settings that act inside the TLS library, differential: the
+same calls on ssl and kssl contexts, the same stdlib peer, the same
+observable effect.
+
+Key log (SSLKEYLOGFILE, keylog_filename): the stdlib logs secrets only for
+contexts whose keylog_filename is set, which create_default_context() and
+_create_stdlib_context() do from $SSLKEYLOGFILE; a plain SSLContext()
+logs nothing. Compared: keylog_filename, and the labels written to the
+file (its header line and one line per secret, in order).
+"""
+import contextlib
+import os
+import socket
+import ssl
+import tempfile
+import unittest
+
+import kssl
+from support import TIMEOUT, cert, client_ctx, serve, server_ctx
+
+V12, V13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
+
+
+@contextlib.contextmanager
+def env(name, value):
+    old = os.environ.get(name)
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def labels(path):
+    """The file's line structure, secrets left out."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return [line.split(" ")[0] if not line.startswith("#") else line
+                for line in f.read().splitlines()]
+
+
+def handshake(cctx, sctx, version=V13):
+    sctx.maximum_version = version
+    port, peer = serve(sctx, lambda s: s.recv(1))
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+        with cctx.wrap_socket(raw, server_hostname="localhost") as c:
+            c.sendall(b"x")
+            c.recv(1) if False else None
+    peer.result()
+
+
+class KeylogTest(unittest.TestCase):
+
+    def run_both(self, scenario):
+        out = []
+        for mod in (ssl, kssl):
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "keys.log")
+                out.append(scenario(mod, path))
+        return out
+
+    CLIENT_MAKERS = {
+        "SSLContext": lambda m: m.SSLContext(m.PROTOCOL_TLS_CLIENT),
+        "create_default_context": lambda m: m.create_default_context(),
+        "_create_stdlib_context": lambda m: m._create_stdlib_context(),
+        "_create_unverified_context":
+            lambda m: m._create_unverified_context(),
+        "create_default_context(CLIENT_AUTH)":
+            lambda m: m.create_default_context(m.Purpose.CLIENT_AUTH),
+    }
+
+    def test_environment(self):
+        # $SSLKEYLOGFILE set: which contexts log, client side (the stdlib
+        # server peer never logs) and server side (stdlib client peer).
+        for name, make in self.CLIENT_MAKERS.items():
+            for version in (V12, V13):
+                def scenario(mod, path):
+                    with env("SSLKEYLOGFILE", path):
+                        ctx = make(mod)
+                    attr = ctx.keylog_filename == path
+                    if ctx.protocol == ssl.PROTOCOL_TLS_SERVER or (
+                            ctx.protocol == ssl.PROTOCOL_TLS and
+                            name.endswith("(CLIENT_AUTH)")):
+                        ctx.load_cert_chain(cert("server.pem"),
+                                            cert("server.key"))
+                        ctx.maximum_version = version
+                        port, peer = serve(ctx, lambda s: s.recv(1))
+                        cctx = client_ctx(ssl)
+                        with socket.create_connection(
+                                ("127.0.0.1", port), timeout=TIMEOUT) as raw:
+                            with cctx.wrap_socket(
+                                    raw, server_hostname="localhost") as c:
+                                c.sendall(b"x")
+                        peer.result()
+                    else:
+                        ctx.check_hostname = False
+                        ctx.verify_mode = ssl.CERT_NONE
+                        handshake(ctx, server_ctx(ssl), version)
+                    return attr, labels(path)
+                with self.subTest(context=name, version=version):
+                    a, b = self.run_both(scenario)
+                    self.assertEqual(a, b)
+                    if name != "SSLContext":  # not vacuous
+                        self.assertTrue(a[0])
+                        self.assertGreater(len(a[1]), 1)
+
+    def test_attribute(self):
+        # keylog_filename set and cleared on a plain context, env unset
+        # (and set: an explicit None must silence it on kssl too).
+        for envval in (None, "other"):
+            def scenario(mod, path):
+                other = path + ".env"
+                with env("SSLKEYLOGFILE",
+                         other if envval else None):
+                    ctx = mod.SSLContext(mod.PROTOCOL_TLS_CLIENT)
+                    ctx.load_verify_locations(cert("ca.pem"))
+                    ctx.keylog_filename = path
+                    handshake(ctx, server_ctx(ssl))
+                    first = labels(path)
+                    ctx.keylog_filename = None
+                    handshake(ctx, server_ctx(ssl))
+                    return (first, labels(path), labels(other),
+                            ctx.keylog_filename)
+            with self.subTest(env=envval):
+                a, b = self.run_both(scenario)
+                self.assertEqual(a, b)
+                self.assertIn("CLIENT_TRAFFIC_SECRET_0", a[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
