@@ -279,7 +279,9 @@ class Case:
 def throughput_cases(env):
     """name -> Case. Keep-alive for every sender (h2load reuses its
     connections; curl and s_time open one per fetch)."""
-    ka = ["--idle-timeout", "60", "--max-conns", "4096"]
+    # Every client connects from 127.0.0.1: the per-address cap (64 by
+    # default) must not refuse the 256- and 1024-connection rows.
+    ka = ["--idle-timeout", "60", "--max-conns", "4096", "--max-conns-per-addr", "4096"]
     return {
         "kssl-offload-uring-splice": Case(lambda: (_need_ktls(), _serve(env, ka))[1]),
         "kssl-offload-sendfile": Case(lambda: (_need_ktls(), _serve(env, ka + ["--no-uring"]))[1]),
@@ -300,8 +302,8 @@ def throughput_cases(env):
 def memory_cases(env, conns):
     """Senders that keep idle keep-alive connections open: kssl serve with
     caps and timeouts raised above the test's, nginx with keep-alive on."""
-    idle = ["--max-conns", str(conns + 64), "--idle-timeout", "3600",
-            "--header-timeout", "600"]
+    idle = ["--max-conns", str(conns + 64), "--max-conns-per-addr", str(conns + 64),
+            "--idle-timeout", "3600", "--header-timeout", "600"]
     return {
         "kssl-offload-uring-splice": lambda: (_need_ktls(), _serve(env, idle))[1],
         "kssl-fallback-userspace": lambda: _serve(env, idle + ["--offload", "none"]),
