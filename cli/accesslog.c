@@ -22,6 +22,7 @@ void accesslog_write(struct hconn *hc)
 	const char *path = kssl_lconn_send_path(hc->lc);
 	char method[4 * sizeof(hc->req->method)], target[4 * 1024];
 	char ref[4 * sizeof(hc->req->referer)], agent[4 * sizeof(hc->req->agent)];
+	char peer[PEER_NAME_LEN];
 
 	if (!o->access_log)
 		return;
@@ -31,7 +32,8 @@ void accesslog_write(struct hconn *hc)
 		snprintf(bytes, sizeof(bytes), "-");
 	else
 		snprintf(bytes, sizeof(bytes), "%zu", hc->body_len);
-	printf("%s - - [%s] \"%s %s HTTP/1.%d\" %d %s", hc->peer.name, date,
+	printf("%s - - [%s] \"%s %s HTTP/1.%d\" %d %s",
+	       peer_name(&hc->peer, peer), date,
 	       hc->req->method[0] ? log_escape(hc->req->method, method,
 					      sizeof(method)) : "-",
 	       hc->req->target[0] ? log_escape(hc->req->target, target,

@@ -62,7 +62,6 @@ static void peer_of(int fd, struct hconn_peer *p)
 	socklen_t sl = sizeof(ss);
 
 	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "-");
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return;
 	p->family = ss.ss_family;
@@ -70,13 +69,19 @@ static void peer_of(int fd, struct hconn_peer *p)
 		struct in_addr *a = &((struct sockaddr_in *)&ss)->sin_addr;
 
 		memcpy(p->addr, a, sizeof(*a));
-		inet_ntop(AF_INET, a, p->name, sizeof(p->name));
 	} else if (ss.ss_family == AF_INET6) {
 		struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
 
 		memcpy(p->addr, a, sizeof(*a));
-		inet_ntop(AF_INET6, a, p->name, sizeof(p->name));
 	}
+}
+
+const char *peer_name(const struct hconn_peer *p, char *buf)
+{
+	if ((p->family != AF_INET && p->family != AF_INET6) ||
+	    !inet_ntop(p->family, p->addr, buf, PEER_NAME_LEN))
+		snprintf(buf, PEER_NAME_LEN, "-");
+	return buf;
 }
 
 static int same_peer(const struct hconn_peer *a, const struct hconn_peer *b)

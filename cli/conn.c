@@ -41,12 +41,15 @@ static char idle_in[HTTP_MAX_HEADER_BYTES];
 /* The request state (req + in) of a connection that has none. */
 static int request_alloc(struct hconn *hc)
 {
-	char *p = calloc(1, sizeof(struct http_req) + HTTP_MAX_HEADER_BYTES);
+	/* Not calloc: zeroing ~25 KiB per request showed in profiles. The
+	 * buffer is written before it is read; the request is reset. */
+	char *p = malloc(sizeof(struct http_req) + HTTP_MAX_HEADER_BYTES);
 
 	if (!p)
 		return -1;
 	hc->req = (struct http_req *)(void *)p;
 	hc->in = p + sizeof(struct http_req);
+	http_req_reset(hc->req);
 	return 0;
 }
 
@@ -110,9 +113,10 @@ static void on_body(kssl_lconn *lc, ssize_t r, void *arg)
 
 	(void)lc;
 	if (r < 0) {
-		char path[4 * 1024];
+		char path[4 * 1024], peer[PEER_NAME_LEN];
 
-		fprintf(stderr, "kssl serve: %s: sending %s: %s\n", hc->peer.name,
+		fprintf(stderr, "kssl serve: %s: sending %s: %s\n",
+			peer_name(&hc->peer, peer),
 			log_escape(hc->req->path, path, sizeof(path)),
 			kssl_lconn_error(hc->lc));
 		return conn_close(hc);
@@ -195,7 +199,7 @@ static void start_read(struct hconn *hc)
 			conn_close(hc);
 		return;
 	}
-	memset(hc->req, 0, sizeof(*hc->req));
+	http_req_reset(hc->req);
 	if (http_parse(hc->in, hc->in_len, hc->req) != 1)
 		return process(hc);
 	if (hc->in_len >= HTTP_MAX_HEADER_BYTES) {
@@ -281,12 +285,23 @@ static int send_progressed(struct hconn *hc)
 	return moved;
 }
 
+/*
+ * Walks every connection: with a thousand open and the loop turning
+ * thousands of times a second under load, a walk per turn cost more than
+ * the deadlines (whole seconds) need. At most one walk per
+ * CONN_TIMER_MS; the loop wakes at least that often anyway.
+ */
+#define CONN_TIMER_MS 100
+
 void conn_timers(struct server *srv)
 {
 	int64_t now = now_ms();
 	struct hconn *hc = srv->conns, *next;
-	char path[4 * 1024];
+	char path[4 * 1024], peer[PEER_NAME_LEN];
 
+	if (now < srv->timers_at)
+		return;
+	srv->timers_at = now + CONN_TIMER_MS;
 	for (; hc; hc = next) {
 		next = hc->next;
 		if (!hc->deadline || now < hc->deadline)
@@ -301,7 +316,7 @@ void conn_timers(struct server *srv)
 		}
 		/* Every cut is logged: the client got a truncated response. */
 		fprintf(stderr, "kssl serve: %s: %s: no send progress for %d s, "
-			"cut after %zu of %zu body bytes\n", hc->peer.name,
+			"cut after %zu of %zu body bytes\n", peer_name(&hc->peer, peer),
 			hc->req->path[0] ? log_escape(hc->req->path, path,
 						     sizeof(path)) : "-",
 			srv->o->send_timeout,

@@ -173,6 +173,16 @@ static long next_line(const char **p, const char **line)
 	return (long)n;
 }
 
+void http_req_reset(struct http_req *req)
+{
+	req->method[0] = req->target[0] = req->path[0] = 0;
+	req->range[0] = req->referer[0] = req->agent[0] = 0;
+	req->minor = req->keepalive = req->head = req->has_range = 0;
+	req->hosts = 0;
+	req->if_modified_since = 0;
+	req->header_bytes = 0;
+}
+
 int http_parse(const char *buf, size_t len, struct http_req *req)
 {
 	char head[HTTP_MAX_HEADER_BYTES + 1];
@@ -189,7 +199,7 @@ int http_parse(const char *buf, size_t len, struct http_req *req)
 		return 400; /* NUL anywhere in the head */
 	memcpy(head, buf, hlen);
 	head[hlen] = 0;
-	memset(req, 0, sizeof(*req));
+	http_req_reset(req);
 	req->header_bytes = hlen;
 	n = next_line(&p, &line);
 	if (n < 0)

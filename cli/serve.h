@@ -54,12 +54,17 @@ enum hc_state {
 	HC_BODY,  /* sending the file */
 };
 
-/* The client address: the key of the per-address cap, and for the log. */
+/* The client address: the key of the per-address cap, and for the log
+ * (as text only when a line is written: peer_name). */
 struct hconn_peer {
 	int family;
 	unsigned char addr[16];
-	char name[64];
 };
+
+/* admit.c: p's address as text into buf (at least PEER_NAME_LEN), "-"
+ * if unknown; returns buf. */
+#define PEER_NAME_LEN 64
+const char *peer_name(const struct hconn_peer *p, char *buf);
 
 struct hconn {
 	struct server *srv;
@@ -100,6 +105,7 @@ struct server {
 	unsigned long accept_failures; /* since the last report */
 	size_t conns_peak;        /* since the last malloc_trim (serve.c) */
 	int64_t next_trim;        /* ms */
+	int64_t timers_at;        /* next walk of the deadlines (conn.c) */
 	char root_real[PATH_MAX];
 	struct hconn *conns;
 	size_t nconns;
