@@ -164,29 +164,21 @@ static int openat2_usable(void)
 /*
  * Nothing that can block runs on the event loop: O_NONBLOCK makes opening a
  * FIFO without a writer (or a device) return at once, and the type is
- * checked on the open fd before any read. Regular files go back to blocking
- * mode (splice and sendfile read them like any file).
+ * checked on the open fd before any read. Regular files keep O_NONBLOCK
+ * (as nginx's do): Linux ignores it for their pread, sendfile(2) and
+ * splice (the pipe's own flag decides there), and clearing it cost two
+ * fcntl calls per request.
  */
 static int check_type(int fd, struct stat *st)
 {
-	int fl;
-
 	if (fstat(fd, st) < 0) {
 		close(fd);
 		return -403;
 	}
-	if (S_ISDIR(st->st_mode))
+	if (S_ISDIR(st->st_mode) || S_ISREG(st->st_mode))
 		return fd;
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return -403; /* FIFOs, sockets, devices: never read */
-	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-		close(fd);
-		return -403;
-	}
-	return fd;
+	close(fd);
+	return -403; /* FIFOs, sockets, devices: never read */
 }
 
 static int open_resolved(int root_fd, const char *rel)

@@ -40,22 +40,19 @@ static void step_handshake(kssl_lconn *lc)
 }
 
 /*
- * Userspace RX with nothing decrypted and nothing on the socket: SSL_read
- * would allocate OpenSSL's ~17 KiB record buffer before finding no data and
- * keep it while the connection idles (SSL_MODE_RELEASE_BUFFERS frees it
- * only after a record). Wait for readability first, as nginx does for
- * idle keep-alive connections.
+ * Userspace RX with nothing decrypted: wait for readability before
+ * SSL_read. On an empty socket SSL_read would allocate OpenSSL's ~17 KiB
+ * record buffer before finding no data and keep it while the connection
+ * idles (SSL_MODE_RELEASE_BUFFERS frees it only after a record); nginx
+ * waits for idle keep-alive connections the same way. No MSG_PEEK first:
+ * that was one more syscall per request, and a poll on a socket that
+ * already has data completes at once (libkssl reads records exactly, so
+ * no complete record waits unseen in OpenSSL's buffer).
  */
 static int user_rx_idle(kssl_lconn *lc)
 {
-	char b;
-	ssize_t n;
-
-	if (kssl_pending(lc->tls) ||
-	    kssl_conn_offload(lc->tls, KSSL_DIR_RX, NULL) == KSSL_OFFLOAD_KERNEL)
-		return 0;
-	n = ku_sys->recv(lc->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+	return !kssl_pending(lc->tls) &&
+	       kssl_conn_offload(lc->tls, KSSL_DIR_RX, NULL) != KSSL_OFFLOAD_KERNEL;
 }
 
 static void step_read(kssl_lconn *lc)
