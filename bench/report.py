@@ -76,19 +76,26 @@ def cpu_ratios(report):
 
 def scale(report):
     """Per case and size: MB/s at each concurrency as a fraction of the best
-    concurrency's (the 90 % target at 256 and 1024), per-connection spread."""
+    concurrency's (the 90 % target at 256 and 1024), per-connection spread.
+    Only verified rows count (a row whose requests failed is not a best).
+    cpu_of_best: the lowest sender CPU per GiB over this row's; the sender
+    has one CPU to itself, so where it is the bottleneck throughput follows
+    it, and CPU time is far less disturbed by a shared machine's load."""
     out = {}
     for name, c in report["cases"].items():
         by_size = {}
         for r in c.get("results", []):
-            if "mbps" in r:
+            if "mbps" in r and r.get("verified"):
                 by_size.setdefault(r["size"], []).append(r)
         for size, rows in by_size.items():
             if len(rows) < 2:
                 continue
             best = max(r["mbps"]["median"] for r in rows)
+            cpu = {r["conc"]: r["user_s_per_gib"] + r["sys_s_per_gib"] for r in rows}
+            least = min(cpu.values())
             out.setdefault(name, {})[human(size)] = {
                 str(r["conc"]): {"of_best": r["mbps"]["median"] / best,
+                                 "cpu_of_best": least / cpu[r["conc"]] if cpu[r["conc"]] else 1.0,
                                  "verified": r["verified"],
                                  "fairness": r.get("fairness")} for r in rows}
     return out
@@ -160,11 +167,14 @@ def markdown(report):
                               "Above 1: the first case is faster (wall clock: noisy on a "
                               "shared machine).")
     if report.get("scale"):
-        lines += ["", "## Scale (MB/s at each concurrency / the best one's; spread)", ""]
+        lines += ["", "## Scale (MB/s at each concurrency / the best one's; in brackets "
+                  "the least sender CPU per GiB / this one's; spread)", ""]
         for name, sizes in report["scale"].items():
             for size, v in sizes.items():
                 lines.append("- %s %s: %s" % (name, size, ", ".join(
-                    "x%s %.0f%%%s" % (k, 100 * x["of_best"],
+                    "x%s %.0f%% [%s]%s" % (k, 100 * x["of_best"],
+                                           "%.0f%%" % (100 * x["cpu_of_best"])
+                                           if "cpu_of_best" in x else "-",
                                       " (spread %.2f-%.2f)" % (x["fairness"]["min_over_mean"],
                                                                x["fairness"]["max_over_mean"])
                                       if x.get("fairness") else "")

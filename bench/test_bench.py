@@ -181,5 +181,22 @@ class BaselineGate(unittest.TestCase):
         self.assertEqual(report.compare(self.rep, base, 10), ([], 0))
 
 
+class Scale(unittest.TestCase):
+    """scale() on a synthetic report: which rows count as the best."""
+
+    def test_failed_row_is_not_the_best(self):
+        def row(conc, mbps, cpu, ok=True):
+            return {"size": 1 << 20, "conc": conc, "verified": ok,
+                    "mbps": {"min": mbps, "median": mbps, "max": mbps},
+                    "user_s_per_gib": cpu / 2, "sys_s_per_gib": cpu / 2}
+        rep = {"cases": {"a": {"status": "ok", "results": [
+            row(16, 100.0, 1.0), row(256, 90.0, 1.25), row(1024, 500.0, 0.1, ok=False)]}}}
+        s = report.scale(rep)["a"]["1M"]
+        self.assertEqual(sorted(s), ["16", "256"])  # the failed row is left out
+        self.assertAlmostEqual(s["256"]["of_best"], 0.9)
+        self.assertAlmostEqual(s["256"]["cpu_of_best"], 0.8)
+        self.assertAlmostEqual(s["16"]["cpu_of_best"], 1.0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
