@@ -74,7 +74,7 @@ def _compile(build_dir):
                            "headers (Debian: python3-dev)" % include)
     cflags = ["-std=gnu11", "-O2", "-g0", "-fPIC", "-fvisibility=hidden",
               "-fno-strict-aliasing", "-D_GNU_SOURCE",
-              "-I" + os.path.join(ROOT, "include"), "-I" + include,
+              "-I" + os.path.join(ROOT, "include"), "-I" + ROOT, "-I" + include,
               "-fmacro-prefix-map=%s/=" % ROOT]
 
     def one(src):
