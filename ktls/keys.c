@@ -29,30 +29,22 @@ struct ktls_shape {
 	size_t crypto_len;
 };
 
+/* Key and fixed-iv sizes per kernel cipher (include/uapi/linux/tls.h). */
+static const struct ktls_shape shapes[] = {
+	{ TLS_CIPHER_AES_GCM_128, 16, 4, sizeof(struct tls12_crypto_info_aes_gcm_128) },
+	{ TLS_CIPHER_AES_GCM_256, 32, 4, sizeof(struct tls12_crypto_info_aes_gcm_256) },
+	{ TLS_CIPHER_AES_CCM_128, 16, 4, sizeof(struct tls12_crypto_info_aes_ccm_128) },
+	{ TLS_CIPHER_CHACHA20_POLY1305, 32, 12,
+	  sizeof(struct tls12_crypto_info_chacha20_poly1305) },
+};
+
 static int shape_of(int type, struct ktls_shape *s)
 {
-	s->type = type;
-	switch (type) {
-	case TLS_CIPHER_AES_GCM_128:
-		s->key_len = 16;
-		s->iv_len = 4;
-		s->crypto_len = sizeof(struct tls12_crypto_info_aes_gcm_128);
-		return 0;
-	case TLS_CIPHER_AES_GCM_256:
-		s->key_len = 32;
-		s->iv_len = 4;
-		s->crypto_len = sizeof(struct tls12_crypto_info_aes_gcm_256);
-		return 0;
-	case TLS_CIPHER_AES_CCM_128:
-		s->key_len = 16;
-		s->iv_len = 4;
-		s->crypto_len = sizeof(struct tls12_crypto_info_aes_ccm_128);
-		return 0;
-	case TLS_CIPHER_CHACHA20_POLY1305:
-		s->key_len = 32;
-		s->iv_len = 12;
-		s->crypto_len = sizeof(struct tls12_crypto_info_chacha20_poly1305);
-		return 0;
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		if (shapes[i].type == type) {
+			*s = shapes[i];
+			return 0;
+		}
 	}
 	return -1;
 }
