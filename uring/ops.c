@@ -19,10 +19,19 @@ static void wait_for(kssl_lconn *lc, unsigned events)
 			"arming a poll");
 }
 
-/* A kssl result that is neither success nor WANT_*: fail with its message. */
-static void tls_fail(kssl_lconn *lc, int code)
+/*
+ * A failed kssl call: KSSL_E_WANT_* waits for the readiness it names (a
+ * userspace write may need to read and a read to write); anything else
+ * fails the op with kssl's error.
+ */
+static void tls_wait_or_fail(kssl_lconn *lc, int code)
 {
-	ku_fail_kssl(lc, code);
+	if (code == KSSL_E_WANT_READ)
+		wait_for(lc, POLLIN);
+	else if (code == KSSL_E_WANT_WRITE)
+		wait_for(lc, POLLOUT);
+	else
+		ku_fail_kssl(lc, code);
 }
 
 static void step_handshake(kssl_lconn *lc)
@@ -31,12 +40,8 @@ static void step_handshake(kssl_lconn *lc)
 
 	if (r == 0)
 		ku_complete(lc, 0);
-	else if (r == KSSL_E_WANT_READ)
-		wait_for(lc, POLLIN);
-	else if (r == KSSL_E_WANT_WRITE)
-		wait_for(lc, POLLOUT);
 	else
-		tls_fail(lc, r);
+		tls_wait_or_fail(lc, r);
 }
 
 /*
@@ -65,12 +70,8 @@ static void step_read(kssl_lconn *lc)
 			return wait_for(lc, POLLIN);
 		}
 		n = kssl_read(lc->tls, lc->buf, lc->len);
-		if (n == KSSL_E_WANT_READ)
-			return wait_for(lc, POLLIN);
-		if (n == KSSL_E_WANT_WRITE)
-			return wait_for(lc, POLLOUT);
 		if (n < 0)
-			return tls_fail(lc, (int)n);
+			return tls_wait_or_fail(lc, (int)n);
 		return ku_complete(lc, n);
 	}
 	do
@@ -94,12 +95,8 @@ static void step_write(kssl_lconn *lc)
 			/* Userspace TX after WANT_WRITE: same buffer and length
 			 * again, as OpenSSL requires; done is unchanged then. */
 			n = kssl_write(lc->tls, p, left);
-			if (n == KSSL_E_WANT_WRITE)
-				return wait_for(lc, POLLOUT);
-			if (n == KSSL_E_WANT_READ)
-				return wait_for(lc, POLLIN);
 			if (n < 0)
-				return tls_fail(lc, (int)n);
+				return tls_wait_or_fail(lc, (int)n);
 		} else {
 			n = ku_sys->send(lc->fd, p, left, MSG_NOSIGNAL);
 			if (n < 0 && errno == EINTR)
@@ -155,13 +152,9 @@ static void step_tls_sendfile(kssl_lconn *lc)
 	lc->done += sent;
 	if (r == 0)
 		return ku_complete(lc, (ssize_t)lc->done);
-	if (r == KSSL_E_WANT_WRITE)
-		return wait_for(lc, POLLOUT);
-	if (r == KSSL_E_WANT_READ)
-		return wait_for(lc, POLLIN);
 	if (r == KSSL_E_SHORT_FILE)
 		return short_file(lc);
-	tls_fail(lc, r);
+	tls_wait_or_fail(lc, r);
 }
 
 void ku_step(kssl_lconn *lc)
