@@ -21,11 +21,9 @@ kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
 		ks_err(KSSL_E_INVAL, "kssl_conn_new: need a context and a socket");
 		return NULL;
 	}
-	conn = calloc(1, sizeof(*conn));
-	if (!conn) {
-		ks_err(KSSL_E_NOMEM, "kssl_conn_new: out of memory");
+	conn = ks_zalloc(sizeof(*conn), "kssl_conn_new");
+	if (!conn)
 		return NULL;
-	}
 	conn->sf_fd = -1;
 	conn->offload = ctx->offload;
 	if (ks_core_init(&conn->core, &ks_kind_tls, ctx, fd, ks_bio_new(conn),
@@ -117,20 +115,7 @@ enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
 	return d->state;
 }
 
-int kssl_conn_version(const kssl_conn *conn)
-{
-	return ks_core_version(&conn->core);
-}
-
-const char *kssl_conn_cipher(const kssl_conn *conn)
-{
-	return ks_core_cipher(&conn->core, 0);
-}
-
-const char *kssl_conn_cipher_openssl(const kssl_conn *conn)
-{
-	return ks_core_cipher(&conn->core, 1);
-}
+KS_CORE_ACCESSORS(kssl_conn, kssl_conn)
 
 const char *kssl_conn_alpn(const kssl_conn *conn, size_t *len)
 {
@@ -147,16 +132,6 @@ const char *kssl_conn_server_name(const kssl_conn *conn)
 int kssl_conn_session_reused(const kssl_conn *conn)
 {
 	return conn->core.info.session_reused;
-}
-
-size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der)
-{
-	return ks_core_peer_cert_der(&conn->core, der);
-}
-
-long kssl_conn_verify_result(const kssl_conn *conn)
-{
-	return ks_core_verify_result(&conn->core);
 }
 
 int kssl_conn_get_session(kssl_conn *conn, uint8_t **out, size_t *len)

@@ -59,11 +59,9 @@ kssl_ctx *kssl_ctx_new_ex(enum kssl_role role, unsigned flags)
 		ks_err(KSSL_E_INVAL, "kssl_ctx_new: role must be KSSL_CLIENT or KSSL_SERVER");
 		return NULL;
 	}
-	ctx = calloc(1, sizeof(*ctx));
-	if (!ctx) {
-		ks_err(KSSL_E_NOMEM, "kssl_ctx_new: out of memory");
+	ctx = ks_zalloc(sizeof(*ctx), "kssl_ctx_new");
+	if (!ctx)
 		return NULL;
-	}
 	ctx->ssl_ctx = SSL_CTX_new(role == KSSL_CLIENT ? TLS_client_method()
 						       : TLS_server_method());
 	if (!ctx->ssl_ctx) {

@@ -252,11 +252,9 @@ kssl_dtls *kssl_dtls_new(kssl_ctx *ctx, int fd)
 		ks_err(KSSL_E_INVAL, "kssl_dtls_new: fd %d is not a UDP (SOCK_DGRAM) socket", fd);
 		return NULL;
 	}
-	d = calloc(1, sizeof(*d));
-	if (!d) {
-		ks_err(KSSL_E_NOMEM, "kssl_dtls_new: out of memory");
+	d = ks_zalloc(sizeof(*d), "kssl_dtls_new");
+	if (!d)
 		return NULL;
-	}
 	d->peer_len = sizeof(d->peer);
 	if (ctx->role == KSSL_CLIENT &&
 	    getpeername(fd, (struct sockaddr *)&d->peer, &d->peer_len) < 0) {
@@ -493,30 +491,7 @@ int kssl_dtls_peer(const kssl_dtls *d, struct sockaddr_storage *addr,
 	return 0;
 }
 
-int kssl_dtls_version(const kssl_dtls *d)
-{
-	return ks_core_version(&d->core);
-}
-
-const char *kssl_dtls_cipher(const kssl_dtls *d)
-{
-	return ks_core_cipher(&d->core, 0);
-}
-
-const char *kssl_dtls_cipher_openssl(const kssl_dtls *d)
-{
-	return ks_core_cipher(&d->core, 1);
-}
-
-size_t kssl_dtls_peer_cert_der(const kssl_dtls *d, const uint8_t **der)
-{
-	return ks_core_peer_cert_der(&d->core, der);
-}
-
-long kssl_dtls_verify_result(const kssl_dtls *d)
-{
-	return ks_core_verify_result(&d->core);
-}
+KS_CORE_ACCESSORS(kssl_dtls, kssl_dtls)
 
 enum kssl_offload_state kssl_dtls_offload(const kssl_dtls *d,
 					  enum kssl_dir dir,

@@ -229,6 +229,15 @@ int ks_err_ssl(int code, const char *fmt, ...)
 	return code;
 }
 
+void *ks_zalloc(size_t size, const char *who)
+{
+	void *p = calloc(1, size);
+
+	if (!p)
+		ks_err(KSSL_E_NOMEM, "%s: out of memory", who);
+	return p;
+}
+
 static const char ks_fail_oom[] = "connection failed (out of memory for its message)";
 
 int ks_fail(struct ks_core *c, int code)

@@ -171,6 +171,8 @@ int ks_err_errno(int code, int errno_val, const char *fmt, ...)
  * reason KSSL_R_OPENSSL when OpenSSL queued one. */
 int ks_err_ssl(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* calloc(1, size), or NULL with KSSL_E_NOMEM "<who>: out of memory". */
+void *ks_zalloc(size_t size, const char *who);
 /* Mark the session failed with the current message; returns code. */
 int ks_fail(struct ks_core *c, int code);
 /* Free what ks_fail kept (at session free). */
@@ -253,6 +255,35 @@ int ks_core_version(const struct ks_core *c);
 const char *ks_core_cipher(const struct ks_core *c, int openssl_name);
 size_t ks_core_peer_cert_der(const struct ks_core *c, const uint8_t **der);
 long ks_core_verify_result(const struct ks_core *c);
+
+/*
+ * The accessors of the handshake record that every session type exports,
+ * each forwarding to the core: <prefix>_version, <prefix>_cipher,
+ * <prefix>_cipher_openssl, <prefix>_peer_cert_der, <prefix>_verify_result
+ * (kssl_conn_* in connection.c, kssl_dtls_* in dtls.c; documented in the
+ * public headers). Written once so that the two sets cannot drift apart.
+ */
+#define KS_CORE_ACCESSORS(prefix, type)                                       \
+	int prefix##_version(const type *s)                                   \
+	{                                                                     \
+		return ks_core_version(&s->core);                             \
+	}                                                                     \
+	const char *prefix##_cipher(const type *s)                            \
+	{                                                                     \
+		return ks_core_cipher(&s->core, 0);                           \
+	}                                                                     \
+	const char *prefix##_cipher_openssl(const type *s)                    \
+	{                                                                     \
+		return ks_core_cipher(&s->core, 1);                           \
+	}                                                                     \
+	size_t prefix##_peer_cert_der(const type *s, const uint8_t **der)     \
+	{                                                                     \
+		return ks_core_peer_cert_der(&s->core, der);                  \
+	}                                                                     \
+	long prefix##_verify_result(const type *s)                            \
+	{                                                                     \
+		return ks_core_verify_result(&s->core);                       \
+	}
 /* Plaintext bytes buffered in OpenSSL (0 once the SSL is gone). */
 size_t ks_core_pending(const struct ks_core *c);
 
