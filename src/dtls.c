@@ -508,6 +508,11 @@ const char *kssl_dtls_cipher_openssl(const kssl_dtls *d)
 	return ks_core_cipher(&d->core, 1);
 }
 
+int kssl_dtls_cipher_desc(const kssl_dtls *d, struct kssl_cipher_desc *out)
+{
+	return ks_core_cipher_desc(&d->core, out);
+}
+
 size_t kssl_dtls_peer_cert_der(const kssl_dtls *d, const uint8_t **der)
 {
 	return ks_core_peer_cert_der(&d->core, der);
