@@ -292,6 +292,12 @@ KSSL_API KSSL_MUST_USE int kssl_ctx_load_ca_dir(kssl_ctx *ctx, const char *capat
 KSSL_API KSSL_MUST_USE int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
 			 enum kssl_format format);
 KSSL_API KSSL_MUST_USE int kssl_ctx_load_default_cas(kssl_ctx *ctx);
+/*
+ * kssl_ctx_clear_cas drops every trust anchor loaded so far (a fresh,
+ * empty store; the kssl_ctx_load_* calls add to it again). Returns 0 or
+ * KSSL_E_NOMEM.
+ */
+KSSL_API KSSL_MUST_USE int kssl_ctx_clear_cas(kssl_ctx *ctx);
 
 /*
  * Whether and how the peer's certificate is checked (clients default to
@@ -309,6 +315,20 @@ KSSL_API KSSL_MUST_USE int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version,
 /* OpenSSL cipher string (TLS 1.2) and ciphersuite list (TLS 1.3). */
 KSSL_API KSSL_MUST_USE int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *tls12_list);
 KSSL_API KSSL_MUST_USE int kssl_ctx_set_ciphersuites(kssl_ctx *ctx, const char *tls13_list);
+
+/*
+ * OpenSSL security level 0..5 (SSL_CTX_set_security_level: minimum key
+ * sizes and digests the context accepts; OpenSSL 3.0 defaults to 1).
+ * OpenSSL treats levels above 5 as 5 and below 0 as 0.
+ */
+KSSL_API void kssl_ctx_set_security_level(kssl_ctx *ctx, int level);
+
+/*
+ * Key exchange groups in preference order, OpenSSL's colon-separated
+ * names ("X25519:P-256"). KSSL_E_INVAL if a name is unknown (the context
+ * keeps its groups).
+ */
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_groups(kssl_ctx *ctx, const char *list);
 
 /*
  * ALPN, as protocol names in preference order. Clients offer them; servers
