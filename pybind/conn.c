@@ -582,7 +582,7 @@ static PyObject *conn_version(KsConn *self, PyObject *unused)
 {
 	(void)unused;
 	if (self->shut_state == KP_SHUT_FAILED)
-		Py_RETURN_NONE; /* as OpenSSL's SSL_is_init_finished() then */
+		Py_RETURN_NONE; /* as OpenSSL then: not "init finished" */
 	switch (kssl_conn_version(self->conn)) {
 	case KSSL_TLS1_3: return PyUnicode_FromString("TLSv1.3");
 	case KSSL_TLS1_2: return PyUnicode_FromString("TLSv1.2");

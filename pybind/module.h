@@ -3,7 +3,8 @@
  * (a kssl_ctx) and Conn (a kssl_conn on a socket's fd), plus the mapping
  * of KSSL_E_* codes onto the stdlib ssl exception classes. Everything
  * ssl-shaped (settings mirroring, SSLSocket, getpeercert dicts) lives in
- * the Python package; this file set only calls the C API.
+ * the Python package; this file set only calls the C API, except
+ * pybind/openssl.c (openssl.h), the one place that calls OpenSSL directly.
  *
  * Naming: the binding's own symbols are kp_* / KP_* (libkssl's internal
  * prefix ks_ is the library's alone).
