@@ -2,54 +2,34 @@
  * Cipher suite names: OpenSSL calls a suite "ECDHE-RSA-AES128-GCM-SHA256",
  * IANA (and MicroPython/QuecPython, mbedTLS) "TLS_ECDHE_RSA_WITH_AES_128_
  * GCM_SHA256". OpenSSL 3.0 cipher strings take only its own names, so the
- * Python side maps IANA names through this table: every suite of an
- * all-ciphers context, with both names. Suites whose algorithms the loaded
- * providers lack (RC4, DES, SEED, ... without the legacy provider) are not
- * in it, since OpenSSL could not negotiate them either.
+ * Python side maps IANA names through libkssl's table of every suite the
+ * loaded providers can negotiate (kssl_cipher_table), with both names.
  */
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+#include <stdlib.h>
 
 #include "module.h"
-
-static const char all_tls12[] = "ALL:COMPLEMENTOFALL:@SECLEVEL=0";
-static const char all_tls13[] =
-	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:"
-	"TLS_AES_128_GCM_SHA256:TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256";
 
 /* _kssl.cipher_table() -> [(iana, openssl, id, protocol_id, version)] */
 PyObject *kp_cipher_table(PyObject *m, PyObject *unused)
 {
-	SSL_CTX *sc = SSL_CTX_new(TLS_method());
-	STACK_OF(SSL_CIPHER) *sk;
-	PyObject *list = NULL;
+	struct kssl_cipher_desc *t;
+	size_t n;
+	PyObject *list;
 
 	(void)m;
 	(void)unused;
-	if (!sc || !SSL_CTX_set_cipher_list(sc, all_tls12) ||
-	    !SSL_CTX_set_ciphersuites(sc, all_tls13)) {
-		SSL_CTX_free(sc);
-		ERR_clear_error();
-		PyErr_SetString(kp_cls.ssl_error, "cipher_table: cannot build the all-ciphers context");
-		return NULL;
-	}
-	sk = SSL_CTX_get_ciphers(sc);
+	if (kssl_cipher_table(&t, &n) < 0)
+		return kp_raise_ctx(KSSL_E_TLS);
 	list = PyList_New(0);
-	for (int i = 0; list && i < sk_SSL_CIPHER_num(sk); i++) {
-		const SSL_CIPHER *c = sk_SSL_CIPHER_value(sk, i);
-		const char *iana = SSL_CIPHER_standard_name(c);
-		PyObject *t;
+	for (size_t i = 0; list && i < n; i++) {
+		PyObject *e = Py_BuildValue("(sskis)", t[i].iana_name, t[i].name,
+					    (unsigned long)t[i].id,
+					    (int)t[i].protocol_id, t[i].version);
 
-		if (!iana)
-			continue;
-		t = Py_BuildValue("(sskis)", iana, SSL_CIPHER_get_name(c),
-				  (unsigned long)SSL_CIPHER_get_id(c),
-				  (int)SSL_CIPHER_get_protocol_id(c),
-				  SSL_CIPHER_get_version(c));
-		if (!t || PyList_Append(list, t) < 0)
+		if (!e || PyList_Append(list, e) < 0)
 			Py_CLEAR(list);
-		Py_XDECREF(t);
+		Py_XDECREF(e);
 	}
-	SSL_CTX_free(sc);
+	free(t);
 	return list;
 }

@@ -14,11 +14,9 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "module.h"
 
@@ -41,8 +39,6 @@ struct call {
 	struct kssl_error_info err;
 };
 
-int kp_ssl_ex_index = -1;
-
 /*
  * What shared_ciphers() means in the running CPython's _ssl (probed by
  * kssl/_socket.py): 0 = a server's own ciphers that the client offered,
@@ -62,69 +58,6 @@ PyObject *kp_set_shared_rule(PyObject *m, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
-/* The shared_ciphers() list of ssl (see shared_own_list) into hs. */
-static void capture_shared(const SSL *ssl, int server_side,
-			   struct kp_hs_snapshot *hs)
-{
-	STACK_OF(SSL_CIPHER) *ours = SSL_get_ciphers(ssl), *theirs = NULL;
-
-	hs->n_shared = -1;
-	if (!shared_own_list) {
-		theirs = server_side ? SSL_get_client_ciphers(ssl) : NULL;
-		if (!theirs)
-			return;
-	}
-	if (!ours)
-		return;
-	hs->n_shared = 0;
-	for (int i = 0; i < sk_SSL_CIPHER_num(ours) && hs->n_shared < KP_MAX_SHARED; i++) {
-		const SSL_CIPHER *c = sk_SSL_CIPHER_value(ours, i);
-
-		if (!theirs || sk_SSL_CIPHER_find(theirs, c) >= 0)
-			hs->shared[hs->n_shared++] = c;
-	}
-}
-
-
-/* ---- handshake snapshot -------------------------------------------------- */
-
-/*
- * get_verified_chain()/get_unverified_chain() must outlive the SSL (kssl
- * frees it once both directions are in the kernel): keep references. As
- * CPython's _ssl, a server's unverified chain starts with the client's
- * certificate, which OpenSSL leaves out of its peer chain there.
- */
-static void capture_chains(const SSL *ssl, int server_side,
-			   struct kp_hs_snapshot *hs)
-{
-	STACK_OF(X509) *verified = SSL_get0_verified_chain(ssl);
-	STACK_OF(X509) *sent = SSL_get_peer_cert_chain(ssl);
-	X509 *leaf = SSL_get0_peer_certificate(ssl);
-
-	if (verified)
-		hs->chain[0] = X509_chain_up_ref(verified);
-	if (sent)
-		hs->chain[1] = X509_chain_up_ref(sent);
-	if (server_side && leaf && hs->chain[1] && X509_up_ref(leaf) &&
-	    !sk_X509_insert(hs->chain[1], leaf, 0))
-		X509_free(leaf);
-}
-
-static void info_cb(const SSL *ssl, int where, int ret)
-{
-	KsConn *self = SSL_get_ex_data(ssl, kp_ssl_ex_index);
-	struct kp_hs_snapshot *hs;
-
-	(void)ret;
-	if (!(where & SSL_CB_HANDSHAKE_DONE) || !self || self->hs.done)
-		return;
-	hs = &self->hs;
-	hs->done = 1;
-	hs->cipher = SSL_get_current_cipher(ssl);
-	capture_chains(ssl, self->server_side, hs);
-	capture_shared(ssl, self->server_side, hs);
-}
-
 /* ---- life cycle ------------------------------------------------------- */
 
 static PyObject *conn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
@@ -136,7 +69,6 @@ static PyObject *conn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	int server_side;
 	const char *hostname = NULL;
 	KsConn *self;
-	SSL *ssl;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!Opz", kwlist,
 					 &KsContext_Type, &native, &sock,
@@ -175,9 +107,9 @@ static PyObject *conn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	Py_INCREF(native);
 	self->native = native;
 	kssl_conn_set_data(self->conn, self);
-	ssl = kssl_conn_ssl(self->conn);
-	SSL_set_ex_data(ssl, kp_ssl_ex_index, self);
-	SSL_set_info_callback(ssl, info_cb);
+	/* get_verified_chain() and shared_ciphers() answer after kssl freed
+	 * the SSL (both directions in the kernel). */
+	kssl_conn_set_keep_info(self->conn, KSSL_KEEP_CHAINS | KSSL_KEEP_CIPHER_LISTS);
 	if (hostname && !server_side) {
 		int r = kssl_conn_set_hostname(self->conn, hostname);
 
@@ -195,8 +127,6 @@ static void conn_dealloc(KsConn *self)
 	if (self->weakreflist)
 		PyObject_ClearWeakRefs((PyObject *)self);
 	kssl_conn_free(self->conn);
-	for (int i = 0; i < 2; i++)
-		sk_X509_pop_free(self->hs.chain[i], X509_free);
 	if (self->lock)
 		PyThread_free_lock(self->lock);
 	Py_XDECREF(self->native);
@@ -589,36 +519,61 @@ static PyObject *conn_send_close_notify(KsConn *self, PyObject *unused)
 
 static PyObject *conn_cipher(KsConn *self, PyObject *unused)
 {
+	struct kssl_cipher_desc d;
+
 	(void)unused;
-	if (!kssl_conn_version(self->conn) || !self->hs.cipher)
+	if (kssl_conn_cipher_desc(self->conn, &d) < 0)
 		Py_RETURN_NONE;
-	return kp_cipher_tuple(self->hs.cipher);
+	return kp_cipher_tuple(&d);
 }
 
+/* 1 if the suite id is among the n of the client's offered list. */
+static int client_offered(KsConn *self, int n, uint32_t id)
+{
+	struct kssl_cipher_desc d;
+
+	for (int i = 0; i < n; i++)
+		if (kssl_conn_cipher_at(self->conn, KSSL_CIPHERS_CLIENT, (size_t)i, &d) == 0 &&
+		    d.id == id)
+			return 1;
+	return 0;
+}
+
+/*
+ * shared_ciphers() as this CPython's _ssl (see shared_own_list): the own
+ * list, or a server's own ciphers that the client offered; from the lists
+ * libkssl kept at handshake end (kssl_conn_set_keep_info).
+ */
 static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
 {
+	int n_own, n_client = -1;
 	PyObject *list;
 
 	(void)unused;
-	if (!self->hs.done) {
-		SSL *ssl = kssl_conn_ssl(self->conn);
-
-		/* Before the handshake: CPython 3.11.2's own list, else None. */
-		if (!shared_own_list || !ssl)
-			Py_RETURN_NONE;
-		capture_shared(ssl, self->server_side, &self->hs);
-	}
-	if (self->hs.n_shared < 0)
+	/* Before the handshake: CPython 3.11.2's own list, else None. */
+	if (!kssl_conn_version(self->conn) && !shared_own_list)
 		Py_RETURN_NONE;
-	list = PyList_New(self->hs.n_shared);
-	for (int i = 0; list && i < self->hs.n_shared; i++) {
-		PyObject *t = kp_cipher_tuple(self->hs.shared[i]);
+	if (!shared_own_list) {
+		n_client = self->server_side ?
+			kssl_conn_cipher_count(self->conn, KSSL_CIPHERS_CLIENT) : -1;
+		if (n_client < 0)
+			Py_RETURN_NONE;
+	}
+	n_own = kssl_conn_cipher_count(self->conn, KSSL_CIPHERS_OWN);
+	if (n_own < 0)
+		Py_RETURN_NONE;
+	list = PyList_New(0);
+	for (int i = 0; list && i < n_own; i++) {
+		struct kssl_cipher_desc d;
+		PyObject *t;
 
-		if (!t) {
+		if (kssl_conn_cipher_at(self->conn, KSSL_CIPHERS_OWN, (size_t)i, &d) < 0 ||
+		    (n_client >= 0 && !client_offered(self, n_client, d.id)))
+			continue;
+		t = kp_cipher_tuple(&d);
+		if (!t || PyList_Append(list, t) < 0)
 			Py_CLEAR(list);
-			break;
-		}
-		PyList_SET_ITEM(list, i, t);
+		Py_XDECREF(t);
 	}
 	return list;
 }
@@ -627,7 +582,7 @@ static PyObject *conn_version(KsConn *self, PyObject *unused)
 {
 	(void)unused;
 	if (self->shut_state == KP_SHUT_FAILED)
-		Py_RETURN_NONE; /* as OpenSSL's SSL_is_init_finished() then */
+		Py_RETURN_NONE; /* as OpenSSL then: not "init finished" */
 	switch (kssl_conn_version(self->conn)) {
 	case KSSL_TLS1_3: return PyUnicode_FromString("TLSv1.3");
 	case KSSL_TLS1_2: return PyUnicode_FromString("TLSv1.2");
@@ -666,7 +621,7 @@ static PyObject *conn_channel_binding(KsConn *self, PyObject *args)
 		uint8_t buf[64];
 		size_t n = kssl_conn_tls_unique(self->conn, buf, sizeof(buf));
 
-		if (!self->hs.done || n == 0 || n > sizeof(buf))
+		if (!kssl_conn_version(self->conn) || n == 0 || n > sizeof(buf))
 			Py_RETURN_NONE;
 		return PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)n);
 	}
@@ -687,22 +642,24 @@ static PyObject *conn_peer_der(KsConn *self, PyObject *unused)
  * _ssl.Certificate objects. */
 static PyObject *conn_chain(KsConn *self, PyObject *arg)
 {
-	STACK_OF(X509) *chain;
+	int which = PyObject_IsTrue(arg), n;
+	enum kssl_chain chain;
 	PyObject *list;
-	int which = PyObject_IsTrue(arg);
 
 	if (which < 0)
 		return NULL;
-	chain = self->hs.chain[which ? 0 : 1];
-	if (!self->hs.done || !chain)
+	chain = which ? KSSL_CHAIN_VERIFIED : KSSL_CHAIN_SENT;
+	n = kssl_conn_version(self->conn) ? kssl_conn_chain_count(self->conn, chain) : -1;
+	if (n < 0)
 		Py_RETURN_NONE;
 	list = PyList_New(0);
-	for (int i = 0; list && i < sk_X509_num(chain); i++) {
-		unsigned char *der = NULL;
-		int n = i2d_X509(sk_X509_value(chain, i), &der);
-		PyObject *b = n > 0 ? PyBytes_FromStringAndSize((char *)der, n) : NULL;
+	for (int i = 0; list && i < n; i++) {
+		uint8_t *der = NULL;
+		size_t len = 0;
+		int r = kssl_conn_chain_der(self->conn, chain, (size_t)i, &der, &len);
+		PyObject *b = r == 0 ? PyBytes_FromStringAndSize((char *)der, (Py_ssize_t)len) : NULL;
 
-		OPENSSL_free(der);
+		free(der);
 		if (!b || PyList_Append(list, b) < 0) {
 			if (!b && !PyErr_Occurred())
 				PyErr_SetString(kp_cls.ssl_error, "cannot encode a certificate");

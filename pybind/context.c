@@ -5,15 +5,11 @@
  * when a setting changes), which is what makes sharing it between threads
  * safe (see kssl.h, "Threads").
  */
+#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-
 #include "module.h"
+#include "openssl.h"
 
 #include <kssl/kssl_dtls.h>
 
@@ -47,11 +43,6 @@ static void ctx_dealloc(KsContext *self)
 {
 	kssl_ctx_free(self->ctx);
 	Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static SSL_CTX *raw(KsContext *self)
-{
-	return kssl_ctx_ssl_ctx(self->ctx);
 }
 
 struct pw { const char *buf; Py_ssize_t len; };
@@ -114,27 +105,22 @@ static PyObject *ctx_use_cert_mem(KsContext *self, PyObject *args)
 PyObject *kp_key_pem(PyObject *m, PyObject *arg)
 {
 	Py_buffer der;
-	const unsigned char *p;
-	EVP_PKEY *pkey;
-	BIO *bio;
-	BUF_MEM *mem;
-	PyObject *out = NULL;
+	char *pem;
+	size_t len;
+	int r;
+	PyObject *out;
 
 	(void)m;
 	if (PyObject_GetBuffer(arg, &der, PyBUF_SIMPLE) < 0)
 		return NULL;
-	p = der.buf;
-	pkey = d2i_AutoPrivateKey(NULL, &p, (long)der.len);
+	r = kp_ossl_key_pem(der.buf, (size_t)der.len, &pem, &len);
 	PyBuffer_Release(&der);
-	bio = BIO_new(BIO_s_mem());
-	if (pkey && bio && PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) &&
-	    BIO_get_mem_ptr(bio, &mem) > 0)
-		out = PyBytes_FromStringAndSize(mem->data, (Py_ssize_t)mem->length);
-	else
+	if (r < 0) {
 		PyErr_SetString(PyExc_ValueError, "invalid key");
-	ERR_clear_error();
-	BIO_free(bio);
-	EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	out = PyBytes_FromStringAndSize(pem, (Py_ssize_t)len);
+	free(pem);
 	return out;
 }
 
@@ -197,19 +183,14 @@ static PyObject *ctx_load_default_cas(KsContext *self, PyObject *unused)
  * starts with an empty store, and the Python side replays what was loaded. */
 static PyObject *ctx_clear_cas(KsContext *self, PyObject *unused)
 {
-	X509_STORE *st = X509_STORE_new();
-
 	(void)unused;
-	if (!st)
-		return PyErr_NoMemory();
-	SSL_CTX_set_cert_store(raw(self), st);
+	CTX_CHECK(kssl_ctx_clear_cas(self->ctx));
 	Py_RETURN_NONE;
 }
 
 static PyObject *ctx_set_verify(KsContext *self, PyObject *args)
 {
 	int mode, check, flags, hostflags;
-	X509_VERIFY_PARAM *param = SSL_CTX_get0_param(raw(self));
 
 	if (!PyArg_ParseTuple(args, "ipii", &mode, &check, &flags, &hostflags))
 		return NULL;
@@ -219,9 +200,7 @@ static PyObject *ctx_set_verify(KsContext *self, PyObject *args)
 	}
 	kssl_ctx_set_verify(self->ctx, (enum kssl_verify)mode);
 	kssl_ctx_set_check_hostname(self->ctx, check);
-	X509_VERIFY_PARAM_clear_flags(param, ~0UL);
-	X509_VERIFY_PARAM_set_flags(param, (unsigned long)flags);
-	X509_VERIFY_PARAM_set_hostflags(param, (unsigned int)hostflags);
+	kp_ossl_set_verify_flags(self->ctx, (unsigned long)flags, (unsigned int)hostflags);
 	Py_RETURN_NONE;
 }
 
@@ -243,7 +222,7 @@ static PyObject *ctx_set_ciphers(KsContext *self, PyObject *args)
 	if (!PyArg_ParseTuple(args, "si", &list, &level))
 		return NULL;
 	if (level >= 0)
-		SSL_CTX_set_security_level(raw(self), level);
+		kssl_ctx_set_security_level(self->ctx, level);
 	CTX_CHECK(kssl_ctx_set_ciphers(self->ctx, list));
 	Py_RETURN_NONE;
 }
@@ -306,15 +285,14 @@ static PyObject *ctx_set_offload(KsContext *self, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
-/* ssl.Options bits, minus the one that would let OpenSSL itself drive
- * kernel TLS behind kssl's back. */
+/* ssl.Options bits (OpenSSL's, see openssl.c). */
 static PyObject *ctx_set_options(KsContext *self, PyObject *arg)
 {
 	uint64_t opts = PyLong_AsUnsignedLongLong(arg);
 
 	if (PyErr_Occurred())
 		return NULL;
-	SSL_CTX_set_options(raw(self), opts & ~(uint64_t)SSL_OP_ENABLE_KTLS);
+	kp_ossl_set_options(self->ctx, opts);
 	Py_RETURN_NONE;
 }
 
@@ -324,7 +302,7 @@ static PyObject *ctx_set_groups(KsContext *self, PyObject *arg)
 
 	if (!g)
 		return NULL;
-	if (!SSL_CTX_set1_groups_list(raw(self), g)) {
+	if (kssl_ctx_set_groups(self->ctx, g) < 0) {
 		PyErr_Format(PyExc_ValueError, "unknown elliptic curve name %R", arg);
 		return NULL;
 	}

@@ -7,8 +7,6 @@
  */
 #include <errno.h>
 
-#include <openssl/ssl.h>
-
 #include "module.h"
 
 #include <kssl/kssl_dtls.h>
@@ -227,15 +225,12 @@ static PyObject *dtls_pending(KsDtls *self, PyObject *unused)
 
 static PyObject *dtls_cipher(KsDtls *self, PyObject *unused)
 {
-	const SSL_CIPHER *c;
+	struct kssl_cipher_desc d;
 
 	(void)unused;
-	if (!kssl_dtls_version(self->d))
+	if (kssl_dtls_cipher_desc(self->d, &d) < 0)
 		Py_RETURN_NONE;
-	c = SSL_get_current_cipher(kssl_dtls_ssl(self->d));
-	if (!c)
-		Py_RETURN_NONE;
-	return kp_cipher_tuple(c);
+	return kp_cipher_tuple(&d);
 }
 
 static PyObject *dtls_iana_cipher(KsDtls *self, PyObject *unused)

@@ -1,11 +1,8 @@
 /* kssl._kssl module: types, the stdlib exception classes, probe(). */
-#include <openssl/ssl.h>
-
 #include "module.h"
 
 
 struct kp_py_classes kp_cls;
-extern int kp_ssl_ex_index;
 int kp_sni_thunk(kssl_conn *conn, const char *name, void *arg);
 
 static PyObject *mod_kernel_has_tls(PyObject *m, PyObject *unused)
@@ -101,8 +98,6 @@ PyMODINIT_FUNC PyInit__kssl(void)
 		return NULL;
 	if (load_classes() < 0)
 		return NULL;
-	if (kp_ssl_ex_index < 0)
-		kp_ssl_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	m = PyModule_Create(&kssl_module);
 	if (!m)
 		return NULL;

@@ -3,7 +3,8 @@
  * (a kssl_ctx) and Conn (a kssl_conn on a socket's fd), plus the mapping
  * of KSSL_E_* codes onto the stdlib ssl exception classes. Everything
  * ssl-shaped (settings mirroring, SSLSocket, getpeercert dicts) lives in
- * the Python package; this file set only calls the C API.
+ * the Python package; this file set only calls the C API, except
+ * pybind/openssl.c (openssl.h), the one place that calls OpenSSL directly.
  *
  * Naming: the binding's own symbols are kp_* / KP_* (libkssl's internal
  * prefix ks_ is the library's alone).
@@ -46,8 +47,8 @@ struct kp_read {
 };
 int kp_read_begin(struct kp_read *rd, PyObject *args, Py_ssize_t default_len);
 PyObject *kp_read_end(struct kp_read *rd, Py_ssize_t n);
-/* (name, protocol, bits) of a `const SSL_CIPHER *`, as the stdlib's. */
-PyObject *kp_cipher_tuple(const void *cipher);
+/* (name, protocol, bits) of a suite, as the stdlib's cipher(). */
+PyObject *kp_cipher_tuple(const struct kssl_cipher_desc *d);
 /* The peer certificate's DER as bytes, None without one; ValueError
  * before the handshake. */
 PyObject *kp_peer_der(int handshake_done, const uint8_t *der, size_t n);
@@ -72,19 +73,6 @@ typedef struct {
 	kssl_ctx *ctx;
 } KsContext;
 
-/* What OpenSSL knows only until kssl frees the SSL (both directions in
- * the kernel): captured by an info callback at handshake end. */
-#define KP_MAX_SHARED 128
-struct kp_hs_snapshot {
-	int done;
-	const void *cipher; /* const SSL_CIPHER *, static in libssl */
-	const void *shared[KP_MAX_SHARED];
-	int n_shared; /* -1: not applicable (client side) */
-	/* STACK_OF(X509) * (own references): the verified chain (leaf to
-	 * root) and the chain the peer sent (leaf first); NULL if none. */
-	void *chain[2];
-};
-
 typedef struct {
 	PyObject_HEAD
 	kssl_conn *conn;
@@ -106,7 +94,6 @@ typedef struct {
 			    unsent (a failed write or alert, eof.c) */
 	size_t wtry;     /* bytes the stdlib would put in the record of the
 			    write that just failed (set by conn.c) */
-	struct kp_hs_snapshot hs;
 } KsConn;
 
 /* What a kssl call on a socket conn was doing (eof.c). */

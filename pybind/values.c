@@ -3,8 +3,6 @@
  * the read(len, buffer) contract of the stdlib's `_sslobj`, cipher
  * tuples, the peer certificate.
  */
-#include <openssl/ssl.h>
-
 #include "module.h"
 
 int kp_read_begin(struct kp_read *rd, PyObject *args, Py_ssize_t default_len)
@@ -46,12 +44,9 @@ PyObject *kp_read_end(struct kp_read *rd, Py_ssize_t n)
 	return rd->bytes;
 }
 
-PyObject *kp_cipher_tuple(const void *cipher)
+PyObject *kp_cipher_tuple(const struct kssl_cipher_desc *d)
 {
-	const SSL_CIPHER *c = cipher;
-
-	return Py_BuildValue("(ssi)", SSL_CIPHER_get_name(c),
-			     SSL_CIPHER_get_version(c), SSL_CIPHER_get_bits(c, NULL));
+	return Py_BuildValue("(ssi)", d->name, d->version, d->bits);
 }
 
 PyObject *kp_peer_der(int handshake_done, const uint8_t *der, size_t n)

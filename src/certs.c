@@ -226,3 +226,14 @@ int kssl_ctx_load_default_cas(kssl_ctx *ctx)
 		return ks_why(ks_err_ssl(KSSL_E_FILE, "cannot load the system CA store"), KSSL_R_BAD_CA_DATA, 0);
 	return 0;
 }
+
+int kssl_ctx_clear_cas(kssl_ctx *ctx)
+{
+	X509_STORE *st = X509_STORE_new();
+
+	if (!st)
+		return ks_err_ssl(KSSL_E_NOMEM, "kssl_ctx_clear_cas: X509_STORE_new");
+	/* SSL_CTX_set_cert_store frees the old store (and what it holds). */
+	SSL_CTX_set_cert_store(ctx->ssl_ctx, st);
+	return 0;
+}

@@ -237,6 +237,19 @@ int kssl_ctx_set_ciphersuites(kssl_ctx *ctx, const char *list)
 	return 0;
 }
 
+void kssl_ctx_set_security_level(kssl_ctx *ctx, int level)
+{
+	SSL_CTX_set_security_level(ctx->ssl_ctx, level);
+}
+
+int kssl_ctx_set_groups(kssl_ctx *ctx, const char *list)
+{
+	if (!list || !SSL_CTX_set1_groups_list(ctx->ssl_ctx, list))
+		return ks_err_ssl(KSSL_E_INVAL, "kssl_ctx_set_groups(\"%s\")",
+				  list ? list : "(null)");
+	return 0;
+}
+
 int kssl_ctx_set_alpn(kssl_ctx *ctx, const char *const *protos, size_t n)
 {
 	unsigned char wire[KS_MAX_ALPN];

@@ -57,6 +57,7 @@ void ks_core_free(struct ks_core *c)
 	kssl_ctx_free(c->ctx);
 	c->ctx = NULL;
 	ks_info_clear(&c->info);
+	ks_kept_free(c);
 	ks_fail_free(c);
 }
 
@@ -111,6 +112,7 @@ static void record_info(struct ks_core *c)
 	if (in->tls_unique_len > sizeof(in->tls_unique))
 		in->tls_unique_len = 0;
 	in->verify_result = SSL_get_verify_result(c->ssl);
+	in->suite = cipher;
 	if (cipher) {
 		snprintf(in->cipher, sizeof(in->cipher), "%s",
 			 SSL_CIPHER_standard_name(cipher));
@@ -130,6 +132,7 @@ static void record_info(struct ks_core *c)
 			in->server_name = strdup(sni);
 	}
 	ks_core_peer_changed(c);
+	ks_kept_capture(c);
 }
 
 int ks_core_version(const struct ks_core *c)

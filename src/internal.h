@@ -63,6 +63,7 @@ struct ks_info {
 	long verify_result;
 	char cipher[96];
 	char cipher_openssl[64];
+	const SSL_CIPHER *suite; /* static in libssl */
 	unsigned char alpn[256];
 	size_t alpn_len;
 	char *server_name;
@@ -113,6 +114,19 @@ struct ks_core {
 	int rx_closed;           /* peer's close_notify seen */
 	int bio_eintr;           /* the BIO's last socket call got EINTR (TLS) */
 	struct ks_info info;
+	unsigned keep;           /* KSSL_KEEP_* asked for (kssl_conn_set_keep_info) */
+	struct ks_kept *kept;    /* what keep asked for, from handshake end */
+};
+
+/*
+ * What kssl_conn_set_keep_info asks a session to keep at handshake end
+ * (src/peerinfo.c): allocated only then, and only when asked, since a
+ * kssl serve connection needs none of it.
+ */
+struct ks_kept {
+	STACK_OF(X509) *chain[2];      /* enum kssl_chain; own references */
+	const SSL_CIPHER **ciphers[2]; /* enum kssl_cipher_list; static in libssl */
+	int n_ciphers[2];              /* -1: not available */
 };
 
 /* A TLS connection: the session core and the kernel TLS state. */
@@ -244,6 +258,14 @@ int ks_core_tx_closed(const struct ks_core *c, const char *call);
  * 0 if not (yet), or KSSL_E_*.
  */
 KSSL_MUST_USE int ks_core_shutdown(struct ks_core *c, const char *what);
+/* At handshake end (src/peerinfo.c): keep what c->keep asks for. */
+void ks_kept_capture(struct ks_core *c);
+/* Free what ks_kept_capture kept (at ks_core_free). */
+void ks_kept_free(struct ks_core *c);
+/* kssl_conn_cipher_desc / kssl_dtls_cipher_desc. */
+KSSL_MUST_USE int ks_core_cipher_desc(const struct ks_core *c,
+				      struct kssl_cipher_desc *out);
+
 /* Free what struct ks_info owns. */
 void ks_info_clear(struct ks_info *info);
 /* Take the peer's certificate (DER) and verify result into info, when
@@ -259,7 +281,8 @@ long ks_core_verify_result(const struct ks_core *c);
 /*
  * The accessors of the handshake record that every session type exports,
  * each forwarding to the core: <prefix>_version, <prefix>_cipher,
- * <prefix>_cipher_openssl, <prefix>_peer_cert_der, <prefix>_verify_result
+ * <prefix>_cipher_openssl, <prefix>_cipher_desc, <prefix>_peer_cert_der,
+ * <prefix>_verify_result
  * (kssl_conn_* in connection.c, kssl_dtls_* in dtls.c; documented in the
  * public headers). Written once so that the two sets cannot drift apart.
  */
@@ -275,6 +298,10 @@ long ks_core_verify_result(const struct ks_core *c);
 	const char *prefix##_cipher_openssl(const type *s)                    \
 	{                                                                     \
 		return ks_core_cipher(&s->core, 1);                           \
+	}                                                                     \
+	int prefix##_cipher_desc(const type *s, struct kssl_cipher_desc *out) \
+	{                                                                     \
+		return ks_core_cipher_desc(&s->core, out);                    \
 	}                                                                     \
 	size_t prefix##_peer_cert_der(const type *s, const uint8_t **der)     \
 	{                                                                     \

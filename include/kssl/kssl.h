@@ -292,6 +292,12 @@ KSSL_API KSSL_MUST_USE int kssl_ctx_load_ca_dir(kssl_ctx *ctx, const char *capat
 KSSL_API KSSL_MUST_USE int kssl_ctx_load_ca_mem(kssl_ctx *ctx, const void *data, size_t len,
 			 enum kssl_format format);
 KSSL_API KSSL_MUST_USE int kssl_ctx_load_default_cas(kssl_ctx *ctx);
+/*
+ * kssl_ctx_clear_cas drops every trust anchor loaded so far (a fresh,
+ * empty store; the kssl_ctx_load_* calls add to it again). Returns 0 or
+ * KSSL_E_NOMEM.
+ */
+KSSL_API KSSL_MUST_USE int kssl_ctx_clear_cas(kssl_ctx *ctx);
 
 /*
  * Whether and how the peer's certificate is checked (clients default to
@@ -309,6 +315,20 @@ KSSL_API KSSL_MUST_USE int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version,
 /* OpenSSL cipher string (TLS 1.2) and ciphersuite list (TLS 1.3). */
 KSSL_API KSSL_MUST_USE int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *tls12_list);
 KSSL_API KSSL_MUST_USE int kssl_ctx_set_ciphersuites(kssl_ctx *ctx, const char *tls13_list);
+
+/*
+ * OpenSSL security level 0..5 (SSL_CTX_set_security_level: minimum key
+ * sizes and digests the context accepts; OpenSSL 3.0 defaults to 1).
+ * OpenSSL treats levels above 5 as 5 and below 0 as 0.
+ */
+KSSL_API void kssl_ctx_set_security_level(kssl_ctx *ctx, int level);
+
+/*
+ * Key exchange groups in preference order, OpenSSL's colon-separated
+ * names ("X25519:P-256"). KSSL_E_INVAL if a name is unknown (the context
+ * keeps its groups).
+ */
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_groups(kssl_ctx *ctx, const char *list);
 
 /*
  * ALPN, as protocol names in preference order. Clients offer them; servers
@@ -524,6 +544,104 @@ KSSL_API size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **d
  * also valid after a handshake that failed with KSSL_E_CERT.
  */
 KSSL_API long kssl_conn_verify_result(const kssl_conn *conn);
+
+/* ---- what the handshake gave, for bindings (src/peerinfo.c) ----------- */
+
+/*
+ * A cipher suite as OpenSSL describes it. The strings are OpenSSL's static
+ * tables: valid for the life of the process, never freed by the caller.
+ */
+struct kssl_cipher_desc {
+	const char *name;      /* OpenSSL's name ("ECDHE-RSA-AES128-GCM-SHA256") */
+	const char *iana_name; /* RFC name ("TLS_ECDHE_RSA_WITH_..."), NULL if none */
+	const char *version;   /* protocol that introduced it, OpenSSL's spelling
+				  ("TLSv1.2", "TLSv1.3", "TLSv1.0", "SSLv3") */
+	int bits;              /* secret bits (SSL_CIPHER_get_bits) */
+	int alg_bits;          /* bits of the algorithm */
+	uint32_t id;           /* OpenSSL's id (0x03000000 | protocol_id) */
+	uint16_t protocol_id;  /* the two bytes on the wire */
+};
+
+/*
+ * kssl_conn_cipher_desc fills *out with the negotiated cipher suite, kept
+ * at handshake end (so also after kssl freed the SSL). Returns 0, or
+ * KSSL_E_INVAL (KSSL_R_WRONG_STATE) before the handshake finished.
+ */
+KSSL_API KSSL_MUST_USE int kssl_conn_cipher_desc(const kssl_conn *conn,
+						 struct kssl_cipher_desc *out);
+
+/*
+ * What a conn keeps at handshake end beyond the accessors above, for
+ * bindings that must answer after kssl freed the SSL (the Python module's
+ * get_verified_chain() and shared_ciphers()). Nothing is kept unless asked
+ * (a kssl serve connection pays nothing): call kssl_conn_set_keep_info
+ * before the handshake with KSSL_KEEP_* or'ed. The kept data belongs to the
+ * conn and is freed by kssl_conn_free.
+ */
+enum kssl_keep {
+	KSSL_KEEP_CHAINS = 1 << 0,       /* the peer's chains (kssl_conn_chain_*) */
+	KSSL_KEEP_CIPHER_LISTS = 1 << 1, /* both cipher lists (kssl_conn_cipher_at) */
+};
+KSSL_API void kssl_conn_set_keep_info(kssl_conn *conn, unsigned what);
+
+/*
+ * The peer's certificate chains, as CPython's
+ * SSLSocket.get_verified_chain() / get_unverified_chain():
+ * KSSL_CHAIN_VERIFIED is the chain OpenSSL built and verified (leaf to
+ * root; none without verification or on a resumed session),
+ * KSSL_CHAIN_SENT the certificates the peer sent, leaf first (a server's
+ * also starts with the client's certificate, which OpenSSL leaves out of
+ * its peer chain there; CPython's _ssl adds it the same way). Both as
+ * kept at handshake end with KSSL_KEEP_CHAINS; not updated by
+ * post-handshake authentication.
+ *
+ * kssl_conn_chain_count returns the number of certificates, or
+ * KSSL_E_INVAL if there is no such chain (not kept, before the handshake,
+ * the peer sent none). kssl_conn_chain_der gives certificate i (0 = leaf)
+ * as DER in *out (malloc'd, the caller frees it with free()) and its
+ * length in *len; returns 0, KSSL_E_INVAL (no such chain or i out of
+ * range) or KSSL_E_NOMEM.
+ */
+enum kssl_chain {
+	KSSL_CHAIN_VERIFIED = 0,
+	KSSL_CHAIN_SENT = 1,
+};
+KSSL_API int kssl_conn_chain_count(const kssl_conn *conn, enum kssl_chain which);
+KSSL_API KSSL_MUST_USE int kssl_conn_chain_der(const kssl_conn *conn,
+					       enum kssl_chain which, size_t i,
+					       uint8_t **out, size_t *len);
+
+/*
+ * Cipher lists, for computing CPython's shared_ciphers():
+ * KSSL_CIPHERS_OWN is the conn's own list in preference order,
+ * KSSL_CIPHERS_CLIENT (servers) the suites the client offered. They come
+ * from the copy kept at handshake end (KSSL_KEEP_CIPHER_LISTS), else from
+ * OpenSSL while the SSL exists (the own list also before the handshake).
+ *
+ * kssl_conn_cipher_count returns the number of suites, or KSSL_E_INVAL if
+ * the list is not available (a client's KSSL_CIPHERS_CLIENT, a server's
+ * before the ClientHello, not kept and the SSL freed).
+ * kssl_conn_cipher_at fills *out with suite i; returns 0 or KSSL_E_INVAL.
+ */
+enum kssl_cipher_list {
+	KSSL_CIPHERS_OWN = 0,
+	KSSL_CIPHERS_CLIENT = 1,
+};
+KSSL_API int kssl_conn_cipher_count(const kssl_conn *conn,
+				    enum kssl_cipher_list which);
+KSSL_API KSSL_MUST_USE int kssl_conn_cipher_at(const kssl_conn *conn,
+					       enum kssl_cipher_list which,
+					       size_t i, struct kssl_cipher_desc *out);
+
+/*
+ * kssl_cipher_table gives every cipher suite the loaded OpenSSL providers
+ * can negotiate (an all-ciphers context at security level 0, TLS 1.3
+ * suites first) that has an IANA name: *out is a malloc'd array of *n
+ * descriptors (free it with free(); the strings are static). Bindings map
+ * IANA names to OpenSSL's with it. Returns 0, KSSL_E_NOMEM or KSSL_E_TLS.
+ */
+KSSL_API KSSL_MUST_USE int kssl_cipher_table(struct kssl_cipher_desc **out,
+					     size_t *n);
 
 /*
  * Client sessions, serialized (DER of an SSL_SESSION). get: the session to

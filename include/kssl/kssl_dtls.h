@@ -160,6 +160,10 @@ KSSL_API int kssl_dtls_version(const kssl_dtls *d);
 /* Negotiated cipher in IANA and OpenSSL naming (NULL before handshake). */
 KSSL_API const char *kssl_dtls_cipher(const kssl_dtls *d);
 KSSL_API const char *kssl_dtls_cipher_openssl(const kssl_dtls *d);
+/* The negotiated suite as kssl_conn_cipher_desc (kssl.h) gives it: 0, or
+ * KSSL_E_INVAL before the handshake finished. */
+KSSL_API KSSL_MUST_USE int kssl_dtls_cipher_desc(const kssl_dtls *d,
+						 struct kssl_cipher_desc *out);
 /* The peer's certificate as DER (session-owned), 0 if it sent none. */
 KSSL_API size_t kssl_dtls_peer_cert_der(const kssl_dtls *d, const uint8_t **der);
 /* X.509 verification result of the peer certificate (0 = ok, X509_V_*). */

@@ -586,6 +586,39 @@ START_TEST(ctx_new_ex_flags_and_keylog_off)
 }
 END_TEST
 
+/*
+ * kssl_ctx_clear_cas empties the trust store (the server is then refused
+ * until a CA is loaded again); kssl_ctx_set_groups takes OpenSSL's names
+ * and refuses unknown ones; security level 5 (256-bit security) leaves
+ * the client no group it may offer (P-384 gives 192 bits), 1 allows it.
+ */
+START_TEST(ctx_clear_cas_groups_and_security_level)
+{
+	kssl_ctx *cctx = h_client_ctx();
+
+	ck_assert_int_gt(store_size(cctx), 0);
+	ck_assert_int_eq(one_handshake(cctx), 0);
+	ck_assert_int_eq(kssl_ctx_clear_cas(cctx), 0);
+	ck_assert_int_eq(store_size(cctx), 0);
+	ck_assert_int_eq(one_handshake(cctx), KSSL_E_CERT);
+	ck_assert_int_eq(kssl_ctx_load_ca_file(cctx, h_cert("ca.pem")), 0);
+	ck_assert_int_eq(one_handshake(cctx), 0);
+
+	ck_assert_int_eq(kssl_ctx_set_groups(cctx, "no-such-group"), KSSL_E_INVAL);
+	ck_assert_int_eq(kssl_ctx_set_groups(cctx, "P-384"), 0);
+	ck_assert_int_eq(one_handshake(cctx), 0);
+
+	kssl_ctx_set_security_level(cctx, 5);
+	ck_assert_int_eq(SSL_CTX_get_security_level(kssl_ctx_ssl_ctx(cctx)), 5);
+	ck_assert_int_eq(one_handshake(cctx), KSSL_E_TLS);
+	ck_assert_int_eq(kssl_last_reason(), KSSL_R_OPENSSL);
+	ck_assert_int_eq(ERR_GET_REASON(kssl_last_openssl_error()), SSL_R_NO_SUITABLE_GROUPS);
+	kssl_ctx_set_security_level(cctx, 1);
+	ck_assert_int_eq(one_handshake(cctx), 0);
+	kssl_ctx_free(cctx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("negotiation");
@@ -597,6 +630,7 @@ int main(void)
 	tcase_add_test(tc, tls13_tickets_larger_than_a_record_leave_data_intact);
 	tcase_add_test(tc, ocsp_response_is_validated);
 	tcase_add_test(tc, ctx_new_ex_flags_and_keylog_off);
+	tcase_add_test(tc, ctx_clear_cas_groups_and_security_level);
 	suite_add_tcase(s, tc);
 	return h_run(s);
 }

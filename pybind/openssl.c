@@ -1,0 +1,124 @@
+/*
+ * Every direct OpenSSL call of the Python binding, in one place. The rest
+ * of pybind/ calls libkssl only (kssl.h, kssl_dtls.h) and includes no
+ * OpenSSL header. What is here, and why it does not go through libkssl:
+ *
+ *  - Error texts (kp_ossl_error): ERR_PACK, ERR_GET_LIB, ERR_GET_REASON,
+ *    ERR_reason_error_string, X509_verify_cert_error_string. CPython's
+ *    _ssl prints OpenSSL's library/reason numbers and texts in every
+ *    SSLError ("[SSL: WRONG_VERSION_NUMBER] wrong version number") and
+ *    the verify error text in SSLCertVerificationError; libkssl gives the
+ *    numbers (kssl_last_openssl_error, KSSL_R_* + detail), the texts are
+ *    OpenSSL's own tables. For failures libkssl detects on the kernel path
+ *    the code OpenSSL would have queued in userspace is built here
+ *    (ERR_PACK with SSL_AD_REASON_OFFSET and SSL_R_*), since those are the
+ *    numbers _ssl shows.
+ *  - Verify flags (kp_ossl_set_verify_flags): SSL_CTX_get0_param,
+ *    X509_VERIFY_PARAM_clear_flags, X509_VERIFY_PARAM_set_flags,
+ *    X509_VERIFY_PARAM_set_hostflags. ssl.VERIFY_* and the hostname flags
+ *    are OpenSSL's X509_V_FLAG_* / X509_CHECK_FLAG_* bit words passed
+ *    through unchanged; libkssl's API does not mirror OpenSSL flag words.
+ *  - Options (kp_ossl_set_options): SSL_CTX_set_options, the same for
+ *    ssl.OP_* (OpenSSL's SSL_OP_* bits), minus SSL_OP_ENABLE_KTLS.
+ *  - DER key to PEM (kp_ossl_key_pem): d2i_AutoPrivateKey, BIO_new,
+ *    BIO_s_mem, PEM_write_bio_PrivateKey, BIO_get_mem_ptr, BIO_free,
+ *    EVP_PKEY_free, ERR_clear_error. The stdlib half of a kssl context
+ *    loads keys from PEM files only; a format conversion, not TLS.
+ *  - kssl_ctx_ssl_ctx (libkssl's documented escape) gives the SSL_CTX for
+ *    the two setters above.
+ *
+ * Moved into libkssl instead: the handshake snapshot (chains, cipher
+ * descriptors and lists: src/peerinfo.c), the cipher table
+ * (kssl_cipher_table), the trust store reset (kssl_ctx_clear_cas), the
+ * security level and groups (kssl_ctx_set_security_level/_groups).
+ *
+ * Tested with OpenSSL 3.0.19 (Debian 12's 3.0.x) under CPython 3.11.2
+ * (Debian) and 3.11.7.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "openssl.h"
+
+/*
+ * The OpenSSL error that names the cause. Failures kssl detects itself on
+ * the kernel path get the code OpenSSL would have queued in userspace.
+ */
+static unsigned long packed_error(const struct kssl_error_info *e)
+{
+	if (e->openssl_error)
+		return e->openssl_error;
+	if (e->reason == KSSL_R_PEER_ALERT && e->detail >= 0 && e->detail < 256)
+		return ERR_PACK(ERR_LIB_SSL, 0,
+				SSL_AD_REASON_OFFSET + (int)e->detail);
+	if (e->reason == KSSL_R_KERNEL_RECORD) {
+		switch (e->detail) {
+		case 20:
+			return ERR_PACK(ERR_LIB_SSL, 0,
+					SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC);
+		case 22:
+			return ERR_PACK(ERR_LIB_SSL, 0,
+					SSL_R_ENCRYPTED_LENGTH_TOO_LONG);
+		default:
+			return ERR_PACK(ERR_LIB_SSL, 0, SSL_R_WRONG_VERSION_NUMBER);
+		}
+	}
+	return 0;
+}
+
+void kp_ossl_error(const struct kssl_error_info *e, struct kp_ossl_error *out)
+{
+	unsigned long oe = packed_error(e);
+
+	out->lib = oe ? ERR_GET_LIB(oe) : 0;
+	out->reason = oe ? ERR_GET_REASON(oe) : 0;
+	out->reason_text = oe ? ERR_reason_error_string(oe) : NULL;
+	out->verify_text = e->code == KSSL_E_CERT
+			   ? X509_verify_cert_error_string(e->detail) : NULL;
+}
+
+void kp_ossl_set_verify_flags(kssl_ctx *ctx, unsigned long flags,
+			      unsigned int hostflags)
+{
+	X509_VERIFY_PARAM *param = SSL_CTX_get0_param(kssl_ctx_ssl_ctx(ctx));
+
+	X509_VERIFY_PARAM_clear_flags(param, ~0UL);
+	X509_VERIFY_PARAM_set_flags(param, flags);
+	X509_VERIFY_PARAM_set_hostflags(param, hostflags);
+}
+
+/* SSL_OP_ENABLE_KTLS would let OpenSSL itself drive kernel TLS behind
+ * kssl's back. */
+void kp_ossl_set_options(kssl_ctx *ctx, uint64_t opts)
+{
+	SSL_CTX_set_options(kssl_ctx_ssl_ctx(ctx), opts & ~(uint64_t)SSL_OP_ENABLE_KTLS);
+}
+
+int kp_ossl_key_pem(const void *der, size_t len, char **pem, size_t *pem_len)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *pkey = d2i_AutoPrivateKey(NULL, &p, (long)len);
+	BIO *bio = BIO_new(BIO_s_mem());
+	BUF_MEM *mem;
+	int r = -1;
+
+	*pem = NULL;
+	*pem_len = 0;
+	if (pkey && bio && PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) &&
+	    BIO_get_mem_ptr(bio, &mem) > 0 && (*pem = malloc(mem->length + 1))) {
+		memcpy(*pem, mem->data, mem->length);
+		*pem_len = mem->length;
+		r = 0;
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
+	return r;
+}

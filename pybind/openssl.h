@@ -1,0 +1,44 @@
+/*
+ * The binding's only direct OpenSSL calls (pybind/openssl.c): what the
+ * stdlib's ssl exposes as raw OpenSSL numbers or texts, which libkssl's
+ * API deliberately does not model. No other pybind file includes an
+ * OpenSSL header.
+ */
+#ifndef KSSL_PYBIND_OPENSSL_H
+#define KSSL_PYBIND_OPENSSL_H
+
+#include <stdint.h>
+
+#include <kssl/kssl.h>
+
+/*
+ * The OpenSSL side of a failed kssl call, as CPython's _ssl reports it:
+ * library and reason numbers and OpenSSL's reason text (0/NULL when
+ * OpenSSL named no cause), and for KSSL_E_CERT the text of the X509
+ * verify error in e->detail.
+ */
+struct kp_ossl_error {
+	int lib;
+	int reason;
+	const char *reason_text;  /* OpenSSL's static string, or NULL */
+	const char *verify_text;  /* OpenSSL's static string, or NULL */
+};
+void kp_ossl_error(const struct kssl_error_info *e, struct kp_ossl_error *out);
+
+/* ssl.SSLContext.verify_flags (X509_V_FLAG_*) and the hostname check
+ * flags (X509_CHECK_FLAG_*), replacing what the context had. */
+void kp_ossl_set_verify_flags(kssl_ctx *ctx, unsigned long flags,
+			      unsigned int hostflags);
+
+/* ssl.SSLContext.options (SSL_OP_*), added to the context's, minus
+ * SSL_OP_ENABLE_KTLS. */
+void kp_ossl_set_options(kssl_ctx *ctx, uint64_t opts);
+
+/*
+ * An unencrypted private key in DER (any type OpenSSL reads) as PKCS#8
+ * PEM, malloc'd into *pem (free with free()); 0, or -1 if the key does
+ * not parse or memory ran out.
+ */
+int kp_ossl_key_pem(const void *der, size_t len, char **pem, size_t *pem_len);
+
+#endif
