@@ -235,6 +235,16 @@ static PyObject *ctx_set_versions(KsContext *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+static PyObject *ctx_set_fixed_version(KsContext *self, PyObject *arg)
+{
+	int v = PyLong_AsLong(arg);
+
+	if (PyErr_Occurred())
+		return NULL;
+	CTX_CHECK(kssl_ctx_set_fixed_version(self->ctx, v));
+	Py_RETURN_NONE;
+}
+
 static PyObject *ctx_set_ciphers(KsContext *self, PyObject *args)
 {
 	const char *list;
@@ -345,6 +355,7 @@ static PyMethodDef ctx_methods[] = {
 	{ "set_verify", (PyCFunction)ctx_set_verify, METH_VARARGS,
 	  "set_verify(mode, check_hostname, verify_flags, hostflags)" },
 	{ "set_versions", (PyCFunction)ctx_set_versions, METH_VARARGS, NULL },
+	{ "set_fixed_version", (PyCFunction)ctx_set_fixed_version, METH_O, NULL },
 	{ "set_ciphers", (PyCFunction)ctx_set_ciphers, METH_VARARGS,
 	  "set_ciphers(openssl_list, security_level or -1)" },
 	{ "set_ciphersuites", (PyCFunction)ctx_set_ciphersuites, METH_VARARGS,

@@ -203,17 +203,14 @@ int kssl_ctx_get_check_hostname(const kssl_ctx *ctx)
 
 static int version_ok(int v)
 {
-	return v == 0 || v == KSSL_TLS1_2 || v == KSSL_TLS1_3;
+	return v == 0 || (v >= SSL3_VERSION && v <= KSSL_TLS1_3);
 }
 
 int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version, int max_version)
 {
 	if (!version_ok(min_version) || !version_ok(max_version))
 		return ks_err(KSSL_E_INVAL,
-			      "kssl_ctx_set_versions: only TLS 1.2 (0x0303) and 1.3 (0x0304) are supported");
-	if (min_version && max_version && min_version > max_version)
-		return ks_err(KSSL_E_INVAL,
-			      "kssl_ctx_set_versions: minimum above maximum");
+			      "kssl_ctx_set_versions: not a TLS version (0x0300 to 0x0304, or 0)");
 	/* 0 as minimum keeps the TLS 1.2 floor: nothing older is offered. */
 	if (!SSL_CTX_set_min_proto_version(ctx->ssl_ctx,
 					   min_version ? min_version : TLS1_2_VERSION) ||
@@ -221,6 +218,41 @@ int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version, int max_version)
 		return ks_err_ssl(KSSL_E_INVAL, "kssl_ctx_set_versions");
 	return 0;
 }
+
+/*
+ * OpenSSL's version-specific methods are deprecated since 1.1.0, but they
+ * are what CPython's PROTOCOL_TLSv1* contexts run on, and they differ from
+ * TLS_method() pinned to one version in what a peer of another version
+ * gets (WRONG_SSL_VERSION, NO_SHARED_CIPHER instead of a version alert).
+ * SSL_CTX_set_ssl_version, deprecated in 3.0, is the one way to put an
+ * existing context on one.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static const SSL_METHOD *fixed_method(int version)
+{
+	switch (version) {
+	case KSSL_TLS1_0: return TLSv1_method();
+	case KSSL_TLS1_1: return TLSv1_1_method();
+	case KSSL_TLS1_2: return TLSv1_2_method();
+	default: return NULL;
+	}
+}
+
+int kssl_ctx_set_fixed_version(kssl_ctx *ctx, int version)
+{
+	const SSL_METHOD *m = fixed_method(version);
+
+	if (!m)
+		return ks_err(KSSL_E_INVAL,
+			      "kssl_ctx_set_fixed_version: 0x%04x is not TLS 1.0, 1.1 or 1.2",
+			      (unsigned)version);
+	/* Also resets both cipher lists to OpenSSL's defaults. */
+	if (!SSL_CTX_set_ssl_version(ctx->ssl_ctx, m))
+		return ks_err_ssl(KSSL_E_INVAL, "kssl_ctx_set_fixed_version");
+	return 0;
+}
+#pragma GCC diagnostic pop
 
 int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *list)
 {
