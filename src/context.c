@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "kssl/kssl_dtls.h"
 #include "internal.h"
@@ -95,7 +96,8 @@ kssl_ctx *kssl_ctx_new_ex(enum kssl_role role, unsigned flags)
 	} else {
 		ctx->verify = KSSL_VERIFY_NONE;
 		/* DHE suites need a group: OpenSSL's built-in one sized to the key. */
-		SSL_CTX_set_dh_auto(ctx->ssl_ctx, 1);
+		if (!(flags & KSSL_CTX_NO_DH_AUTO))
+			SSL_CTX_set_dh_auto(ctx->ssl_ctx, 1);
 		/*
 		 * With client certificates verified, OpenSSL refuses to resume
 		 * sessions of an unnamed context (internal_error). One name for
@@ -253,6 +255,33 @@ int kssl_ctx_set_fixed_version(kssl_ctx *ctx, int version)
 	return 0;
 }
 #pragma GCC diagnostic pop
+
+int kssl_ctx_load_dh_params(kssl_ctx *ctx, const char *path)
+{
+	EVP_PKEY *dh = NULL;
+	BIO *bio;
+
+	if (!path)
+		return ks_err(KSSL_E_INVAL, "kssl_ctx_load_dh_params: no path");
+	ERR_clear_error();
+	bio = BIO_new_file(path, "r");
+	if (!bio)
+		return ks_err_ssl(KSSL_E_FILE, "kssl_ctx_load_dh_params(\"%s\")", path);
+	dh = PEM_read_bio_Parameters(bio, NULL);
+	BIO_free(bio);
+	if (!dh || EVP_PKEY_get_base_id(dh) != EVP_PKEY_DH) {
+		EVP_PKEY_free(dh);
+		return ks_err_ssl(KSSL_E_FILE,
+				  "kssl_ctx_load_dh_params(\"%s\"): no PEM DH PARAMETERS", path);
+	}
+	/* Takes dh on success; refuses groups below the security level. */
+	if (!SSL_CTX_set0_tmp_dh_pkey(ctx->ssl_ctx, dh)) {
+		EVP_PKEY_free(dh);
+		return ks_err_ssl(KSSL_E_FILE, "kssl_ctx_load_dh_params(\"%s\")", path);
+	}
+	SSL_CTX_set_dh_auto(ctx->ssl_ctx, 0); /* else the built-in group wins */
+	return 0;
+}
 
 int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *list)
 {

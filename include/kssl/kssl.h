@@ -236,6 +236,9 @@ KSSL_API KSSL_MUST_USE kssl_ctx *kssl_ctx_new(enum kssl_role role);
 enum kssl_ctx_flags {
 	KSSL_CTX_NO_ENV = 1 << 0,        /* ignore SSLKEYLOGFILE */
 	KSSL_CTX_NO_SYSTEM_CAS = 1 << 1, /* clients: start with no trust anchors */
+	/* servers: no built-in DHE group, so DHE suites are chosen only after
+	 * kssl_ctx_load_dh_params (CPython's rule) */
+	KSSL_CTX_NO_DH_AUTO = 1 << 2,
 };
 KSSL_API KSSL_MUST_USE kssl_ctx *kssl_ctx_new_ex(enum kssl_role role, unsigned flags);
 
@@ -332,6 +335,16 @@ KSSL_API KSSL_MUST_USE int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version,
  * KSSL_E_INVAL for another version. Not for DTLS contexts.
  */
 KSSL_API KSSL_MUST_USE int kssl_ctx_set_fixed_version(kssl_ctx *ctx, int version);
+
+/*
+ * kssl_ctx_load_dh_params (servers): TLS 1.2 DHE suites use the group in
+ * this PEM file ("-----BEGIN DH PARAMETERS-----", as `openssl dhparam`
+ * writes and CPython's SSLContext.load_dh_params reads) instead of
+ * OpenSSL's built-in group sized to the key. KSSL_E_FILE if the file cannot
+ * be read, holds no DH parameters, or the group is below the context's
+ * security level (OpenSSL's reason in the message). Clients ignore it.
+ */
+KSSL_API KSSL_MUST_USE int kssl_ctx_load_dh_params(kssl_ctx *ctx, const char *path);
 
 /* OpenSSL cipher string (TLS 1.2) and ciphersuite list (TLS 1.3). */
 KSSL_API KSSL_MUST_USE int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *tls12_list);

@@ -43,7 +43,7 @@ _HOST_NEVER_CHECK_SUBJECT = 0x20
 
 class _State:
     __slots__ = ("lock", "ops", "gen", "ciphers", "tls13", "alpn",
-                 "groups", "offload", "native", "retired_stats")
+                 "groups", "dh", "offload", "native", "retired_stats")
 
     def __init__(self):
         self.lock = threading.RLock()
@@ -53,6 +53,7 @@ class _State:
         self.tls13 = None      # TLS 1.3 suites from set_ciphers(list)
         self.alpn = None
         self.groups = None
+        self.dh = None         # load_dh_params' file (absolute)
         self.offload = "both"
         self.native = {}       # server_side -> (settings key, _kssl.Context)
         self.retired_stats = {}  # session counters of replaced natives
@@ -283,6 +284,12 @@ class SSLContext(_ssl.SSLContext):
         super().set_ecdh_curve(name)
         self._set("groups", name)
 
+    def load_dh_params(self, path):
+        # The stdlib half reads and checks the file (its exceptions); the
+        # native half loads it again, after the security level is set.
+        super().load_dh_params(path)
+        self._set("dh", os.path.abspath(os.fspath(path)))
+
     # -- the native context ---------------------------------------------
 
     def _settings_key(self, st):
@@ -371,6 +378,8 @@ class SSLContext(_ssl.SSLContext):
         ciphers = self._cipher_list()
         if ciphers:
             native.set_ciphers(ciphers, self.security_level)
+        if st.dh and server_side and not dtls:
+            native.load_dh_params(st.dh)
         if st.tls13 and not dtls:
             native.set_ciphersuites(":".join(st.tls13))
         if server_side:

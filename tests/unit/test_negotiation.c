@@ -701,6 +701,69 @@ START_TEST(fixed_version_method_as_cpython_protocol_constants)
 }
 END_TEST
 
+/* A TLS 1.2 DHE-only handshake with server context sctx; the bits of the
+ * server's DH group as the client saw it, or the client's error. */
+static int dhe_bits(kssl_ctx *sctx)
+{
+	kssl_ctx *cctx = h_client_ctx();
+	struct h_pair p;
+	int r;
+
+	ck_assert_int_eq(kssl_ctx_set_versions(cctx, KSSL_TLS1_2, KSSL_TLS1_2), 0);
+	ck_assert_int_eq(kssl_ctx_set_ciphers(cctx, "DHE-RSA-AES128-GCM-SHA256"), 0);
+	h_peer_init(&p.srv, sctx, -1);
+	h_pair_open(&p, cctx);
+	r = h_handshake(p.c);
+	if (r == 0) {
+		EVP_PKEY *key = NULL;
+
+		ck_assert_int_eq(SSL_get_peer_tmp_key(kssl_conn_ssl(p.c), &key), 1);
+		r = EVP_PKEY_get_bits(key);
+		EVP_PKEY_free(key);
+		ck_assert_str_eq(kssl_conn_cipher_openssl(p.c), "DHE-RSA-AES128-GCM-SHA256");
+		h_peer_join_ok(&p.srv);
+	} else {
+		h_peer_join(&p.srv);
+	}
+	h_pair_free(&p);
+	kssl_ctx_free(cctx);
+	return r;
+}
+
+/*
+ * DHE groups: OpenSSL's built-in one by default, none with
+ * KSSL_CTX_NO_DH_AUTO (CPython's rule: no DHE suite is chosen), the file's
+ * after kssl_ctx_load_dh_params; bad files are KSSL_E_FILE.
+ */
+START_TEST(dh_params_file_sets_the_dhe_group)
+{
+	kssl_ctx *sctx = h_server_ctx("server");
+	char dh3072[4200], cert[4200];
+
+	snprintf(dh3072, sizeof(dh3072), "%s", h_cert("dh3072.pem"));
+	ck_assert_int_eq(dhe_bits(sctx), 2048); /* auto: sized to the RSA key */
+	ck_assert_int_eq(kssl_ctx_load_dh_params(sctx, dh3072), 0);
+	ck_assert_int_eq(dhe_bits(sctx), 3072);
+	kssl_ctx_free(sctx);
+
+	sctx = kssl_ctx_new_ex(KSSL_SERVER, KSSL_CTX_NO_DH_AUTO);
+	snprintf(cert, sizeof(cert), "%s", h_cert("server.pem"));
+	ck_assert_int_eq(kssl_ctx_use_cert_file(sctx, cert, h_cert("server.key")), 0);
+	ck_assert_int_eq(dhe_bits(sctx), KSSL_E_ALERT); /* no shared cipher */
+	ck_assert_int_eq(kssl_ctx_load_dh_params(sctx, dh3072), 0);
+	ck_assert_int_eq(dhe_bits(sctx), 3072);
+
+	ck_assert_int_eq(kssl_ctx_load_dh_params(sctx, h_cert("dh512.pem")), KSSL_E_FILE);
+	h_assert_has(kssl_last_error(), "dh key too small");
+	ck_assert_int_eq(kssl_ctx_load_dh_params(sctx, h_cert("server.pem")), KSSL_E_FILE);
+	h_assert_has(kssl_last_error(), "no PEM DH PARAMETERS");
+	ck_assert_int_eq(kssl_ctx_load_dh_params(sctx, "/nonexistent/dh.pem"), KSSL_E_FILE);
+	h_assert_has(kssl_last_error(), "No such file or directory");
+	ck_assert_int_eq(dhe_bits(sctx), 3072); /* failures changed nothing */
+	kssl_ctx_free(sctx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("negotiation");
@@ -714,6 +777,7 @@ int main(void)
 	tcase_add_test(tc, ctx_new_ex_flags_and_keylog_off);
 	tcase_add_test(tc, tls10_11_only_by_explicit_minimum_and_in_userspace);
 	tcase_add_test(tc, fixed_version_method_as_cpython_protocol_constants);
+	tcase_add_test(tc, dh_params_file_sets_the_dhe_group);
 	suite_add_tcase(s, tc);
 	return h_run(s);
 }
