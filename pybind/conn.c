@@ -586,6 +586,8 @@ static PyObject *conn_version(KsConn *self, PyObject *unused)
 	switch (kssl_conn_version(self->conn)) {
 	case KSSL_TLS1_3: return PyUnicode_FromString("TLSv1.3");
 	case KSSL_TLS1_2: return PyUnicode_FromString("TLSv1.2");
+	case KSSL_TLS1_1: return PyUnicode_FromString("TLSv1.1");
+	case KSSL_TLS1_0: return PyUnicode_FromString("TLSv1");
 	}
 	Py_RETURN_NONE;
 }

@@ -28,10 +28,11 @@ static PyObject *ctx_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	if (!self)
 		return NULL;
 	role = server ? KSSL_SERVER : KSSL_CLIENT;
-	/* As a stdlib SSLContext: no trust anchors, no key log until told
-	 * (kssl/_context.py replays the settings). */
+	/* As a stdlib SSLContext: no trust anchors, no key log, no DHE group
+	 * until told (kssl/_context.py replays the settings). */
 	self->ctx = dtls ? kssl_dtls_ctx_new(role) :
-		kssl_ctx_new_ex(role, KSSL_CTX_NO_ENV | KSSL_CTX_NO_SYSTEM_CAS);
+		kssl_ctx_new_ex(role, KSSL_CTX_NO_ENV | KSSL_CTX_NO_SYSTEM_CAS |
+				KSSL_CTX_NO_DH_AUTO);
 	if (!self->ctx) {
 		Py_DECREF(self);
 		return kp_raise_ctx(KSSL_E_NOMEM);
@@ -143,6 +144,11 @@ static PyObject *ctx_load_ca_file(KsContext *self, PyObject *arg)
 	return path_call(self, arg, kssl_ctx_load_ca_file);
 }
 
+static PyObject *ctx_load_dh_params(KsContext *self, PyObject *arg)
+{
+	return path_call(self, arg, kssl_ctx_load_dh_params);
+}
+
 static PyObject *ctx_load_ca_dir(KsContext *self, PyObject *arg)
 {
 	return path_call(self, arg, kssl_ctx_load_ca_dir);
@@ -211,6 +217,16 @@ static PyObject *ctx_set_versions(KsContext *self, PyObject *args)
 	if (!PyArg_ParseTuple(args, "ii", &lo, &hi))
 		return NULL;
 	CTX_CHECK(kssl_ctx_set_versions(self->ctx, lo, hi));
+	Py_RETURN_NONE;
+}
+
+static PyObject *ctx_set_fixed_version(KsContext *self, PyObject *arg)
+{
+	int v = PyLong_AsLong(arg);
+
+	if (PyErr_Occurred())
+		return NULL;
+	CTX_CHECK(kssl_ctx_set_fixed_version(self->ctx, v));
 	Py_RETURN_NONE;
 }
 
@@ -323,6 +339,8 @@ static PyMethodDef ctx_methods[] = {
 	{ "set_verify", (PyCFunction)ctx_set_verify, METH_VARARGS,
 	  "set_verify(mode, check_hostname, verify_flags, hostflags)" },
 	{ "set_versions", (PyCFunction)ctx_set_versions, METH_VARARGS, NULL },
+	{ "set_fixed_version", (PyCFunction)ctx_set_fixed_version, METH_O, NULL },
+	{ "load_dh_params", (PyCFunction)ctx_load_dh_params, METH_O, NULL },
 	{ "set_ciphers", (PyCFunction)ctx_set_ciphers, METH_VARARGS,
 	  "set_ciphers(openssl_list, security_level or -1)" },
 	{ "set_ciphersuites", (PyCFunction)ctx_set_ciphersuites, METH_VARARGS,

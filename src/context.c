@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "kssl/kssl_dtls.h"
 #include "internal.h"
@@ -93,7 +94,8 @@ kssl_ctx *kssl_ctx_new_ex(enum kssl_role role, unsigned flags)
 	} else {
 		ctx->verify = KSSL_VERIFY_NONE;
 		/* DHE suites need a group: OpenSSL's built-in one sized to the key. */
-		SSL_CTX_set_dh_auto(ctx->ssl_ctx, 1);
+		if (!(flags & KSSL_CTX_NO_DH_AUTO))
+			SSL_CTX_set_dh_auto(ctx->ssl_ctx, 1);
 		/*
 		 * With client certificates verified, OpenSSL refuses to resume
 		 * sessions of an unnamed context (internal_error). One name for
@@ -201,22 +203,81 @@ int kssl_ctx_get_check_hostname(const kssl_ctx *ctx)
 
 static int version_ok(int v)
 {
-	return v == 0 || v == KSSL_TLS1_2 || v == KSSL_TLS1_3;
+	return v == 0 || (v >= SSL3_VERSION && v <= KSSL_TLS1_3);
 }
 
 int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version, int max_version)
 {
 	if (!version_ok(min_version) || !version_ok(max_version))
 		return ks_err(KSSL_E_INVAL,
-			      "kssl_ctx_set_versions: only TLS 1.2 (0x0303) and 1.3 (0x0304) are supported");
-	if (min_version && max_version && min_version > max_version)
-		return ks_err(KSSL_E_INVAL,
-			      "kssl_ctx_set_versions: minimum above maximum");
+			      "kssl_ctx_set_versions: not a TLS version (0x0300 to 0x0304, or 0)");
 	/* 0 as minimum keeps the TLS 1.2 floor: nothing older is offered. */
 	if (!SSL_CTX_set_min_proto_version(ctx->ssl_ctx,
 					   min_version ? min_version : TLS1_2_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx->ssl_ctx, max_version))
 		return ks_err_ssl(KSSL_E_INVAL, "kssl_ctx_set_versions");
+	return 0;
+}
+
+/*
+ * OpenSSL's version-specific methods are deprecated since 1.1.0, but they
+ * are what CPython's PROTOCOL_TLSv1* contexts run on, and they differ from
+ * TLS_method() pinned to one version in what a peer of another version
+ * gets (WRONG_SSL_VERSION, NO_SHARED_CIPHER instead of a version alert).
+ * SSL_CTX_set_ssl_version, deprecated in 3.0, is the one way to put an
+ * existing context on one.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static const SSL_METHOD *fixed_method(int version)
+{
+	switch (version) {
+	case KSSL_TLS1_0: return TLSv1_method();
+	case KSSL_TLS1_1: return TLSv1_1_method();
+	case KSSL_TLS1_2: return TLSv1_2_method();
+	default: return NULL;
+	}
+}
+
+int kssl_ctx_set_fixed_version(kssl_ctx *ctx, int version)
+{
+	const SSL_METHOD *m = fixed_method(version);
+
+	if (!m)
+		return ks_err(KSSL_E_INVAL,
+			      "kssl_ctx_set_fixed_version: 0x%04x is not TLS 1.0, 1.1 or 1.2",
+			      (unsigned)version);
+	/* Also resets both cipher lists to OpenSSL's defaults. */
+	if (!SSL_CTX_set_ssl_version(ctx->ssl_ctx, m))
+		return ks_err_ssl(KSSL_E_INVAL, "kssl_ctx_set_fixed_version");
+	return 0;
+}
+#pragma GCC diagnostic pop
+
+int kssl_ctx_load_dh_params(kssl_ctx *ctx, const char *path)
+{
+	EVP_PKEY *dh = NULL;
+	BIO *bio;
+
+	if (!path)
+		return ks_err(KSSL_E_INVAL, "kssl_ctx_load_dh_params: no path");
+	ERR_clear_error();
+	bio = BIO_new_file(path, "r");
+	if (!bio)
+		return ks_err_ssl(KSSL_E_FILE, "kssl_ctx_load_dh_params(\"%s\")", path);
+	dh = PEM_read_bio_Parameters(bio, NULL);
+	BIO_free(bio);
+	if (!dh || EVP_PKEY_get_base_id(dh) != EVP_PKEY_DH) {
+		EVP_PKEY_free(dh);
+		return ks_err_ssl(KSSL_E_FILE,
+				  "kssl_ctx_load_dh_params(\"%s\"): no PEM DH PARAMETERS", path);
+	}
+	/* Takes dh on success; refuses groups below the security level. */
+	if (!SSL_CTX_set0_tmp_dh_pkey(ctx->ssl_ctx, dh)) {
+		EVP_PKEY_free(dh);
+		return ks_err_ssl(KSSL_E_FILE, "kssl_ctx_load_dh_params(\"%s\")", path);
+	}
+	SSL_CTX_set_dh_auto(ctx->ssl_ctx, 0); /* else the built-in group wins */
 	return 0;
 }
 

@@ -50,8 +50,12 @@ static const char *connection_blocker(kssl_conn *conn, char *buf, size_t len)
 	const char *why = NULL;
 	int v = SSL_version(conn->core.ssl);
 
-	if (v != TLS1_2_VERSION && v != TLS1_3_VERSION)
-		return "only TLS 1.2 and 1.3 can be offloaded";
+	if (v != TLS1_2_VERSION && v != TLS1_3_VERSION) {
+		/* Only an explicit kssl_ctx_set_versions minimum gets here. */
+		snprintf(buf, len, "%s negotiated: kernel TLS carries TLS 1.2 and 1.3 only",
+			 SSL_get_version(conn->core.ssl));
+		return buf;
+	}
 	if (SSL_get_current_compression(conn->core.ssl))
 		return "TLS compression is on; kernel TLS has none";
 	if (!c || !ktls_cipher_type(c, &why)) {

@@ -205,6 +205,8 @@ enum kssl_verify {
 };
 
 enum kssl_tls_version {
+	KSSL_TLS1_0 = 0x0301, /* userspace only: see kssl_ctx_set_versions */
+	KSSL_TLS1_1 = 0x0302, /* userspace only: see kssl_ctx_set_versions */
 	KSSL_TLS1_2 = 0x0303,
 	KSSL_TLS1_3 = 0x0304,
 };
@@ -234,6 +236,9 @@ KSSL_API KSSL_MUST_USE kssl_ctx *kssl_ctx_new(enum kssl_role role);
 enum kssl_ctx_flags {
 	KSSL_CTX_NO_ENV = 1 << 0,        /* ignore SSLKEYLOGFILE */
 	KSSL_CTX_NO_SYSTEM_CAS = 1 << 1, /* clients: start with no trust anchors */
+	/* servers: no built-in DHE group, so DHE suites are chosen only after
+	 * kssl_ctx_load_dh_params (CPython's rule) */
+	KSSL_CTX_NO_DH_AUTO = 1 << 2,
 };
 KSSL_API KSSL_MUST_USE kssl_ctx *kssl_ctx_new_ex(enum kssl_role role, unsigned flags);
 
@@ -309,8 +314,43 @@ KSSL_API enum kssl_verify kssl_ctx_get_verify(const kssl_ctx *ctx);
 KSSL_API void kssl_ctx_set_check_hostname(kssl_ctx *ctx, int on);
 KSSL_API int kssl_ctx_get_check_hostname(const kssl_ctx *ctx);
 
-/* Version range, KSSL_TLS1_2 or KSSL_TLS1_3 (0 = no limit on that side). */
+/*
+ * Version range, as OpenSSL's SSL_CTX_set_min/max_proto_version: a
+ * KSSL_TLS1_* value (0x0300, SSL 3.0, is also taken, for OpenSSL builds
+ * that have it) or 0 = no limit on that side, except that a minimum of 0
+ * keeps the TLS 1.2 floor every context starts with. Only an explicit
+ * minimum below KSSL_TLS1_2 lets OpenSSL offer or accept TLS 1.0/1.1 (its
+ * OP_NO_* options and security level still apply); a connection that
+ * negotiates one stays in userspace both ways, with an offload reason
+ * saying so (kernel TLS carries TLS 1.2 and 1.3 only). A minimum above
+ * the maximum is taken, as OpenSSL takes it: handshakes then fail in
+ * OpenSSL (NO_PROTOCOLS_AVAILABLE), as those of a CPython ssl context with
+ * such bounds. KSSL_E_INVAL for another value. Not for DTLS contexts.
+ */
 KSSL_API KSSL_MUST_USE int kssl_ctx_set_versions(kssl_ctx *ctx, int min_version, int max_version);
+
+/*
+ * kssl_ctx_set_fixed_version puts the context on OpenSSL's method for
+ * exactly one version (KSSL_TLS1_0, _1_1 or _1_2: TLSv1_2_method() and the
+ * like, what CPython's PROTOCOL_TLSv1_2 ... contexts use). Unlike
+ * kssl_ctx_set_versions(v, v), the version bounds and OP_NO_TLSv1* options
+ * are then ignored and a peer of another version fails as it does against
+ * such a method (WRONG_SSL_VERSION, NO_SHARED_CIPHER, ...). TLS 1.0/1.1
+ * connections stay in userspace (see kssl_ctx_set_versions). Resets the
+ * cipher lists to OpenSSL's defaults: call it before kssl_ctx_set_ciphers.
+ * KSSL_E_INVAL for another version. Not for DTLS contexts.
+ */
+KSSL_API KSSL_MUST_USE int kssl_ctx_set_fixed_version(kssl_ctx *ctx, int version);
+
+/*
+ * kssl_ctx_load_dh_params (servers): TLS 1.2 DHE suites use the group in
+ * this PEM file ("-----BEGIN DH PARAMETERS-----", as `openssl dhparam`
+ * writes and CPython's SSLContext.load_dh_params reads) instead of
+ * OpenSSL's built-in group sized to the key. KSSL_E_FILE if the file cannot
+ * be read, holds no DH parameters, or the group is below the context's
+ * security level (OpenSSL's reason in the message). Clients ignore it.
+ */
+KSSL_API KSSL_MUST_USE int kssl_ctx_load_dh_params(kssl_ctx *ctx, const char *path);
 
 /* OpenSSL cipher string (TLS 1.2) and ciphersuite list (TLS 1.3). */
 KSSL_API KSSL_MUST_USE int kssl_ctx_set_ciphers(kssl_ctx *ctx, const char *tls12_list);
@@ -514,7 +554,7 @@ KSSL_API enum kssl_offload_state kssl_conn_offload(const kssl_conn *conn,
 					  enum kssl_dir dir,
 					  const char **reason);
 
-/* Negotiated version (KSSL_TLS1_2/3), 0 before the handshake. */
+/* Negotiated version (KSSL_TLS1_*), 0 before the handshake. */
 KSSL_API int kssl_conn_version(const kssl_conn *conn);
 /* Negotiated cipher in IANA and OpenSSL naming (NULL before handshake). */
 KSSL_API const char *kssl_conn_cipher(const kssl_conn *conn);

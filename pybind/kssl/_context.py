@@ -34,8 +34,7 @@ _DTLS_BASE = {DTLSMethod.PROTOCOL_DTLS_CLIENT: _ssl.PROTOCOL_TLS_CLIENT,
 # Version-specific protocols: the one version each negotiates.
 _LEGACY_PINS = {_ssl.PROTOCOL_TLSv1_2: 0x0303, _ssl.PROTOCOL_TLSv1_1: 0x0302,
                 _ssl.PROTOCOL_TLSv1: 0x0301}
-_NO_VERSION_OPTIONS = int(_ssl.OP_NO_TLSv1 | _ssl.OP_NO_TLSv1_1 |
-                          _ssl.OP_NO_TLSv1_2 | _ssl.OP_NO_TLSv1_3)
+_SSL3 = 0x0300  # OpenSSL's lowest bound: "no minimum" (SSL 3.0 if built)
 
 # X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
 _HOST_NO_PARTIAL_WILDCARDS = 0x4
@@ -44,7 +43,7 @@ _HOST_NEVER_CHECK_SUBJECT = 0x20
 
 class _State:
     __slots__ = ("lock", "ops", "gen", "ciphers", "tls13", "alpn",
-                 "groups", "offload", "native", "retired_stats")
+                 "groups", "dh", "offload", "native", "retired_stats")
 
     def __init__(self):
         self.lock = threading.RLock()
@@ -54,6 +53,7 @@ class _State:
         self.tls13 = None      # TLS 1.3 suites from set_ciphers(list)
         self.alpn = None
         self.groups = None
+        self.dh = None         # load_dh_params' file (absolute)
         self.offload = "both"
         self.native = {}       # server_side -> (settings key, _kssl.Context)
         self.retired_stats = {}  # session counters of replaced natives
@@ -284,6 +284,12 @@ class SSLContext(_ssl.SSLContext):
         super().set_ecdh_curve(name)
         self._set("groups", name)
 
+    def load_dh_params(self, path):
+        # The stdlib half reads and checks the file (its exceptions); the
+        # native half loads it again, after the security level is set.
+        super().load_dh_params(path)
+        self._set("dh", os.path.abspath(os.fspath(path)))
+
     # -- the native context ---------------------------------------------
 
     def _settings_key(self, st):
@@ -324,36 +330,23 @@ class SSLContext(_ssl.SSLContext):
                 _add_stats(out, _kssl.session_stats(native))
         return out
 
-    def _versions(self, server_side=False):
+    def _versions(self):
+        # The stdlib's bounds, given to OpenSSL under libkssl as the
+        # stdlib gives them to its own, so that OpenSSL offers, accepts and
+        # refuses exactly the same versions, TLS 1.0/1.1 included (such a
+        # connection stays in userspace; `offload` says why). One
+        # exception: the stdlib's "no minimum" (MINIMUM_SUPPORTED, the
+        # default of Debian's 3.11.2) keeps libkssl's TLS 1.2 floor (no
+        # TLS 1.0/1.1 without a pin), unless TLS 1.2 itself is turned off
+        # (maximum_version below it, OP_NO_TLSv1_2): then what OpenSSL has
+        # left below it is what the stdlib would try.
         lo, hi = int(self.minimum_version), int(self.maximum_version)
-        tls12, tls13 = _kssl.TLS1_2, _kssl.TLS1_3
-        legacy = _LEGACY_PINS.get(self.protocol)
-        if legacy is not None:
-            # A version-specific method: exactly that version, whatever
-            # the bounds and OP_NO_* options say (OpenSSL's rule).
-            if legacy != tls12:
-                raise _ssl.SSLError(
-                    "kssl supports TLS 1.2 and 1.3 only; the context is "
-                    "pinned to %s" % self.protocol.name)
-            return tls12, tls12
-        if 0 < hi < tls12:
-            raise _ssl.SSLError(
-                "kssl supports TLS 1.2 and 1.3 only; maximum_version is %s"
-                % self.maximum_version)
-        hole = (not server_side and self.options & _ssl.OP_NO_TLSv1_2
-                and lo < tls13)
-        if (lo > 0 and hi > 0 and lo > hi) or hole:
-            # OpenSSL's answer to an empty range (the stdlib's handshake).
-            # With OP_NO_TLSv1_2 below a TLS 1.3 floor OpenSSL keeps the
-            # client range under the hole, TLS 1.0-1.1, which kssl cannot
-            # speak (a server still takes TLS 1.3).
-            e = _ssl.SSLError(1, "[SSL: NO_PROTOCOLS_AVAILABLE] no "
-                              "protocols available")
-            e.library, e.reason = "SSL", "NO_PROTOCOLS_AVAILABLE"
-            raise e
-        # Anything below TLS 1.2 (or MINIMUM_SUPPORTED) is kssl's floor.
-        return (tls13 if lo >= tls13 else 0,
-                hi if hi in (tls12, tls13) else 0)
+        tls12 = _kssl.TLS1_2
+        hi = max(hi, 0)  # MAXIMUM_SUPPORTED: no maximum
+        if lo < 0:       # MINIMUM_SUPPORTED
+            no12 = 0 < hi < tls12 or self.options & _ssl.OP_NO_TLSv1_2
+            lo = _SSL3 if no12 else 0
+        return lo, hi  # lo > hi: OpenSSL's handshake fails, as the stdlib's
 
     def _cipher_list(self):
         # get_ciphers() is what OpenSSL made of the stdlib's cipher string
@@ -375,19 +368,23 @@ class SSLContext(_ssl.SSLContext):
             hostflags |= _HOST_NEVER_CHECK_SUBJECT
         native.set_verify(int(self.verify_mode), self.check_hostname,
                           int(self.verify_flags), hostflags)
-        if not dtls:  # DTLS contexts are DTLS 1.2, whatever the versions
-            native.set_versions(*self._versions(server_side))
+        legacy = _LEGACY_PINS.get(self.protocol)
+        if legacy is not None:
+            # The stdlib's version-specific method (TLSv1_2_method() ...):
+            # exactly that version, bounds and OP_NO_* options ignored.
+            native.set_fixed_version(legacy)
+        elif not dtls:  # DTLS contexts are DTLS 1.2, whatever the versions
+            native.set_versions(*self._versions())
         ciphers = self._cipher_list()
         if ciphers:
             native.set_ciphers(ciphers, self.security_level)
+        if st.dh and server_side and not dtls:
+            native.load_dh_params(st.dh)
         if st.tls13 and not dtls:
             native.set_ciphersuites(":".join(st.tls13))
         if server_side:
             native.set_num_tickets(self.num_tickets)
-        options = int(self.options)
-        if _LEGACY_PINS.get(self.protocol) is not None:
-            options &= ~_NO_VERSION_OPTIONS
-        native.set_options(options)
+        native.set_options(int(self.options))
         if st.alpn and not dtls:
             native.set_alpn(st.alpn)
         if st.groups:

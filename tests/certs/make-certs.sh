@@ -7,10 +7,18 @@
 #   expired.pem/.key     localhost, signed by ca, validity in the past
 #   other-ca.pem         an unrelated CA; wrong.pem/.key signed by it
 #   chain.pem            server.pem followed by ca.pem
+#   dh3072.pem, dh512.pem  DH parameters (RFC 7919 ffdhe3072; a weak group)
 set -eu
 out=${1:?usage: make-certs.sh OUTDIR}
 mkdir -p "$out"
 cd "$out"
+# DH parameters for load_dh_params (made also in an older OUTDIR): RFC
+# 7919's 3072-bit group (larger than the 2048-bit one OpenSSL picks for
+# server.key by itself) and a 512-bit group security level 1+ refuses.
+[ -f dh3072.pem ] || openssl genpkey -genparam -algorithm DH \
+	-pkeyopt group:ffdhe3072 -out dh3072.pem
+[ -f dh512.pem ] || openssl genpkey -genparam -algorithm DH \
+	-pkeyopt dh_paramgen_prime_len:512 -out dh512.pem 2>/dev/null
 [ -f .done ] && exit 0
 days=3650
 san="subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"

@@ -7,6 +7,11 @@ contexts whose keylog_filename is set, which create_default_context() and
 _create_stdlib_context() do from $SSLKEYLOGFILE; a plain SSLContext()
 logs nothing. Compared: keylog_filename, and the labels written to the
 file (its header line and one line per secret, in order).
+
+DH parameters (load_dh_params): a stdlib server offers TLS 1.2 DHE suites
+only with parameters loaded; kssl's native half loads the same file (the
+C unit test checks that the file's group is used). Compared: what a DHE
+client negotiates with and without them, and the exceptions for bad files.
 """
 import contextlib
 import os
@@ -132,6 +137,70 @@ class KeylogTest(unittest.TestCase):
                 a, b = self.run_both(scenario)
                 self.assertEqual(a, b)
                 self.assertIn("CLIENT_TRAFFIC_SECRET_0", a[0])
+
+
+
+def err(e):
+    return (type(e), e.errno, getattr(e, "reason", None),
+            getattr(e, "library", None), str(e), e.args)
+
+
+class DhParamsTest(unittest.TestCase):
+
+    DHE = "DHE-RSA-AES128-GCM-SHA256"
+
+    def scenario(self, mod, dhfile, ciphers):
+        sctx = server_ctx(mod)
+        sctx.set_ciphers(ciphers)
+        loaded = None
+        if dhfile is not None:
+            try:
+                sctx.load_dh_params(dhfile)
+                loaded = "ok"
+            except Exception as e:  # compared
+                loaded = err(e)
+        sctx.maximum_version = V12
+        port, peer = serve(sctx, lambda s: (s.cipher(), s.recv(1)))
+        cctx = client_ctx(ssl)
+        cctx.set_ciphers(ciphers)
+        try:
+            with socket.create_connection(("127.0.0.1", port),
+                                          timeout=TIMEOUT) as raw:
+                with cctx.wrap_socket(raw, server_hostname="localhost") as c:
+                    c.sendall(b"x")
+                    mine = ("ok", c.cipher(), c.version())
+        except ssl.SSLError as e:
+            mine = err(e)[:5]
+        try:
+            theirs = ("ok", peer.result())
+        except ssl.SSLError as e:
+            theirs = err(e)[:5]
+        return loaded, mine, theirs
+
+    def test_dhe(self):
+        for name in (None, "dh3072.pem"):
+            for ciphers in (self.DHE, "ECDHE+AESGCM:" + self.DHE):
+                with self.subTest(dh=name, ciphers=ciphers):
+                    path = cert(name) if name else None
+                    a, b = (self.scenario(m, path, ciphers)
+                            for m in (ssl, kssl))
+                    self.assertEqual(b, a)
+                    if name and ciphers == self.DHE:  # not vacuous
+                        self.assertEqual(a[1][1][0], self.DHE)
+                    if not name and ciphers == self.DHE:
+                        self.assertEqual(a[2][2], "NO_SHARED_CIPHER")
+
+    def test_bad_files(self):
+        # Missing, not DH parameters, a group below the security level:
+        # the stdlib's exceptions, and the context still works without.
+        with tempfile.TemporaryDirectory() as d:
+            for path in (os.path.join(d, "missing.pem"), cert("server.pem"),
+                         cert("dh512.pem"), d):
+                with self.subTest(path=os.path.basename(path)):
+                    a, b = (self.scenario(m, path, self.DHE)
+                            for m in (ssl, kssl))
+                    self.assertEqual(b, a)
+                    self.assertNotEqual(a[0], "ok")
 
 
 if __name__ == "__main__":

@@ -619,6 +619,186 @@ START_TEST(ctx_clear_cas_groups_and_security_level)
 }
 END_TEST
 
+/* A client pinned to version v (0: the default range) with ciphers list
+ * against a kssl server pinned to sv with slist; both see rc. */
+static int legacy_round(int v, const char *list, int sv, const char *slist,
+			struct h_pair *p, kssl_ctx **sctx_out)
+{
+	kssl_ctx *cctx = h_client_ctx(), *sctx = h_server_ctx("server");
+
+	if (v)
+		ck_assert_int_eq(kssl_ctx_set_versions(cctx, v, v), 0);
+	ck_assert_int_eq(kssl_ctx_set_ciphers(cctx, list), 0);
+	ck_assert_int_eq(kssl_ctx_set_versions(sctx, sv, sv), 0);
+	ck_assert_int_eq(kssl_ctx_set_ciphers(sctx, slist), 0);
+	h_peer_init(&p->srv, sctx, -1);
+	p->srv.recv_len = 5;
+	h_pair_open(p, cctx);
+	kssl_ctx_free(cctx);
+	*sctx_out = sctx;
+	return h_handshake(p->c);
+}
+
+/*
+ * TLS 1.0/1.1 only where asked for by an explicit minimum: then OpenSSL
+ * tries exactly that (and the security level decides, as for any OpenSSL
+ * client), and a connection that gets it stays in userspace with a reason
+ * naming the version. A default context never offers it.
+ */
+START_TEST(tls10_11_only_by_explicit_minimum_and_in_userspace)
+{
+	static const int old[] = { KSSL_TLS1_0, KSSL_TLS1_1 };
+	static const char *const name[] = { "TLSv1 negotiated", "TLSv1.1 negotiated" };
+	const char *low = "DEFAULT:@SECLEVEL=0";
+	struct h_pair p;
+	kssl_ctx *sctx;
+
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_int_eq(legacy_round(old[i], low, old[i], low, &p, &sctx), 0);
+		ck_assert_int_eq(kssl_conn_version(p.c), old[i]);
+		h_assert_user(p.c, KSSL_DIR_TX, name[i]);
+		h_assert_user(p.c, KSSL_DIR_RX, name[i]);
+		h_assert_user(p.c, KSSL_DIR_RX, "kernel TLS carries TLS 1.2 and 1.3 only");
+		ck_assert_int_eq(h_write_all(p.c, "hello", 5), 0);
+		h_peer_join_ok(&p.srv);
+		ck_assert_int_eq(p.srv.got, 5);
+		h_assert_user(p.srv.conn, KSSL_DIR_TX, name[i]);
+		h_pair_free(&p);
+		kssl_ctx_free(sctx);
+
+		/* The default range (TLS >= 1.2) against a TLS 1.0/1.1 server:
+		 * nothing in common, whatever the security level. */
+		ck_assert_int_ne(legacy_round(0, low, old[i], low, &p, &sctx), 0);
+		h_peer_join(&p.srv);
+		ck_assert_int_ne(p.srv.rc, 0);
+		h_pair_free(&p);
+		kssl_ctx_free(sctx);
+
+		/* At the default security level the TLS 1.0/1.1 handshake
+		 * fails in OpenSSL (no SHA-1 signatures), as the stdlib's. */
+		ck_assert_int_ne(legacy_round(old[i], "DEFAULT", old[i], low, &p, &sctx), 0);
+		h_peer_join(&p.srv);
+		h_pair_free(&p);
+		kssl_ctx_free(sctx);
+	}
+	sctx = h_client_ctx();
+	ck_assert_int_eq(kssl_ctx_set_versions(sctx, 0x0299, 0), KSSL_E_INVAL);
+	ck_assert_int_eq(kssl_ctx_set_versions(sctx, 0, 0x0305), KSSL_E_INVAL);
+	kssl_ctx_free(sctx);
+	/* An empty range fails in OpenSSL's handshake, not at the setter. */
+	sctx = h_client_ctx();
+	ck_assert_int_eq(kssl_ctx_set_versions(sctx, KSSL_TLS1_3, KSSL_TLS1_2), 0);
+	ck_assert_int_eq(one_handshake(sctx), KSSL_E_TLS);
+	h_assert_has(kssl_last_error(), "no protocols available");
+	kssl_ctx_free(sctx);
+}
+END_TEST
+
+/*
+ * kssl_ctx_set_fixed_version: OpenSSL's version-specific method, as
+ * CPython's PROTOCOL_TLSv1_2: exactly that version (bounds and OP_NO_*
+ * ignored), and its own errors for a peer of another version.
+ */
+START_TEST(fixed_version_method_as_cpython_protocol_constants)
+{
+	kssl_ctx *cctx = h_client_ctx(), *sctx = h_server_ctx("server");
+	struct h_pair p;
+
+	ck_assert_int_eq(kssl_ctx_set_fixed_version(cctx, KSSL_TLS1_3), KSSL_E_INVAL);
+	ck_assert_int_eq(kssl_ctx_set_fixed_version(cctx, KSSL_TLS1_2), 0);
+	SSL_CTX_set_options(kssl_ctx_ssl_ctx(cctx), SSL_OP_NO_TLSv1_2); /* ignored */
+	h_peer_init(&p.srv, sctx, -1);
+	h_pair_open(&p, cctx);
+	ck_assert_int_eq(h_handshake(p.c), 0);
+	ck_assert_int_eq(kssl_conn_version(p.c), KSSL_TLS1_2);
+	h_assert_default_offload(p.c);
+	h_pair_end(&p);
+
+	kssl_ctx_free(cctx);
+
+	/* A fixed TLS 1.2 server meeting a TLS 1.3-only client: the fixed
+	 * method's NO_SHARED_CIPHER (TLS_method pinned to 1.2 would say
+	 * UNSUPPORTED_PROTOCOL). */
+	cctx = h_client_ctx();
+	ck_assert_int_eq(kssl_ctx_set_versions(cctx, KSSL_TLS1_3, 0), 0);
+	ck_assert_int_eq(kssl_ctx_set_fixed_version(sctx, KSSL_TLS1_2), 0);
+	h_peer_init(&p.srv, sctx, -1);
+	h_pair_open(&p, cctx);
+	ck_assert_int_eq(h_handshake(p.c), KSSL_E_ALERT);
+	h_peer_join(&p.srv);
+	ck_assert_int_eq(p.srv.rc, KSSL_E_TLS);
+	h_assert_has(p.srv.err, "no shared cipher");
+	h_pair_free(&p);
+	kssl_ctx_free(cctx);
+	kssl_ctx_free(sctx);
+}
+END_TEST
+
+/* A TLS 1.2 DHE-only handshake with server context sctx; the bits of the
+ * server's DH group as the client saw it, or the client's error. */
+static int dhe_bits(kssl_ctx *sctx)
+{
+	kssl_ctx *cctx = h_client_ctx();
+	struct h_pair p;
+	int r;
+
+	ck_assert_int_eq(kssl_ctx_set_versions(cctx, KSSL_TLS1_2, KSSL_TLS1_2), 0);
+	ck_assert_int_eq(kssl_ctx_set_ciphers(cctx, "DHE-RSA-AES128-GCM-SHA256"), 0);
+	/* Userspace both ways: with kernel TLS the SSL would be freed. */
+	kssl_ctx_set_offload(cctx, KSSL_OFFLOAD_NONE);
+	h_peer_init(&p.srv, sctx, -1);
+	h_pair_open(&p, cctx);
+	r = h_handshake(p.c);
+	if (r == 0) {
+		EVP_PKEY *key = NULL;
+
+		ck_assert_int_eq(SSL_get_peer_tmp_key(kssl_conn_ssl(p.c), &key), 1);
+		r = EVP_PKEY_get_bits(key);
+		EVP_PKEY_free(key);
+		ck_assert_str_eq(kssl_conn_cipher_openssl(p.c), "DHE-RSA-AES128-GCM-SHA256");
+		h_peer_join_ok(&p.srv);
+	} else {
+		h_peer_join(&p.srv);
+	}
+	h_pair_free(&p);
+	kssl_ctx_free(cctx);
+	return r;
+}
+
+/*
+ * DHE groups: OpenSSL's built-in one by default, none with
+ * KSSL_CTX_NO_DH_AUTO (CPython's rule: no DHE suite is chosen), the file's
+ * after kssl_ctx_load_dh_params; bad files are KSSL_E_FILE.
+ */
+START_TEST(dh_params_file_sets_the_dhe_group)
+{
+	kssl_ctx *sctx = h_server_ctx("server");
+	char dh3072[4200], cert[4200];
+
+	snprintf(dh3072, sizeof(dh3072), "%s", h_cert("dh3072.pem"));
+	ck_assert_int_eq(dhe_bits(sctx), 2048); /* auto: sized to the RSA key */
+	ck_assert_int_eq(kssl_ctx_load_dh_params(sctx, dh3072), 0);
+	ck_assert_int_eq(dhe_bits(sctx), 3072);
+	kssl_ctx_free(sctx);
+
+	sctx = kssl_ctx_new_ex(KSSL_SERVER, KSSL_CTX_NO_DH_AUTO);
+	snprintf(cert, sizeof(cert), "%s", h_cert("server.pem"));
+	ck_assert_int_eq(kssl_ctx_use_cert_file(sctx, cert, h_cert("server.key")), 0);
+	ck_assert_int_eq(dhe_bits(sctx), KSSL_E_ALERT); /* no shared cipher */
+	ck_assert_int_eq(kssl_ctx_load_dh_params(sctx, dh3072), 0);
+	ck_assert_int_eq(dhe_bits(sctx), 3072);
+
+	ck_assert_int_eq(kssl_ctx_load_dh_params(sctx, h_cert("dh512.pem")), KSSL_E_FILE);
+	h_assert_has(kssl_last_error(), "dh key too small");
+	ck_assert_int_eq(kssl_ctx_load_dh_params(sctx, h_cert("server.pem")), KSSL_E_FILE);
+	h_assert_has(kssl_last_error(), "no PEM DH PARAMETERS");
+	ck_assert_int_eq(kssl_ctx_load_dh_params(sctx, "/nonexistent/dh.pem"), KSSL_E_FILE);
+	h_assert_has(kssl_last_error(), "No such file or directory");
+	ck_assert_int_eq(dhe_bits(sctx), 3072); /* failures changed nothing */
+	kssl_ctx_free(sctx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("negotiation");
@@ -631,6 +811,9 @@ int main(void)
 	tcase_add_test(tc, ocsp_response_is_validated);
 	tcase_add_test(tc, ctx_new_ex_flags_and_keylog_off);
 	tcase_add_test(tc, ctx_clear_cas_groups_and_security_level);
+	tcase_add_test(tc, tls10_11_only_by_explicit_minimum_and_in_userspace);
+	tcase_add_test(tc, fixed_version_method_as_cpython_protocol_constants);
+	tcase_add_test(tc, dh_params_file_sets_the_dhe_group);
 	suite_add_tcase(s, tc);
 	return h_run(s);
 }
