@@ -56,15 +56,18 @@ struct kssl_ctx {
 	size_t ocsp_len;
 };
 
-/* What we learn about a connection at handshake end; outlives the SSL. */
+/*
+ * What we learn about a connection at handshake end; outlives the SSL.
+ * Kept small: every idle connection holds one (issue 9).
+ */
 struct ks_info {
 	int version;
 	int session_reused;
 	long verify_result;
-	char cipher[96];
-	char cipher_openssl[64];
-	const SSL_CIPHER *suite; /* static in libssl */
-	unsigned char alpn[256];
+	/* The negotiated suite, static in libssl (its names are read from
+	 * it, not copied), or NULL before the handshake. */
+	const SSL_CIPHER *suite;
+	unsigned char *alpn;     /* heap, only when a protocol was selected */
 	size_t alpn_len;
 	char *server_name;
 	unsigned char *peer_der;
@@ -73,13 +76,18 @@ struct ks_info {
 	size_t tls_unique_len;
 };
 
-/* One direction of the record layer. */
+/*
+ * One direction of the record layer. An idle connection keeps one per
+ * direction: no buffers in it (issue 9).
+ */
 struct ks_dir {
 	enum kssl_offload_state state;
-	const char *reason;      /* static text, or points into reason_buf */
-	char reason_buf[160];
+	const char *reason;      /* static or interned text (ks_reason_intern) */
 	uint64_t records;        /* records under the current key (seq no.) */
-	unsigned char secret[KS_MAX_SECRET]; /* TLS 1.3 traffic secret */
+	/* TLS 1.3 traffic secret (KS_MAX_SECRET bytes, heap) from the key log
+	 * callback until it is installed or the direction stays in
+	 * userspace; then wiped and freed (ks_dir_forget_secret). */
+	unsigned char *secret;
 	size_t secret_len;
 };
 
@@ -213,7 +221,12 @@ void ks_offload_after_handshake(kssl_conn *conn);
 int ks_offload_rx_now(kssl_conn *conn);
 void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Wipe and free the direction's traffic secret, if it holds one. */
+void ks_dir_forget_secret(struct ks_dir *d);
 void ks_conn_release_ssl(kssl_conn *conn);
+/* The process-wide copy of an offload reason (src/reason.c): equal texts
+ * share one, kept until exit. Never NULL. */
+const char *ks_reason_intern(const char *text);
 
 /* ---- shared by TLS connections and DTLS sessions ---------------------- */
 
