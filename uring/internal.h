@@ -64,7 +64,9 @@ struct kssl_lconn {
 	int chain_pending;        /* SQEs of the chain still in flight */
 	int inj_in, inj_out;      /* injected results (NOP SQEs) */
 
-	char err[192];
+	/* Message of the last failed operation (heap, or ku_err_nomem), NULL
+	 * while none: no buffer in every idle connection (issue 9). */
+	char *err;
 };
 
 struct kssl_loop {
@@ -96,6 +98,8 @@ void ku_complete(kssl_lconn *lc, ssize_t result);
 int ku_fail(kssl_lconn *lc, int code, int err, const char *what);
 /* Complete with a kssl call's failure code; its error state stays. */
 int ku_fail_kssl(kssl_lconn *lc, int code);
+/* Forget the message of the last failure (ku_start, ku_release). */
+void ku_clear_error(kssl_lconn *lc);
 void ku_release(kssl_lconn *lc);
 KSSL_MUST_USE int ku_start(kssl_lconn *lc, enum ku_op op, kssl_lconn_cb cb, void *arg);
 void ku_event(kssl_loop *loop, uint64_t data, int res);
