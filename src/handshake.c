@@ -104,6 +104,7 @@ void ks_keylog_cb(const SSL *ssl, const char *line)
 	kssl_conn *conn = SSL_get_app_data(ssl);
 	const char *rest;
 	struct ks_dir *d = NULL;
+	size_t len;
 	int is_client_secret;
 
 	if (!conn)
@@ -123,8 +124,9 @@ void ks_keylog_cb(const SSL *ssl, const char *line)
 	if (!d->secret)
 		d->secret = OPENSSL_malloc(KS_MAX_SECRET);
 	if (!rest || !d->secret ||
-	    unhex(rest + 1, d->secret, KS_MAX_SECRET, &d->secret_len) < 0)
-		d->secret_len = 0;
+	    unhex(rest + 1, d->secret, KS_MAX_SECRET, &len) < 0)
+		len = 0;
+	d->secret_len = (unsigned)len; /* at most KS_MAX_SECRET */
 }
 
 void ks_conn_install_callbacks(kssl_conn *conn)

@@ -82,13 +82,13 @@ struct ks_info {
  */
 struct ks_dir {
 	enum kssl_offload_state state;
-	const char *reason;      /* static or interned text (ks_reason_intern) */
-	uint64_t records;        /* records under the current key (seq no.) */
 	/* TLS 1.3 traffic secret (KS_MAX_SECRET bytes, heap) from the key log
 	 * callback until it is installed or the direction stays in
 	 * userspace; then wiped and freed (ks_dir_forget_secret). */
+	unsigned secret_len;
 	unsigned char *secret;
-	size_t secret_len;
+	const char *reason;      /* static or interned text (ks_reason_intern) */
+	uint64_t records;        /* records under the current key (seq no.) */
 };
 
 /*
@@ -114,13 +114,14 @@ struct ks_core {
 	const struct ks_kind *kind;
 	kssl_ctx *ctx;
 	SSL *ssl;                /* TLS: NULL once both directions are offloaded */
-	int fd;
-	int handshake_done;
-	int failed;              /* KSSL_E_* that broke the session, or 0 */
 	char *failed_msg;        /* set with failed (ks_fail), heap or static */
-	int tx_closed;           /* we sent close_notify */
-	int rx_closed;           /* peer's close_notify seen */
-	int bio_eintr;           /* the BIO's last socket call got EINTR (TLS) */
+	int fd;
+	int failed;              /* KSSL_E_* that broke the session, or 0 */
+	/* Flags as bits: every idle connection holds a core (issue 9). */
+	unsigned handshake_done : 1;
+	unsigned tx_closed : 1;  /* we sent close_notify */
+	unsigned rx_closed : 1;  /* peer's close_notify seen */
+	unsigned bio_eintr : 1;  /* the BIO's last socket call got EINTR (TLS) */
 	struct ks_info info;
 	unsigned keep;           /* KSSL_KEEP_* asked for (kssl_conn_set_keep_info) */
 	struct ks_kept *kept;    /* what keep asked for, from handshake end */
@@ -141,30 +142,31 @@ struct ks_kept {
 struct kssl_conn {
 	struct ks_core core;
 	kssl_ctx *first_ctx;     /* set by an SNI switch; see kssl_conn_set_ctx */
-	enum kssl_offload_mode offload;
 	void *data;
-	int rx_eof;              /* peer's stream ended without close_notify:
+	enum kssl_offload_mode offload;
+	unsigned rx_eof : 1;     /* peer's stream ended without close_notify:
 				    reads repeat KSSL_E_EOF, writes go on */
-	int ulp_attached;
-	int rx_deferred;         /* client waits for tickets before RX switch */
-	int rx_keyupdate_seen;   /* OpenSSL re-keyed RX: kernel cannot take it */
-	int pha_offered;         /* server: ClientHello had post_handshake_auth */
+	unsigned ulp_attached : 1;
+	unsigned rx_deferred : 1; /* client waits for tickets before RX switch */
+	unsigned rx_keyupdate_seen : 1; /* OpenSSL re-keyed RX: kernel cannot
+					   take it */
+	unsigned pha_offered : 1; /* server: ClientHello had post_handshake_auth */
 	struct ks_dir tx, rx;
 	SSL_SESSION *session;    /* kept after SSL_free for client sessions */
 
 	/* kernel RX: control records split over reads (see src/io.c) */
-	unsigned char hs_head[4];  /* a post-handshake message header */
-	size_t hs_head_len;
 	size_t hs_skip;            /* body bytes of a dropped message */
+	unsigned char hs_head[4];  /* a post-handshake message header */
+	unsigned char hs_head_len;
 	unsigned char alert[2];
-	size_t alert_len;
+	unsigned char alert_len;
 	int warn_alerts;           /* consecutive warning alerts (limit: 5) */
 
 	/* userspace sendfile: a chunk SSL_write must be retried with */
+	int sf_fd;
 	unsigned char *sf_buf;
 	size_t sf_len;
 	off_t sf_off;
-	int sf_fd;
 };
 
 /* ---- errors (src/error.c) --------------------------------------------- */
