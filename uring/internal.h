@@ -32,17 +32,16 @@ struct ku_pipe {
 	struct ku_pipe *next;
 };
 
+/* One per connection, idle ones included: no padding, no buffers. */
 struct kssl_lconn {
 	kssl_loop *loop;
 	kssl_lconn *prev, *next; /* loop->conns */
-	int fd;
 	kssl_conn *tls;
 	void *data;
-	int closing;
+	kssl_lconn *ready_next;  /* in loop->ready (flag: ready, below) */
+	int fd;
 	int inflight;       /* SQEs of ours the kernel has not completed */
 	int epoll_added;
-	int ready;              /* in loop->ready */
-	kssl_lconn *ready_next;
 
 	enum ku_op op;
 	kssl_lconn_cb cb;
@@ -63,6 +62,9 @@ struct kssl_lconn {
 	int res_in, res_out;      /* results of the last chain */
 	int chain_pending;        /* SQEs of the chain still in flight */
 	int inj_in, inj_out;      /* injected results (NOP SQEs) */
+
+	unsigned closing : 1;
+	unsigned ready : 1;       /* in loop->ready */
 
 	/* Message of the last failed operation (heap, or ku_err_nomem), NULL
 	 * while none: no buffer in every idle connection (issue 9). */
