@@ -6,8 +6,6 @@
  * (slowloris) is cut off; idle_timeout between requests; send_timeout
  * without progress while sending.
  */
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,12 +233,7 @@ void conn_accept(kssl_loop *loop, int fd, void *arg)
 		close(fd); /* over a cap: refuse before any TLS work */
 		return;
 	}
-	/*
-	 * Responses are written as they are ready (head, then body): without
-	 * TCP_NODELAY a small keep-alive response waits for the client's
-	 * delayed ACK (~40 ms per request, measured by the benchmark).
-	 */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	/* TCP_NODELAY comes from the listening socket (serve.c). */
 	hc = calloc(1, sizeof(*hc));
 	c = hc ? kssl_conn_new(srv->ctx, fd) : NULL;
 	if (!c || !(hc->lc = kssl_lconn_new(loop, fd, c))) {

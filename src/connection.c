@@ -40,6 +40,8 @@ void kssl_conn_free(kssl_conn *conn)
 	if (!conn)
 		return;
 	ks_core_free(&conn->core);
+	ks_dir_forget_secret(&conn->tx);
+	ks_dir_forget_secret(&conn->rx);
 	SSL_SESSION_free(conn->session);
 	kssl_ctx_free(conn->first_ctx);
 	free(conn->sf_buf);

@@ -65,6 +65,9 @@ void ks_info_clear(struct ks_info *info)
 {
 	free(info->server_name);
 	info->server_name = NULL;
+	free(info->alpn);
+	info->alpn = NULL;
+	info->alpn_len = 0;
 	OPENSSL_free(info->peer_der);
 	info->peer_der = NULL;
 	info->peer_der_len = 0;
@@ -113,14 +116,8 @@ static void record_info(struct ks_core *c)
 		in->tls_unique_len = 0;
 	in->verify_result = SSL_get_verify_result(c->ssl);
 	in->suite = cipher;
-	if (cipher) {
-		snprintf(in->cipher, sizeof(in->cipher), "%s",
-			 SSL_CIPHER_standard_name(cipher));
-		snprintf(in->cipher_openssl, sizeof(in->cipher_openssl), "%s",
-			 SSL_CIPHER_get_name(cipher));
-	}
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
-	if (alpn && alpn_len <= sizeof(in->alpn)) {
+	if (alpn && alpn_len && !in->alpn && (in->alpn = malloc(alpn_len))) {
 		memcpy(in->alpn, alpn, alpn_len);
 		in->alpn_len = alpn_len;
 	}
@@ -142,9 +139,10 @@ int ks_core_version(const struct ks_core *c)
 
 const char *ks_core_cipher(const struct ks_core *c, int openssl_name)
 {
-	if (!c->handshake_done || !c->info.cipher[0])
+	if (!c->handshake_done || !c->info.suite)
 		return NULL;
-	return openssl_name ? c->info.cipher_openssl : c->info.cipher;
+	return openssl_name ? SSL_CIPHER_get_name(c->info.suite)
+			    : SSL_CIPHER_standard_name(c->info.suite);
 }
 
 size_t ks_core_peer_cert_der(const struct ks_core *c, const uint8_t **der)

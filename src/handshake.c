@@ -104,6 +104,7 @@ void ks_keylog_cb(const SSL *ssl, const char *line)
 	kssl_conn *conn = SSL_get_app_data(ssl);
 	const char *rest;
 	struct ks_dir *d = NULL;
+	size_t len;
 	int is_client_secret;
 
 	if (!conn)
@@ -117,9 +118,15 @@ void ks_keylog_cb(const SSL *ssl, const char *line)
 		return;
 	d = is_client_secret == !SSL_is_server(ssl) ? &conn->tx : &conn->rx;
 	rest = strchr(line + 24, ' '); /* skip the client random */
-	if (!rest || unhex(rest + 1, d->secret, sizeof(d->secret),
-			   &d->secret_len) < 0)
-		d->secret_len = 0;
+	/* Held only until the switch (src/offload.c frees it). Without
+	 * memory for it the direction stays in userspace, and says why
+	 * ("traffic secret not captured"). */
+	if (!d->secret)
+		d->secret = OPENSSL_malloc(KS_MAX_SECRET);
+	if (!rest || !d->secret ||
+	    unhex(rest + 1, d->secret, KS_MAX_SECRET, &len) < 0)
+		len = 0;
+	d->secret_len = (unsigned)len; /* at most KS_MAX_SECRET */
 }
 
 void ks_conn_install_callbacks(kssl_conn *conn)

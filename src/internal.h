@@ -56,15 +56,18 @@ struct kssl_ctx {
 	size_t ocsp_len;
 };
 
-/* What we learn about a connection at handshake end; outlives the SSL. */
+/*
+ * What we learn about a connection at handshake end; outlives the SSL.
+ * Kept small: every idle connection holds one (issue 9).
+ */
 struct ks_info {
 	int version;
 	int session_reused;
 	long verify_result;
-	char cipher[96];
-	char cipher_openssl[64];
-	const SSL_CIPHER *suite; /* static in libssl */
-	unsigned char alpn[256];
+	/* The negotiated suite, static in libssl (its names are read from
+	 * it, not copied), or NULL before the handshake. */
+	const SSL_CIPHER *suite;
+	unsigned char *alpn;     /* heap, only when a protocol was selected */
 	size_t alpn_len;
 	char *server_name;
 	unsigned char *peer_der;
@@ -73,14 +76,19 @@ struct ks_info {
 	size_t tls_unique_len;
 };
 
-/* One direction of the record layer. */
+/*
+ * One direction of the record layer. An idle connection keeps one per
+ * direction: no buffers in it (issue 9).
+ */
 struct ks_dir {
 	enum kssl_offload_state state;
-	const char *reason;      /* static text, or points into reason_buf */
-	char reason_buf[160];
+	/* TLS 1.3 traffic secret (KS_MAX_SECRET bytes, heap) from the key log
+	 * callback until it is installed or the direction stays in
+	 * userspace; then wiped and freed (ks_dir_forget_secret). */
+	unsigned secret_len;
+	unsigned char *secret;
+	const char *reason;      /* static or interned text (ks_reason_intern) */
 	uint64_t records;        /* records under the current key (seq no.) */
-	unsigned char secret[KS_MAX_SECRET]; /* TLS 1.3 traffic secret */
-	size_t secret_len;
 };
 
 /*
@@ -106,13 +114,14 @@ struct ks_core {
 	const struct ks_kind *kind;
 	kssl_ctx *ctx;
 	SSL *ssl;                /* TLS: NULL once both directions are offloaded */
-	int fd;
-	int handshake_done;
-	int failed;              /* KSSL_E_* that broke the session, or 0 */
 	char *failed_msg;        /* set with failed (ks_fail), heap or static */
-	int tx_closed;           /* we sent close_notify */
-	int rx_closed;           /* peer's close_notify seen */
-	int bio_eintr;           /* the BIO's last socket call got EINTR (TLS) */
+	int fd;
+	int failed;              /* KSSL_E_* that broke the session, or 0 */
+	/* Flags as bits: every idle connection holds a core (issue 9). */
+	unsigned handshake_done : 1;
+	unsigned tx_closed : 1;  /* we sent close_notify */
+	unsigned rx_closed : 1;  /* peer's close_notify seen */
+	unsigned bio_eintr : 1;  /* the BIO's last socket call got EINTR (TLS) */
 	struct ks_info info;
 	unsigned keep;           /* KSSL_KEEP_* asked for (kssl_conn_set_keep_info) */
 	struct ks_kept *kept;    /* what keep asked for, from handshake end */
@@ -133,30 +142,31 @@ struct ks_kept {
 struct kssl_conn {
 	struct ks_core core;
 	kssl_ctx *first_ctx;     /* set by an SNI switch; see kssl_conn_set_ctx */
-	enum kssl_offload_mode offload;
 	void *data;
-	int rx_eof;              /* peer's stream ended without close_notify:
+	enum kssl_offload_mode offload;
+	unsigned rx_eof : 1;     /* peer's stream ended without close_notify:
 				    reads repeat KSSL_E_EOF, writes go on */
-	int ulp_attached;
-	int rx_deferred;         /* client waits for tickets before RX switch */
-	int rx_keyupdate_seen;   /* OpenSSL re-keyed RX: kernel cannot take it */
-	int pha_offered;         /* server: ClientHello had post_handshake_auth */
+	unsigned ulp_attached : 1;
+	unsigned rx_deferred : 1; /* client waits for tickets before RX switch */
+	unsigned rx_keyupdate_seen : 1; /* OpenSSL re-keyed RX: kernel cannot
+					   take it */
+	unsigned pha_offered : 1; /* server: ClientHello had post_handshake_auth */
 	struct ks_dir tx, rx;
 	SSL_SESSION *session;    /* kept after SSL_free for client sessions */
 
 	/* kernel RX: control records split over reads (see src/io.c) */
-	unsigned char hs_head[4];  /* a post-handshake message header */
-	size_t hs_head_len;
 	size_t hs_skip;            /* body bytes of a dropped message */
+	unsigned char hs_head[4];  /* a post-handshake message header */
+	unsigned char hs_head_len;
 	unsigned char alert[2];
-	size_t alert_len;
+	unsigned char alert_len;
 	int warn_alerts;           /* consecutive warning alerts (limit: 5) */
 
 	/* userspace sendfile: a chunk SSL_write must be retried with */
+	int sf_fd;
 	unsigned char *sf_buf;
 	size_t sf_len;
 	off_t sf_off;
-	int sf_fd;
 };
 
 /* ---- errors (src/error.c) --------------------------------------------- */
@@ -213,7 +223,12 @@ void ks_offload_after_handshake(kssl_conn *conn);
 int ks_offload_rx_now(kssl_conn *conn);
 void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Wipe and free the direction's traffic secret, if it holds one. */
+void ks_dir_forget_secret(struct ks_dir *d);
 void ks_conn_release_ssl(kssl_conn *conn);
+/* The process-wide copy of an offload reason (src/reason.c): equal texts
+ * share one, kept until exit. Never NULL. */
+const char *ks_reason_intern(const char *text);
 
 /* ---- shared by TLS connections and DTLS sessions ---------------------- */
 

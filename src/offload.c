@@ -20,17 +20,24 @@
 #include "ktls/ktls.h"
 #include "internal.h"
 
+void ks_dir_forget_secret(struct ks_dir *d)
+{
+	OPENSSL_clear_free(d->secret, KS_MAX_SECRET);
+	d->secret = NULL;
+	d->secret_len = 0;
+}
+
 void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
 {
+	char buf[160];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(d->reason_buf, sizeof(d->reason_buf), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	d->reason = d->reason_buf;
+	d->reason = ks_reason_intern(buf);
 	d->state = KSSL_STATE_USER;
-	OPENSSL_cleanse(d->secret, sizeof(d->secret));
-	d->secret_len = 0;
+	ks_dir_forget_secret(d);
 }
 
 static int wanted(const kssl_conn *conn, enum kssl_dir dir)
@@ -85,7 +92,7 @@ static void install_failed(struct ks_dir *d, const char *opt, int err,
 {
 	ks_dir_user(d, "setsockopt %s for %s %s: %s%s", opt,
 		    conn->core.info.version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2",
-		    conn->core.info.cipher, strerror(err),
+		    SSL_CIPHER_standard_name(conn->core.info.suite), strerror(err),
 		    err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP ?
 		    " (this kernel does not support that cipher)" : "");
 }
@@ -110,8 +117,7 @@ static int switch_dir(kssl_conn *conn, struct ks_dir *d, int optname)
 	/* Point of no return for this direction (see the file comment). */
 	d->state = KSSL_STATE_KERNEL;
 	d->reason = NULL;
-	OPENSSL_cleanse(d->secret, sizeof(d->secret));
-	d->secret_len = 0;
+	ks_dir_forget_secret(d);
 	return 0;
 }
 

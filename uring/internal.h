@@ -32,17 +32,16 @@ struct ku_pipe {
 	struct ku_pipe *next;
 };
 
+/* One per connection, idle ones included: no padding, no buffers. */
 struct kssl_lconn {
 	kssl_loop *loop;
 	kssl_lconn *prev, *next; /* loop->conns */
-	int fd;
 	kssl_conn *tls;
 	void *data;
-	int closing;
+	kssl_lconn *ready_next;  /* in loop->ready (flag: ready, below) */
+	int fd;
 	int inflight;       /* SQEs of ours the kernel has not completed */
 	int epoll_added;
-	int ready;              /* in loop->ready */
-	kssl_lconn *ready_next;
 
 	enum ku_op op;
 	kssl_lconn_cb cb;
@@ -64,7 +63,12 @@ struct kssl_lconn {
 	int chain_pending;        /* SQEs of the chain still in flight */
 	int inj_in, inj_out;      /* injected results (NOP SQEs) */
 
-	char err[192];
+	unsigned closing : 1;
+	unsigned ready : 1;       /* in loop->ready */
+
+	/* Message of the last failed operation (heap, or ku_err_nomem), NULL
+	 * while none: no buffer in every idle connection (issue 9). */
+	char *err;
 };
 
 struct kssl_loop {
@@ -96,6 +100,8 @@ void ku_complete(kssl_lconn *lc, ssize_t result);
 int ku_fail(kssl_lconn *lc, int code, int err, const char *what);
 /* Complete with a kssl call's failure code; its error state stays. */
 int ku_fail_kssl(kssl_lconn *lc, int code);
+/* Forget the message of the last failure (ku_start, ku_release). */
+void ku_clear_error(kssl_lconn *lc);
 void ku_release(kssl_lconn *lc);
 KSSL_MUST_USE int ku_start(kssl_lconn *lc, enum ku_op op, kssl_lconn_cb cb, void *arg);
 void ku_event(kssl_loop *loop, uint64_t data, int res);

@@ -190,10 +190,30 @@ void ku_complete(kssl_lconn *lc, ssize_t result)
 		cb(lc, result, lc->cb_arg);
 }
 
+/* What kssl_lconn_error says when the message could not be kept. */
+static char ku_err_nomem[] = "(message lost: out of memory)";
+
+void ku_clear_error(kssl_lconn *lc)
+{
+	if (lc->err != ku_err_nomem)
+		free(lc->err);
+	lc->err = NULL;
+}
+
+/* Keep the thread's kssl message for kssl_lconn_error: allocated only on
+ * failure, so connections that never fail carry no message buffer. */
+static void keep_error(kssl_lconn *lc)
+{
+	ku_clear_error(lc);
+	lc->err = strdup(kssl_last_error());
+	if (!lc->err)
+		lc->err = ku_err_nomem;
+}
+
 int ku_fail_kssl(kssl_lconn *lc, int code)
 {
 	/* kssl set the thread's error state; keep it, copy the message. */
-	snprintf(lc->err, sizeof(lc->err), "%s", kssl_last_error());
+	keep_error(lc);
 	ku_complete(lc, code);
 	return code;
 }
@@ -203,12 +223,14 @@ int ku_fail(kssl_lconn *lc, int code, int err, const char *what)
 	/* The thread's kssl error state too (kssl.h convention). */
 	(void)kssl_set_error(code, err ? KSSL_R_ERRNO : KSSL_R_NONE, err, err,
 			     "%s", what);
-	snprintf(lc->err, sizeof(lc->err), "%s", kssl_last_error());
+	keep_error(lc);
 	ku_complete(lc, code);
 	return code;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
+
+static int arm_listener(kssl_loop *loop);
 
 static void listen_event(kssl_loop *loop)
 {
@@ -237,10 +259,10 @@ static void listen_event(kssl_loop *loop)
 			return;
 	}
 	/* Re-arming can fail (ring full, epoll_ctl): kssl_loop_run reports it
-	 * rather than the listener going deaf silently. */
-	if (loop->accept_cb &&
-	    kssl_loop_listen(loop, loop->listen_fd, loop->accept_cb,
-			     loop->accept_arg) < 0)
+	 * rather than the listener going deaf silently. Not through
+	 * kssl_loop_listen: the socket's flags are set already, and this runs
+	 * after every batch of accepts. */
+	if (loop->accept_cb && arm_listener(loop) < 0)
 		loop->listen_failed = 1;
 }
 
@@ -354,21 +376,15 @@ int kssl_loop_run(kssl_loop *loop, int timeout_ms)
 
 /* ---- listening ----------------------------------------------------------- */
 
-int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
-		     void *arg)
+/* Wait for the next connection on loop->listen_fd (a one-shot poll). */
+static int arm_listener(kssl_loop *loop)
 {
 	struct io_uring_sqe *sqe;
 
-	if (set_nonblock(listen_fd) < 0)
-		return kssl_set_error(KSSL_E_SYSCALL, KSSL_R_ERRNO, errno, errno,
-				      "kssl_loop_listen: fcntl O_NONBLOCK");
-	loop->listen_fd = listen_fd;
-	loop->accept_cb = cb;
-	loop->accept_arg = arg;
 	if (loop->listen_armed)
 		return 0;
 	if (!loop->use_uring) {
-		int r = ku_epoll_arm(loop, listen_fd, &loop->listen_added,
+		int r = ku_epoll_arm(loop, loop->listen_fd, &loop->listen_added,
 				     (void *)(uintptr_t)token(&loop->listen_token,
 							      KU_TAG_LISTEN),
 				     POLLIN);
@@ -386,10 +402,22 @@ int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
 	if (!sqe)
 		return kssl_set_error(KSSL_E_SYSCALL, KSSL_R_ERRNO, EBUSY, EBUSY,
 				      "kssl_loop_listen: io_uring queue full");
-	io_uring_prep_poll_add(sqe, listen_fd, POLLIN);
+	io_uring_prep_poll_add(sqe, loop->listen_fd, POLLIN);
 	io_uring_sqe_set_data64(sqe, token(&loop->listen_token, KU_TAG_LISTEN));
 	loop->listen_armed = loop->listen_inflight = 1;
 	return 0;
+}
+
+int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
+		     void *arg)
+{
+	if (set_nonblock(listen_fd) < 0)
+		return kssl_set_error(KSSL_E_SYSCALL, KSSL_R_ERRNO, errno, errno,
+				      "kssl_loop_listen: fcntl O_NONBLOCK");
+	loop->listen_fd = listen_fd;
+	loop->accept_cb = cb;
+	loop->accept_arg = arg;
+	return arm_listener(loop);
 }
 
 void kssl_loop_unlisten(kssl_loop *loop)
@@ -453,6 +481,7 @@ void ku_release(kssl_lconn *lc)
 	close(lc->fd);
 	if (lc->owned_file >= 0)
 		close(lc->owned_file);
+	ku_clear_error(lc);
 	free(lc);
 }
 
@@ -547,7 +576,7 @@ void *kssl_lconn_get_data(const kssl_lconn *lc)
 
 const char *kssl_lconn_error(const kssl_lconn *lc)
 {
-	return lc->err;
+	return lc->err ? lc->err : "";
 }
 
 size_t kssl_lconn_sent(const kssl_lconn *lc)
@@ -570,7 +599,7 @@ int ku_start(kssl_lconn *lc, enum ku_op op, kssl_lconn_cb cb, void *arg)
 	lc->cb = cb;
 	lc->cb_arg = arg;
 	lc->done = 0;
-	lc->err[0] = 0;
+	ku_clear_error(lc);
 	ready_push(lc);
 	return 0;
 }

@@ -143,7 +143,8 @@ KSSL_API int kssl_lconn_fd(const kssl_lconn *lc);
 KSSL_API void kssl_lconn_set_data(kssl_lconn *lc, void *data);
 KSSL_API void *kssl_lconn_get_data(const kssl_lconn *lc);
 
-/* Message of the last failed operation on lc ("" if none); lc-owned. */
+/* Message of the last failed operation on lc ("" if none); lc-owned,
+ * valid until the next operation on lc starts or lc is released. */
 KSSL_API const char *kssl_lconn_error(const kssl_lconn *lc);
 
 /*
