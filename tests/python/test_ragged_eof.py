@@ -28,7 +28,8 @@ import threading
 import unittest
 
 import kssl
-from support import IN_VM, KTLS, TIMEOUT, Peer, cert, listener, payload
+from support import (IN_VM, KTLS, TIMEOUT, Peer, cert, client_ctx, listener,
+                     payload, server_ctx)
 
 V12, V13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
 MODES = ("blocking", "timeout", "nonblocking", "makefile", "recv_into")
@@ -77,8 +78,7 @@ def end_stream(sock, how):
 
 
 def stdlib_server(ls, how, version, go):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
+    ctx = server_ctx(ssl)
     ctx.maximum_version = version
     with ls:
         raw, _ = ls.accept()
@@ -91,7 +91,7 @@ def stdlib_server(ls, how, version, go):
 
 
 def stdlib_client(port, how, version, go):
-    ctx = ssl.create_default_context(cafile=cert("ca.pem"))
+    ctx = client_ctx(ssl)
     ctx.maximum_version = version
     raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
     tls = ctx.wrap_socket(raw, server_hostname="localhost")
@@ -146,13 +146,12 @@ class RaggedEofTest(unittest.TestCase):
         if role == "client":
             port = ls.getsockname()[1]
             peer = Peer(stdlib_server, ls, how, version, go).start()
-            ctx = mod.create_default_context(cafile=cert("ca.pem"))
+            ctx = client_ctx(mod)
             raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
             wrap = dict(server_hostname="localhost")
         else:
             peer = Peer(stdlib_client, ls.getsockname()[1], how, version, go).start()
-            ctx = mod.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
+            ctx = server_ctx(mod)
             with ls:
                 raw, _ = ls.accept()
             raw.settimeout(TIMEOUT)
@@ -287,7 +286,7 @@ class RaggedEofTest(unittest.TestCase):
                     raw.recv(65536)
                     end_stream(raw, how)
             peer = Peer(server).start()
-            ctx = mod.create_default_context(cafile=cert("ca.pem"))
+            ctx = client_ctx(mod)
             set_ignore(ctx, ignore)
             raw = socket.create_connection(("127.0.0.1", ls.getsockname()[1]),
                                            timeout=TIMEOUT)
@@ -320,8 +319,7 @@ class HttpContentLengthTest(unittest.TestCase):
     BODY = b"0123456789" * 1000
 
     def server(self, mod, ls):
-        ctx = mod.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
+        ctx = server_ctx(mod)
         with ls:
             raw, _ = ls.accept()
         raw.settimeout(TIMEOUT)
@@ -336,7 +334,7 @@ class HttpContentLengthTest(unittest.TestCase):
     def fetch(self, client_mod, server_mod):
         ls = listener()
         peer = Peer(self.server, server_mod, ls).start()
-        ctx = client_mod.create_default_context(cafile=cert("ca.pem"))
+        ctx = client_ctx(client_mod)
         conn = http.client.HTTPSConnection("localhost", ls.getsockname()[1],
                                            context=ctx, timeout=TIMEOUT)
         try:

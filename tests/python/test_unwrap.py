@@ -18,7 +18,8 @@ import ssl
 import unittest
 
 import kssl
-from support import IN_VM, TIMEOUT, Peer, cert, listener
+from support import (IN_VM, TIMEOUT, Peer, client_ctx, listener,
+                     server_ctx)
 
 V12, V13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
 # none: the peer sends nothing; buffered: its reply arrived before
@@ -76,8 +77,7 @@ class UnwrapTest(unittest.TestCase):
         port = ls.getsockname()[1]
         if role == "client":
             def peer_main():
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
+                ctx = server_ctx(ssl)
                 ctx.maximum_version = version
                 with ls:
                     raw, _ = ls.accept()
@@ -85,21 +85,20 @@ class UnwrapTest(unittest.TestCase):
                 return stdlib_peer(ctx.wrap_socket(raw, server_side=True),
                                    case)
             peer = Peer(peer_main).start()
-            ctx = mod.create_default_context(cafile=cert("ca.pem"))
+            ctx = client_ctx(mod)
             raw = socket.create_connection(("127.0.0.1", port),
                                            timeout=TIMEOUT)
             wrap = dict(server_hostname="localhost")
         else:
             def peer_main():
-                ctx = ssl.create_default_context(cafile=cert("ca.pem"))
+                ctx = client_ctx(ssl)
                 ctx.maximum_version = version
                 raw = socket.create_connection(("127.0.0.1", port),
                                                timeout=TIMEOUT)
                 return stdlib_peer(ctx.wrap_socket(
                     raw, server_hostname="localhost"), case)
             peer = Peer(peer_main).start()
-            ctx = mod.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(cert("server.pem"), cert("server.key"))
+            ctx = server_ctx(mod)
             with ls:
                 raw, _ = ls.accept()
             raw.settimeout(TIMEOUT)
