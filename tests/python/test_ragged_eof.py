@@ -28,7 +28,7 @@ import threading
 import unittest
 
 import kssl
-from support import (IN_VM, KTLS, TIMEOUT, Peer, cert, client_ctx, listener,
+from support import (IN_VM, KTLS, TIMEOUT, Peer, client_ctx, listener,
                      payload, server_ctx)
 
 V12, V13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
