@@ -118,7 +118,9 @@ void ks_conn_release_ssl(kssl_conn *conn)
 	if (conn->core.ctx->client_sessions && !conn->session)
 		conn->session = SSL_get1_session(conn->core.ssl);
 	/* Both directions are the kernel's: OpenSSL's buffers and keys are
-	 * dead weight (and key material). */
+	 * dead weight (and key material). What the binding asked to keep is
+	 * copied now, since the accessors read OpenSSL until here. */
+	ks_kept_capture(&conn->core);
 	ks_core_free_ssl(&conn->core);
 }
 
