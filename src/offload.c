@@ -20,6 +20,15 @@
 #include "ktls/ktls.h"
 #include "internal.h"
 
+/* The direction stays in OpenSSL for a reason given as static text. */
+static void dir_user_static(struct ks_dir *d, const char *reason)
+{
+	d->reason = reason;
+	d->state = KSSL_STATE_USER;
+	OPENSSL_cleanse(d->secret, sizeof(d->secret));
+	d->secret_len = 0;
+}
+
 void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
 {
 	va_list ap;
@@ -27,10 +36,34 @@ void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(d->reason_buf, sizeof(d->reason_buf), fmt, ap);
 	va_end(ap);
-	d->reason = d->reason_buf;
-	d->state = KSSL_STATE_USER;
-	OPENSSL_cleanse(d->secret, sizeof(d->secret));
-	d->secret_len = 0;
+	dir_user_static(d, d->reason_buf);
+}
+
+/*
+ * Both directions stay in OpenSSL for one reason. Formatting it (and
+ * strerror, which goes through gettext) cost ~1.8k instructions a
+ * direction at every handshake on a kernel without kTLS: the common case
+ * there is static text, anything else is formatted once.
+ */
+static void no_ulp(kssl_conn *conn, int want_tx, int want_rx, int err)
+{
+	static const char none[] = "kernel has no tls ULP (CONFIG_TLS): "
+				   "setsockopt TCP_ULP: No such file or directory";
+	struct ks_dir *first = want_tx ? &conn->tx : &conn->rx;
+
+	if (err == ENOENT) {
+		if (want_tx)
+			dir_user_static(&conn->tx, none);
+		if (want_rx)
+			dir_user_static(&conn->rx, none);
+		return;
+	}
+	ks_dir_user(first, "cannot attach the tls ULP: setsockopt TCP_ULP: %s",
+		    strerror(err));
+	if (want_tx && want_rx) {
+		memcpy(conn->rx.reason_buf, conn->tx.reason_buf, sizeof(conn->rx.reason_buf));
+		dir_user_static(&conn->rx, conn->rx.reason_buf);
+	}
 }
 
 static int wanted(const kssl_conn *conn, enum kssl_dir dir)
@@ -155,9 +188,9 @@ void ks_offload_after_handshake(kssl_conn *conn)
 	int rc;
 
 	if (!want_tx)
-		ks_dir_user(&conn->tx, "transmit offload turned off by the application");
+		dir_user_static(&conn->tx, "transmit offload turned off by the application");
 	if (!want_rx)
-		ks_dir_user(&conn->rx, "receive offload turned off by the application");
+		dir_user_static(&conn->rx, "receive offload turned off by the application");
 	if (!want_tx && !want_rx)
 		return;
 	if (!block)
@@ -177,13 +210,7 @@ void ks_offload_after_handshake(kssl_conn *conn)
 	}
 	rc = ktls_attach_ulp(conn->core.fd);
 	if (rc < 0) {
-		const char *what = rc == -ENOENT ?
-			"kernel has no tls ULP (CONFIG_TLS)" : "cannot attach the tls ULP";
-
-		if (want_tx)
-			ks_dir_user(&conn->tx, "%s: setsockopt TCP_ULP: %s", what, strerror(-rc));
-		if (want_rx)
-			ks_dir_user(&conn->rx, "%s: setsockopt TCP_ULP: %s", what, strerror(-rc));
+		no_ulp(conn, want_tx, want_rx, -rc);
 		return;
 	}
 	conn->ulp_attached = 1;
