@@ -3,6 +3,7 @@
 
 usage: handshake_py.py [--n 1000] [--tls 1.3|1.2] [--getpeercert] [--rounds 3]
                        [--cpus C,S] [--mods ssl,kssl] [--certs DIR]
+                       [--callgrind [--n 200]]
 
 For each module, a server process and a client process (both the same
 module, each pinned to its own CPU with sched_setaffinity, as `taskset`
@@ -13,12 +14,18 @@ warm-up connection excluded). Prints one line per module and the kssl/ssl
 ratios. Wall-clock time is not the measure: the machine may be shared.
 The kssl package is found through PYTHONPATH (e.g. build/python);
 certificates in --certs (default: $KSSL_TEST_CERTS, e.g. build/certs).
+
+--callgrind counts instructions instead, which repeat exactly whatever the
+machine load: each side of each module runs under valgrind's callgrind
+(its peer runs normally) with 20 and 20 + --n connections, and the
+difference divided by --n is one handshake without start-up and imports.
 """
 import argparse
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 
 CHILD = r"""
 import os, socket, sys
@@ -67,11 +74,13 @@ out.close()
 """
 
 
-def run_child(mod, role, cpu, args, stdin=None):
+def run_child(mod, role, cpu, args, stdin=None, n=None, prefix=()):
     r, w = os.pipe()
     env = dict(os.environ)
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, mod, role, args.certs, str(args.n),
+        list(prefix) +
+        [sys.executable, "-c", CHILD, mod, role, args.certs,
+         str(args.n if n is None else n),
          args.tls, "1" if args.getpeercert else "0", str(w)],
         pass_fds=(w,), stdin=stdin, env=env,
         preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
@@ -93,9 +102,51 @@ def measure(mod, args):
     return c, s
 
 
+def instructions(mod, role, n, args):
+    """Instructions callgrind counts in `role` of `mod` for n connections."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        vg = ("valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+              "--log-file=" + os.path.join(tmp, "log"))
+        cs, ss = args.cpus
+        server, sout = run_child(mod, "server", ss, args, n=n,
+                                 prefix=vg if role == "server" else ())
+        port = sout.readline()
+        client, cout = run_child(mod, "client", cs, args, n=n,
+                                 stdin=subprocess.PIPE,
+                                 prefix=vg if role == "client" else ())
+        client.stdin.write(port.encode())
+        client.stdin.close()
+        cout.read()
+        sout.read()
+        if client.wait() or server.wait():
+            raise SystemExit("%s: a peer failed" % mod)
+        with open(out) as f:
+            for line in f:
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1])
+    raise SystemExit("no callgrind totals")
+
+
+def callgrind(mods, args):
+    per = {}
+    for mod in mods:
+        for role in ("client", "server"):
+            lo = instructions(mod, role, 20, args)
+            hi = instructions(mod, role, 20 + args.n, args)
+            per[mod, role] = (hi - lo) / args.n
+            print("%-5s %s TLS %s: %.4f M instructions/handshake"
+                  % (mod, role, args.tls, per[mod, role] / 1e6), flush=True)
+    if ("ssl", "client") in per and ("kssl", "client") in per:
+        print("kssl/ssl instructions per handshake: client %.4f, server %.4f"
+              % tuple(per["kssl", r] / per["ssl", r]
+                      for r in ("client", "server")))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--n", type=int, default=None,
+                    help="connections (default 1000, 200 with --callgrind)")
     ap.add_argument("--tls", choices=("1.3", "1.2"), default="1.3")
     ap.add_argument("--getpeercert", action="store_true",
                     help="the client calls getpeercert() on each connection")
@@ -106,11 +157,19 @@ def main():
                     help="rounds, module order alternating (default 3); "
                          "the ratios printed are the medians")
     ap.add_argument("--certs", default=os.environ.get("KSSL_TEST_CERTS", ""))
+    ap.add_argument("--callgrind", action="store_true",
+                    help="count instructions under valgrind (--n default "
+                         "200 then)")
     args = ap.parse_args()
     args.cpus = [int(x) for x in args.cpus.split(",")]
     if not os.path.exists(os.path.join(args.certs, "server.pem")):
         raise SystemExit("need --certs DIR (tests/certs/make-certs.sh DIR)")
     mods = args.mods.split(",")
+    if args.n is None:
+        args.n = 200 if args.callgrind else 1000
+    if args.callgrind:
+        callgrind(mods, args)
+        return
     ratios = []
     for r in range(args.rounds):
         res = {}

@@ -68,6 +68,8 @@ void ks_info_clear(struct ks_info *info)
 	free(info->alpn);
 	info->alpn = NULL;
 	info->alpn_len = 0;
+	X509_free(info->peer);
+	info->peer = NULL;
 	OPENSSL_free(info->peer_der);
 	info->peer_der = NULL;
 	info->peer_der_len = 0;
@@ -75,21 +77,19 @@ void ks_info_clear(struct ks_info *info)
 
 /* ---- what the handshake gave (struct ks_info) ---------------------------- */
 
+/* The DER is made when first asked for (ks_core_peer_cert_der): most
+ * connections never ask, and i2d_X509 costs ~5k instructions. */
 void ks_core_peer_changed(struct ks_core *c)
 {
 	X509 *peer = c->ssl ? SSL_get1_peer_certificate(c->ssl) : NULL;
-	unsigned char *der = NULL;
-	int n;
 
 	if (!peer)
 		return;
-	n = i2d_X509(peer, &der);
-	X509_free(peer);
-	if (n <= 0)
-		return;
+	X509_free(c->info.peer);
+	c->info.peer = peer;
 	OPENSSL_free(c->info.peer_der);
-	c->info.peer_der = der;
-	c->info.peer_der_len = (size_t)n;
+	c->info.peer_der = NULL;
+	c->info.peer_der_len = 0;
 	c->info.verify_result = SSL_get_verify_result(c->ssl);
 }
 
@@ -129,7 +129,6 @@ static void record_info(struct ks_core *c)
 			in->server_name = strdup(sni);
 	}
 	ks_core_peer_changed(c);
-	ks_kept_capture(c);
 }
 
 int ks_core_version(const struct ks_core *c)
@@ -147,8 +146,21 @@ const char *ks_core_cipher(const struct ks_core *c, int openssl_name)
 
 size_t ks_core_peer_cert_der(const struct ks_core *c, const uint8_t **der)
 {
-	*der = c->info.peer_der;
-	return c->info.peer_der_len;
+	/* The cache of a const accessor: a session belongs to one thread at a
+	 * time (kssl.h), and ks_core objects are never defined const. */
+	struct ks_info *in = (struct ks_info *)&c->info;
+
+	if (in->peer && !in->peer_der) {
+		unsigned char *p = NULL;
+		int n = i2d_X509(in->peer, &p);
+
+		if (n > 0) {
+			in->peer_der = p;
+			in->peer_der_len = (size_t)n;
+		}
+	}
+	*der = in->peer_der;
+	return in->peer_der_len;
 }
 
 long ks_core_verify_result(const struct ks_core *c)

@@ -70,7 +70,8 @@ struct ks_info {
 	unsigned char *alpn;     /* heap, only when a protocol was selected */
 	size_t alpn_len;
 	char *server_name;
-	unsigned char *peer_der;
+	X509 *peer;              /* own reference; DER made when first asked */
+	unsigned char *peer_der; /* i2d of peer, or NULL until then */
 	size_t peer_der_len;
 	unsigned char tls_unique[64]; /* first Finished (RFC 5929) */
 	size_t tls_unique_len;
@@ -124,12 +125,12 @@ struct ks_core {
 	unsigned bio_eintr : 1;  /* the BIO's last socket call got EINTR (TLS) */
 	struct ks_info info;
 	unsigned keep;           /* KSSL_KEEP_* asked for (kssl_conn_set_keep_info) */
-	struct ks_kept *kept;    /* what keep asked for, from handshake end */
+	struct ks_kept *kept;    /* what keep asked for, once the SSL is freed */
 };
 
 /*
- * What kssl_conn_set_keep_info asks a session to keep at handshake end
- * (src/peerinfo.c): allocated only then, and only when asked, since a
+ * What kssl_conn_set_keep_info asks a session to keep once kssl frees its
+ * SSL (src/peerinfo.c): allocated only then, and only when asked, since a
  * kssl serve connection needs none of it.
  */
 struct ks_kept {
@@ -273,7 +274,8 @@ int ks_core_tx_closed(const struct ks_core *c, const char *call);
  * 0 if not (yet), or KSSL_E_*.
  */
 KSSL_MUST_USE int ks_core_shutdown(struct ks_core *c, const char *what);
-/* At handshake end (src/peerinfo.c): keep what c->keep asks for. */
+/* Before kssl frees the SSL of a live conn (src/peerinfo.c): keep what
+ * c->keep asks for. */
 void ks_kept_capture(struct ks_core *c);
 /* Free what ks_kept_capture kept (at ks_core_free). */
 void ks_kept_free(struct ks_core *c);

@@ -27,6 +27,15 @@ void ks_dir_forget_secret(struct ks_dir *d)
 	d->secret_len = 0;
 }
 
+/* The direction stays in OpenSSL for a reason that outlives the
+ * connection (static text or ks_reason_intern's). */
+static void dir_user_static(struct ks_dir *d, const char *reason)
+{
+	d->reason = reason;
+	d->state = KSSL_STATE_USER;
+	ks_dir_forget_secret(d);
+}
+
 void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
 {
 	char buf[160];
@@ -35,9 +44,32 @@ void ks_dir_user(struct ks_dir *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	d->reason = ks_reason_intern(buf);
-	d->state = KSSL_STATE_USER;
-	ks_dir_forget_secret(d);
+	dir_user_static(d, ks_reason_intern(buf));
+}
+
+/*
+ * Both directions stay in OpenSSL for one reason. Formatting it (and
+ * strerror, which goes through gettext) cost ~1.8k instructions a
+ * direction at every handshake on a kernel without kTLS: the common case
+ * there is static text, anything else is formatted once.
+ */
+static void no_ulp(kssl_conn *conn, int want_tx, int want_rx, int err)
+{
+	static const char none[] = "kernel has no tls ULP (CONFIG_TLS): "
+				   "setsockopt TCP_ULP: No such file or directory";
+	struct ks_dir *first = want_tx ? &conn->tx : &conn->rx;
+
+	if (err == ENOENT) {
+		if (want_tx)
+			dir_user_static(&conn->tx, none);
+		if (want_rx)
+			dir_user_static(&conn->rx, none);
+		return;
+	}
+	ks_dir_user(first, "cannot attach the tls ULP: setsockopt TCP_ULP: %s",
+		    strerror(err));
+	if (want_tx && want_rx)
+		dir_user_static(&conn->rx, conn->tx.reason);
 }
 
 static int wanted(const kssl_conn *conn, enum kssl_dir dir)
@@ -128,7 +160,9 @@ void ks_conn_release_ssl(kssl_conn *conn)
 	if (conn->core.ctx->client_sessions && !conn->session)
 		conn->session = SSL_get1_session(conn->core.ssl);
 	/* Both directions are the kernel's: OpenSSL's buffers and keys are
-	 * dead weight (and key material). */
+	 * dead weight (and key material). What the binding asked to keep is
+	 * copied now, since the accessors read OpenSSL until here. */
+	ks_kept_capture(&conn->core);
 	ks_core_free_ssl(&conn->core);
 }
 
@@ -163,9 +197,9 @@ void ks_offload_after_handshake(kssl_conn *conn)
 	int rc;
 
 	if (!want_tx)
-		ks_dir_user(&conn->tx, "transmit offload turned off by the application");
+		dir_user_static(&conn->tx, "transmit offload turned off by the application");
 	if (!want_rx)
-		ks_dir_user(&conn->rx, "receive offload turned off by the application");
+		dir_user_static(&conn->rx, "receive offload turned off by the application");
 	if (!want_tx && !want_rx)
 		return;
 	if (!block)
@@ -185,13 +219,7 @@ void ks_offload_after_handshake(kssl_conn *conn)
 	}
 	rc = ktls_attach_ulp(conn->core.fd);
 	if (rc < 0) {
-		const char *what = rc == -ENOENT ?
-			"kernel has no tls ULP (CONFIG_TLS)" : "cannot attach the tls ULP";
-
-		if (want_tx)
-			ks_dir_user(&conn->tx, "%s: setsockopt TCP_ULP: %s", what, strerror(-rc));
-		if (want_rx)
-			ks_dir_user(&conn->rx, "%s: setsockopt TCP_ULP: %s", what, strerror(-rc));
+		no_ulp(conn, want_tx, want_rx, -rc);
 		return;
 	}
 	conn->ulp_attached = 1;

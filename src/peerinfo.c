@@ -5,7 +5,10 @@
  * lists (struct ks_kept, only when kssl_conn_set_keep_info asked for them),
  * and the table of every suite OpenSSL can negotiate.
  *
- * Kept compactly: the chains as up-ref'd STACK_OF(X509) (no DER copies;
+ * The chains and lists are read from OpenSSL while the SSL lives and
+ * copied only when kssl frees it (ks_conn_release_ssl): a connection that
+ * stays in userspace, the only kind on a kernel without kTLS, copies
+ * nothing. Kept compactly: the chains as up-ref'd STACK_OF(X509) (no DER copies;
  * DER is encoded when asked for), the cipher lists as arrays of
  * `const SSL_CIPHER *`, which point into libssl's static tables.
  */
@@ -41,7 +44,7 @@ void kssl_conn_set_keep_info(kssl_conn *conn, unsigned what)
 	conn->core.keep = what & (KSSL_KEEP_CHAINS | KSSL_KEEP_CIPHER_LISTS);
 }
 
-/* ---- capture at handshake end -------------------------------------------- */
+/* ---- capture when the SSL is freed ---------------------------------------- */
 
 /*
  * As CPython's _ssl: a server's unverified chain starts with the client's
@@ -84,7 +87,7 @@ void ks_kept_capture(struct ks_core *c)
 	struct ks_kept *k;
 	int server = c->ctx->role == KSSL_SERVER;
 
-	if (!c->keep || c->kept || !c->ssl)
+	if (!c->keep || c->kept || !c->ssl || !c->handshake_done)
 		return;
 	/* Best effort, as the accessors it feeds: without memory they say
 	 * "not available", the handshake itself is not failed for it. */
@@ -118,13 +121,51 @@ void ks_kept_free(struct ks_core *c)
 
 /* ---- chains ---------------------------------------------------------------- */
 
-static STACK_OF(X509) *chain_of(const kssl_conn *conn, enum kssl_chain which)
+/*
+ * A chain as an optional first certificate and a stack: the kept copy, or
+ * OpenSSL's while the SSL lives (a server's sent chain then starts with
+ * the leaf, which OpenSSL keeps apart: see keep_chains).
+ */
+struct chain_view {
+	X509 *first;
+	STACK_OF(X509) *rest;
+};
+
+static int chain_of(const kssl_conn *conn, enum kssl_chain which,
+		    struct chain_view *v)
 {
 	const struct ks_kept *k = conn->core.kept;
+	SSL *ssl = conn->core.ssl;
 
-	if (!k || (which != KSSL_CHAIN_VERIFIED && which != KSSL_CHAIN_SENT))
-		return NULL;
-	return k->chain[which];
+	v->first = NULL;
+	v->rest = NULL;
+	if (which != KSSL_CHAIN_VERIFIED && which != KSSL_CHAIN_SENT)
+		return 0;
+	if (k) {
+		v->rest = k->chain[which];
+	} else if (ssl && conn->core.handshake_done &&
+		   (conn->core.keep & KSSL_KEEP_CHAINS)) {
+		if (which == KSSL_CHAIN_VERIFIED) {
+			v->rest = SSL_get0_verified_chain(ssl);
+		} else {
+			v->rest = SSL_get_peer_cert_chain(ssl);
+			if (v->rest && conn->core.ctx->role == KSSL_SERVER)
+				v->first = SSL_get0_peer_certificate(ssl);
+		}
+	}
+	return v->rest != NULL;
+}
+
+static int view_count(const struct chain_view *v)
+{
+	return (v->first ? 1 : 0) + sk_X509_num(v->rest);
+}
+
+static X509 *view_at(const struct chain_view *v, int i)
+{
+	if (v->first)
+		return i == 0 ? v->first : sk_X509_value(v->rest, i - 1);
+	return sk_X509_value(v->rest, i);
 }
 
 static int no_chain(void)
@@ -135,26 +176,26 @@ static int no_chain(void)
 
 int kssl_conn_chain_count(const kssl_conn *conn, enum kssl_chain which)
 {
-	STACK_OF(X509) *sk = chain_of(conn, which);
+	struct chain_view v;
 
-	return sk ? sk_X509_num(sk) : no_chain();
+	return chain_of(conn, which, &v) ? view_count(&v) : no_chain();
 }
 
 int kssl_conn_chain_der(const kssl_conn *conn, enum kssl_chain which,
 			size_t i, uint8_t **out, size_t *len)
 {
-	STACK_OF(X509) *sk = chain_of(conn, which);
+	struct chain_view v;
 	unsigned char *der = NULL;
 	int n;
 
 	*out = NULL;
 	*len = 0;
-	if (!sk)
+	if (!chain_of(conn, which, &v))
 		return no_chain();
-	if (i >= (size_t)sk_X509_num(sk))
+	if (i >= (size_t)view_count(&v))
 		return ks_why(ks_err(KSSL_E_INVAL, "kssl_conn_chain_der: index %zu out of range", i),
 			      KSSL_R_BAD_ARGUMENT, 0);
-	n = i2d_X509(sk_X509_value(sk, (int)i), &der);
+	n = i2d_X509(view_at(&v, (int)i), &der);
 	if (n <= 0)
 		return ks_err_ssl(KSSL_E_NOMEM, "kssl_conn_chain_der: i2d_X509");
 	/* OPENSSL_malloc'd: the caller frees with free(), so copy. */

@@ -576,7 +576,10 @@ KSSL_API int kssl_conn_session_reused(const kssl_conn *conn);
 
 /*
  * The peer's certificate as DER. Returns the length and points *der at
- * conn-owned memory, or 0 if the peer sent none.
+ * conn-owned memory, or 0 if the peer sent none. The DER is encoded at the
+ * first call (the certificate is kept, not its DER); the memory stays
+ * valid until the conn is freed or post-handshake authentication brings
+ * a new certificate.
  */
 KSSL_API size_t kssl_conn_peer_cert_der(const kssl_conn *conn, const uint8_t **der);
 /*
@@ -615,8 +618,11 @@ KSSL_API KSSL_MUST_USE int kssl_conn_cipher_desc(const kssl_conn *conn,
  * bindings that must answer after kssl freed the SSL (the Python module's
  * get_verified_chain() and shared_ciphers()). Nothing is kept unless asked
  * (a kssl serve connection pays nothing): call kssl_conn_set_keep_info
- * before the handshake with KSSL_KEEP_* or'ed. The kept data belongs to the
- * conn and is freed by kssl_conn_free.
+ * before the handshake with KSSL_KEEP_* or'ed. While the SSL lives the
+ * accessors read OpenSSL's state; the copy is taken only when kssl frees
+ * the SSL (both directions in the kernel), so a connection that stays in
+ * userspace copies nothing. The kept data belongs to the conn and is freed
+ * by kssl_conn_free.
  */
 enum kssl_keep {
 	KSSL_KEEP_CHAINS = 1 << 0,       /* the peer's chains (kssl_conn_chain_*) */
@@ -631,9 +637,9 @@ KSSL_API void kssl_conn_set_keep_info(kssl_conn *conn, unsigned what);
  * root; none without verification or on a resumed session),
  * KSSL_CHAIN_SENT the certificates the peer sent, leaf first (a server's
  * also starts with the client's certificate, which OpenSSL leaves out of
- * its peer chain there; CPython's _ssl adds it the same way). Both as
- * kept at handshake end with KSSL_KEEP_CHAINS; not updated by
- * post-handshake authentication.
+ * its peer chain there; CPython's _ssl adds it the same way). Both are
+ * OpenSSL's while the SSL lives, then as kept with KSSL_KEEP_CHAINS when
+ * kssl freed it.
  *
  * kssl_conn_chain_count returns the number of certificates, or
  * KSSL_E_INVAL if there is no such chain (not kept, before the handshake,
@@ -655,8 +661,9 @@ KSSL_API KSSL_MUST_USE int kssl_conn_chain_der(const kssl_conn *conn,
  * Cipher lists, for computing CPython's shared_ciphers():
  * KSSL_CIPHERS_OWN is the conn's own list in preference order,
  * KSSL_CIPHERS_CLIENT (servers) the suites the client offered. They come
- * from the copy kept at handshake end (KSSL_KEEP_CIPHER_LISTS), else from
- * OpenSSL while the SSL exists (the own list also before the handshake).
+ * from OpenSSL while the SSL exists (the own list also before the
+ * handshake), then from the copy kept when kssl freed it
+ * (KSSL_KEEP_CIPHER_LISTS).
  *
  * kssl_conn_cipher_count returns the number of suites, or KSSL_E_INVAL if
  * the list is not available (a client's KSSL_CIPHERS_CLIENT, a server's

@@ -409,9 +409,9 @@ class SSLContext(_ssl.SSLContext):
                     server_hostname=None, session=None):
         """As ssl.SSLContext.wrap_socket; with a PROTOCOL_DTLS_* context,
         `sock` is a UDP socket and the result a kssl.DTLSSocket."""
-        if not self._dtls:
-            return super().wrap_socket(
-                sock, server_side, do_handshake_on_connect,
+        if "_kssl_dtls" not in self.__dict__:  # self._dtls, without a call
+            return _ssl.SSLContext.wrap_socket(
+                self, sock, server_side, do_handshake_on_connect,
                 suppress_ragged_eofs, server_hostname, session)
         from ._dtls import DTLSSocket
         return DTLSSocket(self, sock, bool(server_side), server_hostname,

@@ -116,14 +116,17 @@ _probe_shared_rule()
 class KsslObject(_kssl.Conn):
     """The `_sslobj` of a kssl.SSLSocket (internal)."""
 
+    _cert = None  # getpeercert()'s dict, once made: per instance then
+
     def _setup(self, context, sock, owner, server_hostname):
+        # Runs at every wrap_socket: no call that can be skipped.
         self._context = context
         self._sock = weakref.ref(sock)
         self._owner = None if owner is None else weakref.ref(owner)
         self.server_hostname = server_hostname
-        self._cert = None
         self._ignore_eof = bool(_raw_options(context) & _IGNORE_EOF)
-        self._eof_is_eoferror = eof_is_eoferror()
+        self._eof_is_eoferror = (_eof_is_eoferror if _eof_is_eoferror
+                                 is not None else eof_is_eoferror())
 
     @property
     def context(self):

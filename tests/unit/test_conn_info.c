@@ -1,12 +1,12 @@
 /*
  * What a connection keeps from its handshake for bindings (src/peerinfo.c):
- * the negotiated suite, the peer's chains, the cipher lists. Checked
- * against OpenSSL's own answers on a live SSL (offload off), then again
- * after kssl freed the SSL: a fake syscall table accepts the tls ULP and
- * both key installs on the host, so both directions "move to the kernel"
- * and kssl frees the SSL exactly as it does with real kTLS (no data flows
- * afterwards: the fake kernel encrypts nothing). Both sides, TLS 1.3 and
- * 1.2, with a client certificate.
+ * the negotiated suite, the peer's certificate and chains, the cipher
+ * lists. Checked against OpenSSL's own answers on a live SSL (offload
+ * off), then again after kssl freed the SSL: a fake syscall table accepts
+ * the tls ULP and both key installs on the host, so both directions "move
+ * to the kernel" and kssl frees the SSL exactly as it does with real kTLS
+ * (no data flows afterwards: the fake kernel encrypts nothing). Both
+ * sides, TLS 1.3 and 1.2, with a client certificate.
  */
 #include "harness.h"
 
@@ -28,6 +28,8 @@
 /* Everything compared, reduced to numbers and digests. */
 struct snap {
 	struct kssl_cipher_desc cipher;
+	int has_peer;            /* the peer's certificate (DER made lazily) */
+	unsigned char peer_sha[32];
 	int n_chain[2];          /* enum kssl_chain; -1: none */
 	unsigned char der_sha[2][MAX_CERTS][32];
 	int n_list[2];           /* enum kssl_cipher_list; -1: none */
@@ -36,8 +38,15 @@ struct snap {
 
 static void snap_api(kssl_conn *c, struct snap *s)
 {
+	const uint8_t *peer;
+	size_t peer_len;
+
 	memset(s, 0, sizeof(*s));
 	ck_assert_int_eq(kssl_conn_cipher_desc(c, &s->cipher), 0);
+	peer_len = kssl_conn_peer_cert_der(c, &peer);
+	s->has_peer = peer_len > 0;
+	if (s->has_peer)
+		h_sha256(peer, peer_len, s->peer_sha);
 	for (int w = 0; w < 2; w++) {
 		s->n_chain[w] = kssl_conn_chain_count(c, (enum kssl_chain)w);
 		if (s->n_chain[w] < 0) {
@@ -89,6 +98,9 @@ static void snap_ssl(SSL *ssl, struct snap *s)
 
 	memset(s, 0, sizeof(*s));
 	ck_assert_ptr_nonnull(c);
+	s->has_peer = SSL_get0_peer_certificate(ssl) != NULL;
+	if (s->has_peer)
+		sha_cert(SSL_get0_peer_certificate(ssl), s->peer_sha);
 	s->cipher.name = SSL_CIPHER_get_name(c);
 	s->cipher.iana_name = SSL_CIPHER_standard_name(c);
 	s->cipher.version = SSL_CIPHER_get_version(c);
@@ -119,6 +131,9 @@ static void assert_same(const struct snap *a, const struct snap *b, const char *
 	ck_assert_int_eq(a->cipher.alg_bits, b->cipher.alg_bits);
 	ck_assert_uint_eq(a->cipher.id, b->cipher.id);
 	ck_assert_uint_eq(a->cipher.protocol_id, b->cipher.protocol_id);
+	ck_assert_msg(a->has_peer == b->has_peer &&
+		      memcmp(a->peer_sha, b->peer_sha, 32) == 0,
+		      "%s: peer certificate differs", what);
 	for (int w = 0; w < 2; w++) {
 		ck_assert_msg(a->n_chain[w] == b->n_chain[w], "%s: chain %d: %d vs %d certs",
 			      what, w, a->n_chain[w], b->n_chain[w]);
