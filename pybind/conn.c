@@ -262,8 +262,12 @@ static enum kp_io io_kind(enum op op)
 	}
 }
 
-static const char *op_name(enum op op)
+/* The stdlib operation a failure is reported for: reads inside unwrap()
+ * are its SSL_shutdown's. */
+static const char *op_name(const KsConn *self, enum op op)
 {
+	if (self->unwrapping)
+		return "shutdown";
 	switch (op) {
 	case OP_HANDSHAKE: return "handshake";
 	case OP_READ: return "read";
@@ -330,7 +334,7 @@ static int run(KsConn *self, struct call *c)
 				c->r = 0;
 			if (e <= 0)
 				return e;
-			kp_raise(self, &c->err, op_name(c->op));
+			kp_raise(self, &c->err, op_name(self, c->op));
 			return -1;
 		}
 		if (timeout == 0) {
@@ -338,7 +342,7 @@ static int run(KsConn *self, struct call *c)
 				c->r = 0;
 				return 0;
 			}
-			kp_raise(self, &c->err, op_name(c->op));
+			kp_raise(self, &c->err, op_name(self, c->op));
 			return -1;
 		}
 		if (timeout > 0) {
@@ -368,7 +372,7 @@ timed_out:
 	/* The stdlib's text (kssl._errors.timeout_text); a shutdown names
 	 * the direction it waited for, as _ssl.c does. */
 	{
-		const char *op = op_name(c->op);
+		const char *op = self->unwrapping ? "read" : op_name(self, c->op);
 		PyObject *m = PyImport_ImportModule("kssl._errors"), *t;
 
 		if (c->op == OP_SHUTDOWN)
@@ -499,8 +503,12 @@ static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
 	self->shut_state = KP_SHUT_SENT;
 	while (c.r == 0) {
 		struct call rd = { .op = OP_READ, .buf = sink, .len = sizeof(sink) };
+		int r;
 
-		if (run(self, &rd) < 0)
+		self->unwrapping = 1;
+		r = run(self, &rd);
+		self->unwrapping = 0;
+		if (r < 0)
 			return NULL;
 		if (rd.r == 0)
 			break;

@@ -158,7 +158,7 @@ static int eof_sequence(KsConn *self, enum kp_io io)
 
 int kp_eof_read(KsConn *self)
 {
-	return eof_sequence(self, KP_IO_READ);
+	return eof_sequence(self, self->unwrapping ? KP_IO_SHUTDOWN : KP_IO_READ);
 }
 
 int kp_eof_failure(KsConn *self, enum kp_io io, int code, int err_no)

@@ -90,6 +90,8 @@ typedef struct {
 	int eof_is_eoferror; /* this CPython's _ssl reports OpenSSL's
 				UNEXPECTED_EOF as SSLEOFError (>= 3.11.3) */
 	int shut_state;  /* enum kp_shut (eof.c): unwrap()'s progress */
+	int unwrapping;  /* reads inside unwrap(): the stdlib's SSL_shutdown
+			    reads there, so errors name its _ssl.c line */
 	size_t wpend;    /* bytes of a record the stdlib's OpenSSL would hold
 			    unsent (a failed write or alert, eof.c) */
 	size_t wtry;     /* bytes the stdlib would put in the record of the
