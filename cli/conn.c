@@ -229,7 +229,7 @@ void conn_accept(kssl_loop *loop, int fd, void *arg)
 
 	if (fd < 0)
 		return admit_accept_failed(srv, -fd);
-	if (admit(srv, fd, &peer) < 0) {
+	if (admit(srv, fd, kssl_loop_accept_addr(loop, NULL), &peer) < 0) {
 		close(fd); /* over a cap: refuse before any TLS work */
 		return;
 	}
