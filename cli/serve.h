@@ -86,6 +86,7 @@ struct hconn {
 	size_t body_len;
 	int status;
 	int keepalive;
+	int body_inline;   /* the body went out with the head (conn.c) */
 	int64_t deadline;  /* ms, CLOCK_MONOTONIC; 0 = none */
 	size_t last_sent;  /* progress at the last send deadline (conn.c) */
 	int last_outq;
