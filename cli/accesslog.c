@@ -19,7 +19,8 @@ void accesslog_write(struct hconn *hc)
 	char date[64], bytes[24];
 	time_t t = time(NULL);
 	struct tm tm;
-	const char *path = kssl_lconn_send_path(hc->lc);
+	const char *path = hc->body_inline ? "with-head"
+					   : kssl_lconn_send_path(hc->lc);
 	char method[4 * sizeof(hc->req->method)], target[4 * 1024];
 	char ref[4 * sizeof(hc->req->referer)], agent[4 * sizeof(hc->req->agent)];
 	char peer[PEER_NAME_LEN];

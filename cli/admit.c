@@ -56,21 +56,25 @@ void admit_init_limits(struct serve_opts *o)
 			? o->max_conns : SERVE_DEFAULT_PER_ADDR;
 }
 
-static void peer_of(int fd, struct hconn_peer *p)
+/* The peer of fd: from accept's address where the loop has it. */
+static void peer_of(int fd, const struct sockaddr *sa, struct hconn_peer *p)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 
 	memset(p, 0, sizeof(*p));
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return;
-	p->family = ss.ss_family;
-	if (ss.ss_family == AF_INET) {
-		struct in_addr *a = &((struct sockaddr_in *)&ss)->sin_addr;
+	if (!sa) {
+		if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+			return;
+		sa = (const struct sockaddr *)&ss;
+	}
+	p->family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		const struct in_addr *a = &((const struct sockaddr_in *)sa)->sin_addr;
 
 		memcpy(p->addr, a, sizeof(*a));
-	} else if (ss.ss_family == AF_INET6) {
-		struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
 
 		memcpy(p->addr, a, sizeof(*a));
 	}
@@ -103,12 +107,13 @@ static struct hconn *oldest_handshake(struct server *srv,
 	return found;
 }
 
-int admit(struct server *srv, int fd, struct hconn_peer *p)
+int admit(struct server *srv, int fd, const struct sockaddr *sa,
+	  struct hconn_peer *p)
 {
 	struct hconn *hc;
 	size_t same = 0;
 
-	peer_of(fd, p);
+	peer_of(fd, sa, p);
 	if (p->family == AF_INET || p->family == AF_INET6)
 		for (hc = srv->conns; hc; hc = hc->next)
 			same += same_peer(&hc->peer, p);

@@ -6,6 +6,7 @@
  * (slowloris) is cut off; idle_timeout between requests; send_timeout
  * without progress while sending.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +140,50 @@ static void on_head(kssl_lconn *lc, ssize_t r, void *arg)
 		conn_close(hc);
 }
 
+/*
+ * A body that fits in one TLS record with the head goes out in the head's
+ * buffer where TX is in userspace (SSL_write copies it anyway): one record
+ * and one send instead of two. With TX in the kernel the body is spliced
+ * as always. 1 if the body is in hc->out, 0 if it is sent after the head,
+ * -1 if the file no longer holds it (shrunk since the stat: nothing was
+ * sent).
+ */
+#define ONE_RECORD 16384 /* TLS's largest plaintext record */
+
+static int inline_body(struct hconn *hc)
+{
+	kssl_conn *c = kssl_lconn_tls(hc->lc);
+	ssize_t n;
+
+	if (hc->file_fd < 0 || hc->body_len + hc->out.len > ONE_RECORD || !c ||
+	    kssl_conn_offload(c, KSSL_DIR_TX, NULL) == KSSL_OFFLOAD_KERNEL ||
+	    http_buf_reserve(&hc->out, hc->body_len) < 0)
+		return 0;
+	do
+		n = pread(hc->file_fd, hc->out.p + hc->out.len, hc->body_len,
+			  hc->body_off);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)hc->body_len) {
+		char path[4 * 1024], peer[PEER_NAME_LEN];
+
+		fprintf(stderr, "kssl serve: %s: sending %s: %s\n",
+			peer_name(&hc->peer, peer),
+			log_escape(hc->req->path, path, sizeof(path)),
+			n < 0 ? strerror(errno) : "file shorter than its size");
+		return -1;
+	}
+	hc->out.len += (size_t)n;
+	hc->body_inline = 1;
+	close(hc->file_fd);
+	hc->file_fd = -1;
+	return 1;
+}
+
 static void send_response(struct hconn *hc)
 {
+	hc->body_inline = 0;
+	if (inline_body(hc) < 0)
+		return conn_close(hc);
 	hc->state = HC_HEAD;
 	hc->last_sent = 0;
 	hc->last_outq = 0;
@@ -229,7 +272,7 @@ void conn_accept(kssl_loop *loop, int fd, void *arg)
 
 	if (fd < 0)
 		return admit_accept_failed(srv, -fd);
-	if (admit(srv, fd, &peer) < 0) {
+	if (admit(srv, fd, kssl_loop_accept_addr(loop, NULL), &peer) < 0) {
 		close(fd); /* over a cap: refuse before any TLS work */
 		return;
 	}

@@ -355,7 +355,7 @@ const char *http_reason(int status)
 	}
 }
 
-int http_buf_add(struct http_buf *b, const char *s, size_t n)
+int http_buf_reserve(struct http_buf *b, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 1024;
@@ -369,6 +369,13 @@ int http_buf_add(struct http_buf *b, const char *s, size_t n)
 		b->p = p;
 		b->cap = cap;
 	}
+	return 0;
+}
+
+int http_buf_add(struct http_buf *b, const char *s, size_t n)
+{
+	if (http_buf_reserve(b, n) < 0)
+		return -1;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = 0;

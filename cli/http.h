@@ -61,6 +61,8 @@ struct http_buf {
 	char *p;
 	size_t len, cap;
 };
+/* Room for n more bytes and a NUL after len; 0 or -1 (out of memory). */
+int http_buf_reserve(struct http_buf *b, size_t n);
 int http_buf_add(struct http_buf *b, const char *s, size_t n);
 int http_buf_printf(struct http_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -86,6 +86,7 @@ struct hconn {
 	size_t body_len;
 	int status;
 	int keepalive;
+	int body_inline;   /* the body went out with the head (conn.c) */
 	int64_t deadline;  /* ms, CLOCK_MONOTONIC; 0 = none */
 	size_t last_sent;  /* progress at the last send deadline (conn.c) */
 	int last_outq;
@@ -155,9 +156,11 @@ const char *log_escape(const char *in, char *out, size_t outlen);
 /* admit.c */
 /* Raise the soft RLIMIT_NOFILE to the hard one; size the default caps. */
 void admit_init_limits(struct serve_opts *o);
-/* Whether the new socket fd may become a connection (fills *p), evicting
- * the oldest pre-handshake connection when the worker is full. 0 or -1. */
-int admit(struct server *srv, int fd, struct hconn_peer *p);
+/* Whether the new socket fd, from peer sa (NULL: ask the socket), may
+ * become a connection (fills *p), evicting the oldest pre-handshake
+ * connection when the worker is full. 0 or -1. */
+int admit(struct server *srv, int fd, const struct sockaddr *sa,
+	  struct hconn_peer *p);
 /* accept failed with err (EMFILE...): pause accepting, shed one. */
 void admit_accept_failed(struct server *srv, int err);
 /* Resume accepting once a connection closed or the back-off is over. */

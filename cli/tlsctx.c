@@ -26,6 +26,9 @@ static kssl_ctx *ctx_base(const struct serve_opts *o)
 		return NULL;
 	}
 	kssl_ctx_set_offload(ctx, o->offload);
+	/* Where RX stays in userspace: one recv per flight (the loop checks
+	 * kssl_conn_rx_buffered before it polls). */
+	kssl_ctx_set_read_ahead(ctx, 1);
 	if (kssl_ctx_set_alpn(ctx, alpn, 1) < 0) {
 		fprintf(stderr, "kssl serve: ALPN: %s\n", kssl_last_error());
 		kssl_ctx_free(ctx);

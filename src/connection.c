@@ -32,7 +32,25 @@ kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
 		return NULL;
 	}
 	ks_conn_install_callbacks(conn);
+	ks_conn_apply_read_ahead(conn);
 	return conn;
+}
+
+/*
+ * OpenSSL's read-ahead reads whole socket buffers: fewer recv calls, but
+ * bytes past the current record then sit in OpenSSL, and the kernel must
+ * find the RX stream at a record boundary (src/offload.c). So only where
+ * RX cannot move. Should a later change allow it after all, the switch
+ * still waits for SSL_has_pending() == 0 (ks_offload_rx_now).
+ */
+void ks_conn_apply_read_ahead(kssl_conn *conn)
+{
+	int rx_may_move = conn->offload != KSSL_OFFLOAD_NONE &&
+			  conn->offload != KSSL_OFFLOAD_TX && ks_kernel_can_offload();
+
+	if (conn->core.ssl && !conn->core.handshake_done)
+		SSL_set_read_ahead(conn->core.ssl,
+				   conn->core.ctx->read_ahead && !rx_may_move);
 }
 
 void kssl_conn_free(kssl_conn *conn)
@@ -76,13 +94,16 @@ int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx)
 	else
 		kssl_ctx_free(conn->core.ctx);
 	conn->core.ctx = ctx;
+	ks_conn_apply_read_ahead(conn);
 	return 0;
 }
 
 void kssl_conn_set_offload(kssl_conn *conn, enum kssl_offload_mode mode)
 {
-	if (!conn->core.handshake_done)
-		conn->offload = mode;
+	if (conn->core.handshake_done)
+		return;
+	conn->offload = mode;
+	ks_conn_apply_read_ahead(conn);
 }
 
 void kssl_conn_set_data(kssl_conn *conn, void *data)

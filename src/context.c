@@ -130,6 +130,11 @@ static int kernel_has_tls_cached(void)
 	return v;
 }
 
+int ks_kernel_can_offload(void)
+{
+	return ks_capture_secrets_always || kernel_has_tls_cached();
+}
+
 /*
  * The key log callback is how TLS 1.3 traffic secrets reach kssl (OpenSSL
  * 3.0 has no other way), and OpenSSL formats every key log line with one
@@ -140,8 +145,8 @@ static int kernel_has_tls_cached(void)
  */
 void ks_ctx_update_keylog(kssl_ctx *ctx)
 {
-	int need = ctx->keylog || ks_capture_secrets_always ||
-		   (ctx->offload != KSSL_OFFLOAD_NONE && kernel_has_tls_cached());
+	int need = ctx->keylog ||
+		   (ctx->offload != KSSL_OFFLOAD_NONE && ks_kernel_can_offload());
 
 	if (kssl_ctx_is_dtls(ctx))
 		return; /* DTLS contexts have their own (src/dtls.c) */
@@ -387,6 +392,11 @@ void kssl_ctx_set_offload(kssl_ctx *ctx, enum kssl_offload_mode mode)
 {
 	ctx->offload = mode;
 	ks_ctx_update_keylog(ctx);
+}
+
+void kssl_ctx_set_read_ahead(kssl_ctx *ctx, int on)
+{
+	ctx->read_ahead = !!on;
 }
 
 void *kssl_ctx_ssl_ctx(kssl_ctx *ctx)

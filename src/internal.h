@@ -43,6 +43,7 @@ struct kssl_ctx {
 	int check_hostname;
 	enum kssl_offload_mode offload;
 	int client_sessions;
+	int read_ahead;          /* kssl_ctx_set_read_ahead */
 	int pha;                 /* post-handshake auth (src/pha.c) */
 	kssl_password_cb pw_cb;
 	void *pw_arg;
@@ -215,6 +216,12 @@ void ks_keylog_cb(const SSL *ssl, const char *line);
  * (src/context.c); ks_capture_secrets_always (tests that fake the tls
  * ULP) installs it everywhere. */
 void ks_ctx_update_keylog(kssl_ctx *ctx);
+/* 1 if a secret can be put to use: a kernel with the tls ULP (asked once
+ * per process), or ks_capture_secrets_always. */
+int ks_kernel_can_offload(void);
+/* Read-ahead on conn's SSL where its context asks for it and RX stays in
+ * userspace (src/connection.c). */
+void ks_conn_apply_read_ahead(kssl_conn *conn);
 /* Append a key log line to the context's key log file, if it has one. */
 void ks_keylog_write(kssl_ctx *ctx, const char *line);
 extern int ks_capture_secrets_always;

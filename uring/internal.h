@@ -91,6 +91,9 @@ struct kssl_loop {
 	int listen_armed, listen_inflight, listen_added;
 	int listen_failed; /* a re-arm failed: kssl_loop_run reports it */
 	uint64_t listen_token; /* address used as the listener's tag object */
+	int accepting_fd; /* the fd being handed to accept_cb, else -1 */
+	struct sockaddr_storage accept_addr; /* its peer (kssl_loop_accept_addr) */
+	socklen_t accept_addr_len;
 };
 
 /* loop.c */

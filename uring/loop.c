@@ -69,6 +69,7 @@ kssl_loop *kssl_loop_new(const struct kssl_loop_config *cfg)
 	loop->flags = cfg->flags;
 	loop->epfd = -1;
 	loop->listen_fd = -1;
+	loop->accepting_fd = -1;
 	max = ku_pipe_max_size();
 	loop->pipe_size = cfg->pipe_size ? cfg->pipe_size : 1048576;
 	if (loop->pipe_size > max)
@@ -238,7 +239,9 @@ static void listen_event(kssl_loop *loop)
 	if (!loop->accept_cb)
 		return;
 	for (;;) {
-		int fd = accept4(loop->listen_fd, NULL, NULL,
+		socklen_t len = sizeof(loop->accept_addr);
+		int fd = accept4(loop->listen_fd,
+				 (struct sockaddr *)&loop->accept_addr, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -254,9 +257,21 @@ static void listen_event(kssl_loop *loop)
 			}
 			break; /* EAGAIN: wait for the next connection */
 		}
+		loop->accept_addr_len = len;
+		loop->accepting_fd = fd;
 		loop->accept_cb(loop, fd, loop->accept_arg);
+		loop->accepting_fd = -1;
 		if (!loop->accept_cb)
 			return;
+		/*
+		 * io_uring: one connection per readiness event, as nginx takes
+		 * them from epoll. The re-armed poll rides on the next submit
+		 * (no system call of its own) and completes at once if another
+		 * connection waits, so accepting until EAGAIN would only add a
+		 * failing accept4 per connection.
+		 */
+		if (loop->use_uring)
+			break;
 	}
 	/* Re-arming can fail (ring full, epoll_ctl): kssl_loop_run reports it
 	 * rather than the listener going deaf silently. Not through
@@ -368,8 +383,9 @@ int kssl_loop_run(kssl_loop *loop, int timeout_ms)
 	if (r < 0)
 		return r;
 	n += r + run_ready(loop);
-	if (loop->use_uring)
-		io_uring_submit(&loop->ring);
+	/* What the callbacks queued goes out with the next call's wait, in
+	 * the same io_uring_enter: a submit here was one more system call
+	 * per loop turn (three per short connection). */
 	sweep(loop);
 	return n;
 }
@@ -420,6 +436,15 @@ int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
 	return arm_listener(loop);
 }
 
+const struct sockaddr *kssl_loop_accept_addr(const kssl_loop *loop, socklen_t *len)
+{
+	if (loop->accepting_fd < 0)
+		return NULL;
+	if (len)
+		*len = loop->accept_addr_len;
+	return (const struct sockaddr *)&loop->accept_addr;
+}
+
 void kssl_loop_unlisten(kssl_loop *loop)
 {
 	struct io_uring_sqe *sqe;
@@ -449,7 +474,8 @@ kssl_lconn *kssl_lconn_new(kssl_loop *loop, int fd, kssl_conn *tls)
 {
 	kssl_lconn *lc;
 
-	if (set_nonblock(fd) < 0) {
+	/* A socket this loop just accepted is non-blocking already. */
+	if (fd != loop->accepting_fd && set_nonblock(fd) < 0) {
 		(void)kssl_set_error(KSSL_E_SYSCALL, KSSL_R_ERRNO, errno, errno,
 				     "kssl_lconn_new: fcntl O_NONBLOCK");
 		return NULL;

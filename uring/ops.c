@@ -45,19 +45,19 @@ static void step_handshake(kssl_lconn *lc)
 }
 
 /*
- * Userspace RX with nothing decrypted: wait for readability before
+ * Userspace RX with nothing buffered: wait for readability before
  * SSL_read. On an empty socket SSL_read would allocate OpenSSL's ~17 KiB
  * record buffer before finding no data and keep it while the connection
  * idles (SSL_MODE_RELEASE_BUFFERS frees it only after a record); nginx
  * waits for idle keep-alive connections the same way. No MSG_PEEK first:
  * that was one more syscall per request, and a poll on a socket that
- * already has data completes at once (libkssl reads records exactly, so
- * no complete record waits unseen in OpenSSL's buffer).
+ * already has data completes at once. Records OpenSSL read ahead
+ * (kssl_ctx_set_read_ahead) count as buffered: the socket may be empty.
  */
 static int user_rx_idle(kssl_lconn *lc)
 {
-	return !kssl_pending(lc->tls) &&
-	       kssl_conn_offload(lc->tls, KSSL_DIR_RX, NULL) != KSSL_OFFLOAD_KERNEL;
+	return kssl_conn_offload(lc->tls, KSSL_DIR_RX, NULL) != KSSL_OFFLOAD_KERNEL &&
+	       !kssl_conn_rx_buffered(lc->tls);
 }
 
 static void step_read(kssl_lconn *lc)

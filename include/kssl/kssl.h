@@ -414,6 +414,20 @@ enum kssl_offload_mode {
 KSSL_API void kssl_ctx_set_offload(kssl_ctx *ctx, enum kssl_offload_mode mode);
 
 /*
+ * kssl_ctx_set_read_ahead (on = 1) lets OpenSSL read all the socket holds
+ * in one recv, not a header and a body per record, on connections whose
+ * receive direction stays in userspace: the kernel has no tls ULP, or the
+ * offload mode keeps RX in OpenSSL. A TLS 1.3 handshake and request then
+ * take about five fewer system calls on the server. Where RX may move to
+ * the kernel it has no effect: the switch needs the socket at a record
+ * boundary. With it on, a whole record can wait inside OpenSSL while the
+ * socket is empty: poll for readability only when kssl_conn_rx_buffered()
+ * is 0. Off by default (a program that polls after every read, such as
+ * one written for Python's ssl module, would wait for nothing).
+ */
+KSSL_API void kssl_ctx_set_read_ahead(kssl_ctx *ctx, int on);
+
+/*
  * kssl_ctx_ssl_ctx exposes the underlying OpenSSL SSL_CTX (a `SSL_CTX *`) for
  * settings this API does not cover. Do not enable SSL_OP_ENABLE_KTLS or
  * change the keylog/message callbacks: kssl owns them.

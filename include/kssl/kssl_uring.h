@@ -23,6 +23,7 @@
 #define KSSL_URING_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "kssl/kssl.h"
@@ -106,6 +107,13 @@ typedef void (*kssl_accept_cb)(kssl_loop *loop, int new_fd, void *arg);
  */
 KSSL_API KSSL_MUST_USE int kssl_loop_listen(kssl_loop *loop, int listen_fd, kssl_accept_cb cb,
 		     void *arg);
+
+/*
+ * kssl_loop_accept_addr, called inside the kssl_accept_cb: the peer address
+ * accept(2) returned with new_fd, so that the callee needs no getpeername.
+ * Sets *len (may be NULL) and returns it; NULL outside the callback.
+ */
+KSSL_API const struct sockaddr *kssl_loop_accept_addr(const kssl_loop *loop, socklen_t *len);
 
 /* kssl_loop_unlisten stops accepting (e.g. on SIGTERM); the fd stays open. */
 KSSL_API void kssl_loop_unlisten(kssl_loop *loop);

@@ -5,6 +5,7 @@ access log formats. Checked with curl and openssl s_client.
 
 Environment: KSSL_BIN (the kssl program), KSSL_TEST_CERTS (test PKI).
 """
+import hashlib
 import os
 import re
 import shutil
@@ -380,6 +381,32 @@ class LogFormat(TempRoot):
         self.assertRegex(line, r'^127\.0\.0\.1 - - %s "GET /hello\.txt '
                          r'HTTP/1\.1" 200 6 tls=1\.[23] tx=(kernel|user) '
                          r'send=\S+$' % self.DATE)
+
+    def test_small_bodies_go_with_the_head(self):
+        # Userspace TX (host): a body that fits in one 16 KiB record with
+        # the head is read into the head's buffer (one record, one send);
+        # larger ones are streamed. Both arrive byte-exact.
+        sizes = {"/s15k.bin": 15000, "/s16k.bin": 16384, "/empty.bin": 0}
+        data = {}
+        for path, size in sizes.items():
+            data[path] = os.urandom(size)
+            with open(os.path.join(self.www, path[1:]), "wb") as f:
+                f.write(data[path])
+        srv = self.start()
+        for path in sizes:
+            got = curl("-k", "https://127.0.0.1:%d%s" % (srv.port, path)).stdout
+            self.assertEqual(hashlib.sha256(got).hexdigest(),
+                             hashlib.sha256(data[path]).hexdigest())
+        rc, out, _ = srv.stop()
+        self.assertEqual(rc, 0)
+        lines = [l for l in out.splitlines() if '"' in l]
+        self.assertEqual(len(lines), 3)
+        self.assertRegex(lines[0], r'"GET /s15k\.bin HTTP/1\.1" 200 15000 '
+                         r'tls=1\.3 tx=user send=with-head$')
+        self.assertRegex(lines[1], r'"GET /s16k\.bin HTTP/1\.1" 200 16384 '
+                         r'tls=1\.3 tx=user send=tls-user$')
+        self.assertRegex(lines[2], r'"GET /empty\.bin HTTP/1\.1" 200 0 '
+                         r'tls=1\.3 tx=user$')
 
     def test_common(self):
         lines = self.log_lines("common", paths=("/hello.txt", "/nope"))

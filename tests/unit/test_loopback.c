@@ -11,6 +11,7 @@
 #include "harness.h"
 
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 struct run {
@@ -175,6 +176,64 @@ START_TEST(conn_offload_mode_overrides_ctx_mode)
 }
 END_TEST
 
+/*
+ * kssl_ctx_set_read_ahead: the server writes three 100-byte records, the
+ * client reads 100 bytes. Without read-ahead OpenSSL took exactly one
+ * record and the other two wait in the socket; with it, where RX stays in
+ * userspace, one recv took all three: the socket is empty and
+ * kssl_conn_rx_buffered() says where they are. Where RX may move to the
+ * kernel (offload BOTH and a kernel that has, or on the host is faked to
+ * have, the tls ULP) the option must not apply. Returns the bytes left in
+ * the socket after the first read, or -1 with RX in the kernel.
+ */
+static int read_ahead_case(int on, enum kssl_offload_mode mode)
+{
+	kssl_ctx *sctx = h_server_ctx("server"), *cctx = h_client_ctx();
+	char buf[300], want[300];
+	struct h_pair p;
+	size_t got = 0;
+	int left = -1, i;
+
+	kssl_ctx_set_read_ahead(cctx, on);
+	kssl_ctx_set_offload(cctx, mode);
+	h_peer_init(&p.srv, sctx, -1);
+	h_pair_open(&p, cctx);
+	ck_assert_int_eq(h_handshake(p.c), 0);
+	h_peer_join_ok(&p.srv);
+	for (i = 0; i < 3; i++) {
+		memset(want + 100 * i, 'A' + i, 100);
+		ck_assert_int_eq(kssl_write(p.srv.conn, want + 100 * i, 100), 100);
+	}
+	ck_assert_int_eq(kssl_read(p.c, buf, 100), 100);
+	if (kssl_conn_offload(p.c, KSSL_DIR_RX, NULL) != KSSL_STATE_KERNEL) {
+		ck_assert_int_eq(ioctl(p.cfd, FIONREAD, &left), 0);
+		ck_assert_int_eq(kssl_conn_rx_buffered(p.c), left == 0);
+	}
+	for (got = 100; got < sizeof(buf);) {
+		ssize_t n = kssl_read(p.c, buf + got, sizeof(buf) - got);
+
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+	ck_assert(!memcmp(buf, want, sizeof(want)));
+	h_pair_free(&p);
+	kssl_ctx_free(sctx);
+	kssl_ctx_free(cctx);
+	return left;
+}
+
+START_TEST(read_ahead_only_where_rx_stays_in_userspace)
+{
+	/* Two 100-byte TLS 1.3 records: 5 + 100 + 1 + 16 bytes each. */
+	ck_assert_int_eq(read_ahead_case(0, KSSL_OFFLOAD_NONE), 2 * 122);
+	ck_assert_int_eq(read_ahead_case(1, KSSL_OFFLOAD_NONE), 0);
+	ck_assert_int_eq(read_ahead_case(1, KSSL_OFFLOAD_TX), 0);
+	/* RX may move: exact record reads (or RX in the kernel, -1). */
+	ck_assert_int_ne(read_ahead_case(1, KSSL_OFFLOAD_BOTH), 0);
+	ck_assert_int_ne(read_ahead_case(1, KSSL_OFFLOAD_RX), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("loopback");
@@ -193,6 +252,7 @@ int main(void)
 	tcase_add_test(o, offload_rx_only_keeps_tx_in_userspace);
 	tcase_add_test(o, offload_none_keeps_both_in_userspace);
 	tcase_add_test(o, conn_offload_mode_overrides_ctx_mode);
+	tcase_add_test(o, read_ahead_only_where_rx_stays_in_userspace);
 	suite_add_tcase(s, o);
 	return h_run(s);
 }
