@@ -18,6 +18,7 @@ runs see the same kernel events in the same order. In the kTLS VM the kssl side
 reads through kernel TLS (asserted).
 """
 import http.client
+import itertools
 import re
 import select
 import socket
@@ -252,14 +253,14 @@ class RaggedEofTest(unittest.TestCase):
         # version() and getpeercert(). The stdlib's follow
         # OpenSSL's shutdown flags and error state (SHUTDOWN_WHILE_IN_INIT,
         # BrokenPipeError, SSLZeroReturnError, version() None).
-        for role in ("client", "server"):
-            for how in ("fin", "rst"):
-                for suppress, ignore in FLAGS:
-                    for steps in ("u", "ru", "wu", "rru", "rwu", "wru",
-                                  "rwru", "wwu", "rw", "rrw", "wrw"):
-                        args = (role, how, V13, suppress, ignore, steps)
-                        with self.subTest(args=args):
-                            self.check_unwrap(args)
+        for role, how, version in itertools.product(
+                ("client", "server"), ("fin", "rst"), VERSIONS):
+            for suppress, ignore in FLAGS:
+                for steps in ("u", "ru", "wu", "rru", "rwu", "wru",
+                              "rwru", "wwu", "rw", "rrw", "wrw"):
+                    args = (role, how, version, suppress, ignore, steps)
+                    with self.subTest(args=args):
+                        self.check_unwrap(args)
 
     def check_unwrap(self, args):
         how, ignore, steps = args[1], args[4], args[5]
