@@ -449,7 +449,7 @@ static PyObject *conn_write(KsConn *self, PyObject *arg)
 	}
 	c.buf = buf.buf;
 	c.len = (size_t)buf.len;
-	c.record = self->raw_eof ? 0 : kp_eof_write_record(self);
+	c.record = self->raw_eof ? 0 : kp_eof_write_record(self, c.len);
 	r = run(self, &c);
 	PyBuffer_Release(&buf);
 	return r < 0 ? NULL : PyLong_FromSize_t(c.done);

@@ -53,6 +53,9 @@
 /* ssl.SSL_ERROR_*: args[0] of the stdlib's exceptions. */
 enum { PY_SSL_ERROR_SSL = 1, PY_SSL_ERROR_ZERO_RETURN = 6, PY_SSL_ERROR_EOF = 8 };
 
+/* The most plaintext OpenSSL puts in one TLS record. */
+#define KP_RECORD 16384u
+
 enum kp_eof {
 	KP_EOF_NONE = 0,
 	KP_EOF_RESET,   /* RST reported; the next read sees the FIN */
@@ -138,19 +141,21 @@ static int socket_can_send(int fd)
 	       ti.tcpi_state == TCP_CLOSE_WAIT;
 }
 
-size_t kp_eof_write_record(KsConn *self)
+size_t kp_eof_write_record(KsConn *self, size_t n)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 
 	/* One send() of many records into a socket the peer resets on the
 	 * way returns the whole count (kTLS swallows the error when it
-	 * copied anything): the stdlib's second record fails instead. */
-	if (kssl_conn_offload(self->conn, KSSL_DIR_TX, NULL) != KSSL_OFFLOAD_KERNEL ||
+	 * copied anything): the stdlib's second record fails instead. A
+	 * write of one record needs no look at the socket. */
+	if (n <= KP_RECORD ||
+	    kssl_conn_offload(self->conn, KSSL_DIR_TX, NULL) != KSSL_OFFLOAD_KERNEL ||
 	    getsockopt(self->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
 	    ti.tcpi_state == TCP_ESTABLISHED)
 		return 0;
-	return 16384;
+	return KP_RECORD;
 }
 
 static int eof_sequence(KsConn *self, enum kp_io io)

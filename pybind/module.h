@@ -125,12 +125,12 @@ int kp_eof_read(KsConn *self);
 int kp_eof_write_gate(KsConn *self, size_t len);
 
 /*
- * Bytes a write() should hand the kernel per send() (eof.c): once the
- * peer ended its stream, kernel TX sends one record a call, as the
- * stdlib's OpenSSL writes them, so a reset fails the same record; 0
- * (all at once) otherwise.
+ * Bytes a write() of n should hand the kernel per send() (eof.c): once
+ * the peer ended its stream, kernel TX sends one record a call, as the
+ * stdlib's OpenSSL writes them, so a reset fails the same record; 0 (all
+ * at once) otherwise.
  */
-size_t kp_eof_write_record(KsConn *self);
+size_t kp_eof_write_record(KsConn *self, size_t n);
 
 /* A read returned close_notify: later failing writes are the stdlib's
  * SSLZeroReturnError (eof.c). */
