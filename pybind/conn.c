@@ -35,6 +35,7 @@ struct call {
 	int wait_in;    /* read on a blocking fd: poll without the lock */
 	int eintr;
 	int err_no;     /* kssl_last_errno() of a failed call */
+	size_t record;  /* write: at most this many bytes a send (0: all) */
 	ssize_t r;
 	struct kssl_error_info err;
 };
@@ -226,9 +227,15 @@ static void call_locked(KsConn *self, struct call *c)
 		c->r = kssl_read(self->conn, c->buf, c->len);
 		break;
 	case OP_WRITE:
-		c->r = kssl_write(self->conn, c->buf + c->done, c->len - c->done);
-		if (c->r > 0)
-			c->done += (size_t)c->r;
+		do {
+			size_t n = c->len - c->done;
+
+			if (c->record && n > c->record)
+				n = c->record;
+			c->r = kssl_write(self->conn, c->buf + c->done, n);
+			if (c->r > 0)
+				c->done += (size_t)c->r;
+		} while (c->record && c->r > 0 && c->done < c->len);
 		break;
 	case OP_SENDFILE:
 		c->r = kssl_sendfile(self->conn, c->file_fd, c->off, c->len, &sent);
@@ -442,6 +449,7 @@ static PyObject *conn_write(KsConn *self, PyObject *arg)
 	}
 	c.buf = buf.buf;
 	c.len = (size_t)buf.len;
+	c.record = self->raw_eof ? 0 : kp_eof_write_record(self, c.len);
 	r = run(self, &c);
 	PyBuffer_Release(&buf);
 	return r < 0 ? NULL : PyLong_FromSize_t(c.done);
@@ -496,8 +504,8 @@ static PyObject *conn_close_notify(KsConn *self, PyObject *unused)
 	char sink[4096];
 
 	(void)unused;
-	if (self->shut_state == KP_SHUT_FAILED && !self->raw_eof)
-		return kp_shut_again_error(self), NULL;
+	if (!self->raw_eof && kp_shut_gate(self) < 0)
+		return NULL;
 	if (run(self, &c) < 0)
 		return NULL;
 	self->shut_state = KP_SHUT_SENT;
@@ -603,7 +611,7 @@ static PyObject *conn_shared_ciphers(KsConn *self, PyObject *unused)
 static PyObject *conn_version(KsConn *self, PyObject *unused)
 {
 	(void)unused;
-	if (self->shut_state == KP_SHUT_FAILED)
+	if (kp_ssl_in_error(self))
 		Py_RETURN_NONE; /* as OpenSSL then: not "init finished" */
 	switch (kssl_conn_version(self->conn)) {
 	case KSSL_TLS1_3: return PyUnicode_FromString("TLSv1.3");
@@ -658,7 +666,7 @@ static PyObject *conn_peer_der(KsConn *self, PyObject *unused)
 
 	(void)unused;
 	return kp_peer_der(kssl_conn_version(self->conn) != 0 &&
-			   self->shut_state != KP_SHUT_FAILED, der, n);
+			   !kp_ssl_in_error(self), der, n);
 }
 
 /* _chain(verified): list of DER bytes, or None (no chain, or before the

@@ -32,7 +32,16 @@
  * that failed leaves its record in OpenSSL's buffer, and so does the fatal
  * alert OpenSSL sends with UNEXPECTED_EOF when the socket no longer takes
  * it (after an RST): a later write shorter than that record fails with
- * OpenSSL's BAD_LENGTH (KsConn.wpend).
+ * OpenSSL's BAD_LENGTH (KsConn.wpend), a fatal error (KsConn.fatal).
+ *
+ * unwrap() after the end (kp_shut_gate, measured the same way): OpenSSL
+ * refuses SSL_shutdown in its error state, and otherwise marks
+ * close_notify sent before writing it; when it cannot be written (behind
+ * a held record, or into a reset socket) CPython reports the errno of the
+ * failed send(), or ZERO_RETURN once the end was read as close_notify.
+ * Reading the end with the option then sets OpenSSL's shutdown flags to
+ * "received" alone (forgetting "sent"); a read with both set raises
+ * SSLZeroReturnError instead of returning b"".
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -43,6 +52,9 @@
 
 /* ssl.SSL_ERROR_*: args[0] of the stdlib's exceptions. */
 enum { PY_SSL_ERROR_SSL = 1, PY_SSL_ERROR_ZERO_RETURN = 6, PY_SSL_ERROR_EOF = 8 };
+
+/* The most plaintext OpenSSL puts in one TLS record. */
+#define KP_RECORD 16384u
 
 enum kp_eof {
 	KP_EOF_NONE = 0,
@@ -129,6 +141,23 @@ static int socket_can_send(int fd)
 	       ti.tcpi_state == TCP_CLOSE_WAIT;
 }
 
+size_t kp_eof_write_record(KsConn *self, size_t n)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	/* One send() of many records into a socket the peer resets on the
+	 * way returns the whole count (kTLS swallows the error when it
+	 * copied anything): the stdlib's second record fails instead. A
+	 * write of one record needs no look at the socket. */
+	if (n <= KP_RECORD ||
+	    kssl_conn_offload(self->conn, KSSL_DIR_TX, NULL) != KSSL_OFFLOAD_KERNEL ||
+	    getsockopt(self->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    ti.tcpi_state == TCP_ESTABLISHED)
+		return 0;
+	return KP_RECORD;
+}
+
 static int eof_sequence(KsConn *self, enum kp_io io)
 {
 	switch (self->eof_state) {
@@ -137,7 +166,10 @@ static int eof_sequence(KsConn *self, enum kp_io io)
 		break;
 	case KP_EOF_FIN:
 		if (self->ignore_eof) {
+			/* OpenSSL sets its shutdown flags to "received" alone:
+			 * a close_notify sent by a failed unwrap() is forgotten. */
 			self->eof_state = KP_EOF_QUIET;
+			self->shut_state = KP_SHUT_NONE;
 			return 0;
 		}
 		self->eof_state = KP_EOF_RAISED;
@@ -148,7 +180,12 @@ static int eof_sequence(KsConn *self, enum kp_io io)
 		raise_unexpected_eof(self, io);
 		return -1;
 	case KP_EOF_QUIET:
-		return 0;
+		/* CPython reads ZERO_RETURN as b"" only while the shutdown
+		 * flags say "received" alone, not "sent" as well. */
+		if (self->shut_state == KP_SHUT_NONE)
+			return 0;
+		raise_zero_return(io);
+		return -1;
 	default:
 		break;
 	}
@@ -159,6 +196,17 @@ static int eof_sequence(KsConn *self, enum kp_io io)
 int kp_eof_read(KsConn *self)
 {
 	return eof_sequence(self, self->unwrapping ? KP_IO_SHUTDOWN : KP_IO_READ);
+}
+
+/* close_notify marked sent but not written: OpenSSL keeps the alert
+ * record (2 bytes) unless an earlier record still waits. */
+static void shut_unsent(KsConn *self, int err_no)
+{
+	self->shut_state = KP_SHUT_SENT;
+	if (!self->wpend) {
+		self->wpend = 2;
+		self->werrno = err_no;
+	}
 }
 
 int kp_eof_failure(KsConn *self, enum kp_io io, int code, int err_no)
@@ -181,9 +229,11 @@ int kp_eof_failure(KsConn *self, enum kp_io io, int code, int err_no)
 		    code != KSSL_E_SYSCALL ||
 		    (err_no != EPIPE && err_no != ECONNRESET))
 			return 1;
-		/* OpenSSL keeps the record it could not send. */
+		/* OpenSSL keeps the record it could not send; errno stays
+		 * (libkssl's CLOSED: the socket is gone, send() says EPIPE). */
 		if (!self->wpend)
 			self->wpend = self->wtry;
+		self->werrno = code == KSSL_E_CLOSED ? EPIPE : err_no;
 		if (self->eof_state == KP_EOF_QUIET) {
 			raise_zero_return(io);
 			return -1;
@@ -192,6 +242,16 @@ int kp_eof_failure(KsConn *self, enum kp_io io, int code, int err_no)
 			self->eof_state = KP_EOF_FIN;
 		raise_eof(io);
 		return -1;
+	case KP_IO_SHUTDOWN:
+		/* close_notify met an RST nobody read: the stdlib's send()
+		 * takes the reset (its errno); reads then see the FIN. */
+		if (code != KSSL_E_SYSCALL ||
+		    (err_no != EPIPE && err_no != ECONNRESET))
+			return 1;
+		shut_unsent(self, err_no);
+		if (self->eof_state == KP_EOF_NONE)
+			self->eof_state = KP_EOF_FIN;
+		return 1;
 	case KP_IO_HANDSHAKE:
 		if (code != KSSL_E_EOF)
 			return 1;
@@ -212,6 +272,11 @@ int kp_eof_write_gate(KsConn *self, size_t len)
 	if (self->shut_state != KP_SHUT_NONE)
 		return kp_shut_write_error(self);
 	if (len < self->wpend) {
+		/* SSLfatal: out of "handshake done"; reads that saw no end
+		 * yet fail from now on (eof_sequence). */
+		self->fatal = 1;
+		if (self->eof_state != KP_EOF_QUIET)
+			self->eof_state = KP_EOF_RAISED;
 		raise_with(KP_IO_WRITE, kp_cls.ssl_error, PY_SSL_ERROR_SSL,
 			   "[SSL: BAD_LENGTH] bad length", "SSL", "BAD_LENGTH");
 		return -1;
@@ -263,5 +328,45 @@ int kp_shut_again_error(KsConn *self)
 	raise_with(KP_IO_SHUTDOWN, kp_cls.ssl_error, PY_SSL_ERROR_SSL,
 		   "[SSL: SHUTDOWN_WHILE_IN_INIT] shutdown while in init",
 		   "SSL", "SHUTDOWN_WHILE_IN_INIT");
+	return -1;
+}
+
+int kp_ssl_in_error(const KsConn *self)
+{
+	return self->fatal || self->eof_state == KP_EOF_RAISED ||
+	       self->shut_state == KP_SHUT_FAILED;
+}
+
+/*
+ * SSL_shutdown (OpenSSL 3.0) as CPython's unwrap() reports it: in the
+ * error state SHUTDOWN_WHILE_IN_INIT. Otherwise it marks close_notify
+ * sent and queues it; it stays unsent behind a record an earlier write
+ * left (wpend), or fails to go out on a socket the peer reset. Then
+ * SSL_shutdown returns -1 with nothing in OpenSSL's error queue, and
+ * SSL_get_error says ZERO_RETURN if the peer's end was read as
+ * close_notify (OP_IGNORE_UNEXPECTED_EOF), else SYSCALL: CPython raises
+ * OSError from the errno the failed send() left (EPIPE, ECONNRESET).
+ */
+int kp_shut_gate(KsConn *self)
+{
+	int err_no;
+
+	if (kp_ssl_in_error(self))
+		return kp_shut_again_error(self);
+	if (self->wpend)
+		err_no = self->werrno;
+	else if (self->eof_state != KP_EOF_NONE && !socket_can_send(self->fd))
+		err_no = EPIPE;
+	else
+		return 1;
+	shut_unsent(self, err_no);
+	if (self->eof_state == KP_EOF_QUIET) {
+		raise_zero_return(KP_IO_SHUTDOWN);
+	} else if (err_no) {
+		errno = err_no;
+		PyErr_SetFromErrno(PyExc_OSError);
+	} else {
+		raise_eof(KP_IO_SHUTDOWN);
+	}
 	return -1;
 }

@@ -96,6 +96,10 @@ typedef struct {
 			    unsent (a failed write or alert, eof.c) */
 	size_t wtry;     /* bytes the stdlib would put in the record of the
 			    write that just failed (set by conn.c) */
+	int werrno;      /* errno of the write that left wpend: what the
+			    stdlib's unwrap() then reports (eof.c) */
+	int fatal;       /* the stdlib's OpenSSL met a fatal error on a write
+			    (BAD_LENGTH): version() None (eof.c) */
 } KsConn;
 
 /* What a kssl call on a socket conn was doing (eof.c). */
@@ -120,6 +124,14 @@ int kp_eof_read(KsConn *self);
  */
 int kp_eof_write_gate(KsConn *self, size_t len);
 
+/*
+ * Bytes a write() of n should hand the kernel per send() (eof.c): once
+ * the peer ended its stream, kernel TX sends one record a call, as the
+ * stdlib's OpenSSL writes them, so a reset fails the same record; 0 (all
+ * at once) otherwise.
+ */
+size_t kp_eof_write_record(KsConn *self, size_t n);
+
 /* A read returned close_notify: later failing writes are the stdlib's
  * SSLZeroReturnError (eof.c). */
 void kp_eof_close_notify(KsConn *self);
@@ -137,6 +149,19 @@ enum kp_shut { KP_SHUT_NONE = 0, KP_SHUT_SENT, KP_SHUT_FAILED };
 int kp_shut_write_error(KsConn *self);
 int kp_shut_data_error(KsConn *self);
 int kp_shut_again_error(KsConn *self);
+
+/*
+ * Before unwrap() sends close_notify (eof.c): -1 with the exception the
+ * stdlib's SSL_shutdown gives without a successful write (the SSL in its
+ * error state, a record held unsent, a socket that takes no more writes),
+ * else 1 (send it).
+ */
+int kp_shut_gate(KsConn *self);
+
+/* 1 if the stdlib's OpenSSL would be out of its "handshake done" state
+ * (a fatal error: UNEXPECTED_EOF, data after close_notify): version()
+ * None, getpeercert() "handshake not done yet" (eof.c). */
+int kp_ssl_in_error(const KsConn *self);
 
 /*
  * Raise the Python exception for a failed kssl call (errors.c). err is the

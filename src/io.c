@@ -173,8 +173,16 @@ static ssize_t kernel_read_error(kssl_conn *conn, int err)
 	case EINVAL:
 		return fail_alert(conn, KSSL_E_TLS, KSSL_R_KERNEL_RECORD, KTLS_AD_DECODE_ERROR,
 			"kernel TLS: malformed record (bad header or version)");
-	case ECONNRESET:
 	case EPIPE:
+		/*
+		 * The peer's RST after its FIN (TCP's CLOSE_WAIT): the kernel's
+		 * TLS receive reports the reset before the end of the stream,
+		 * where a plain read (OpenSSL's, in userspace) returns the FIN.
+		 * Report the FIN, as kssl_read does in userspace.
+		 */
+		conn->rx_eof = 1;
+		return ks_eof("kernel TLS receive");
+	case ECONNRESET:
 		return ks_fail(&conn->core, ks_err_errno(KSSL_E_SYSCALL, err,
 					"peer reset the connection"));
 	}
