@@ -78,7 +78,10 @@ typedef struct {
 	kssl_conn *conn;
 	KsContext *native;     /* kssl_ctx the conn runs on (strong ref) */
 	PyObject *sock_ref;    /* weakref to the Python socket object */
-	PyObject *dict;        /* instance __dict__ for the Python subclass */
+	PyObject *context;     /* the SSLContext (Python: _context) */
+	PyObject *owner_ref;   /* weakref to the SSLSocket, or NULL (_owner) */
+	PyObject *hostname;    /* server_hostname as given, or NULL */
+	PyObject *cert;        /* getpeercert()'s dict once made (_cert) */
 	PyObject *weakreflist;
 	PyThread_type_lock lock; /* one kssl call on this conn at a time */
 	int fd;
@@ -97,6 +100,24 @@ typedef struct {
 	size_t wtry;     /* bytes the stdlib would put in the record of the
 			    write that just failed (set by conn.c) */
 } KsConn;
+
+/*
+ * conn.c: a new Conn (of type, a subclass) on sock's fd for the native
+ * context; hostname (may be NULL) is sent as SNI by a client.
+ */
+PyObject *kp_conn_make(PyTypeObject *type, KsContext *native, PyObject *sock,
+		       int server_side, const char *hostname);
+/*
+ * setup.c: sock.fileno() / sock.gettimeout() as the stdlib's _ssl reads
+ * them: _socket.socket's own (its C fields) for a socket, else a method
+ * call. New reference.
+ */
+enum kp_sock_op { KP_SOCK_FILENO, KP_SOCK_GETTIMEOUT };
+PyObject *kp_sock_call(PyObject *sock, enum kp_sock_op op);
+/* setup.c: wrap_socket_method(), kssl.SSLContext._wrap_socket (the
+ * `_sslobj` of an SSLSocket); set_conn_class(cls, eof_probe). */
+PyObject *kp_wrap_socket_method(PyObject *m, PyObject *unused);
+PyObject *kp_set_conn_class(PyObject *m, PyObject *args);
 
 /* What a kssl call on a socket conn was doing (eof.c). */
 enum kp_io { KP_IO_HANDSHAKE, KP_IO_READ, KP_IO_WRITE, KP_IO_SHUTDOWN };
