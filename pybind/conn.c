@@ -402,12 +402,12 @@ static PyObject *conn_do_handshake(KsConn *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-static PyObject *conn_read(KsConn *self, PyObject *args)
+static PyObject *conn_read(KsConn *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	struct kp_read rd;
 	struct call c = { .op = OP_READ };
 
-	if (kp_read_begin(&rd, args, 1024) < 0)
+	if (kp_read_begin(&rd, args, nargs, 1024) < 0)
 		return NULL;
 	c.buf = rd.buf;
 	c.len = (size_t)rd.len;
@@ -800,7 +800,8 @@ static PyObject *conn_get_native(KsConn *self, void *unused)
 
 static PyMethodDef conn_methods[] = {
 	{ "do_handshake", (PyCFunction)conn_do_handshake, METH_NOARGS, NULL },
-	{ "read", (PyCFunction)conn_read, METH_VARARGS, "read(len=1024, buffer=None)" },
+	{ "read", (PyCFunction)(void (*)(void))conn_read, METH_FASTCALL,
+	  "read(len=1024, buffer=None)" },
 	{ "write", (PyCFunction)conn_write, METH_O, NULL },
 	{ "sendfile", (PyCFunction)conn_sendfile, METH_VARARGS,
 	  "sendfile(fd, offset, count) -> bytes sent (stops early at end of file)" },

@@ -45,7 +45,8 @@ struct kp_read {
 	char *buf;
 	Py_ssize_t len;
 };
-int kp_read_begin(struct kp_read *rd, PyObject *args, Py_ssize_t default_len);
+int kp_read_begin(struct kp_read *rd, PyObject *const *args, Py_ssize_t nargs,
+		  Py_ssize_t default_len);
 PyObject *kp_read_end(struct kp_read *rd, Py_ssize_t n);
 /* (name, protocol, bits) of a suite, as the stdlib's cipher(). */
 PyObject *kp_cipher_tuple(const struct kssl_cipher_desc *d);

@@ -392,7 +392,14 @@ PyObject *kp_sock_call(PyObject *sock, enum kp_sock_op op)
 			}
 		socket_type = t;
 	}
-	if (PyObject_TypeCheck(sock, (PyTypeObject *)socket_type))
-		return PyObject_CallOneArg(descr[op], sock);
-	return PyObject_CallMethodNoArgs(sock, interned[op]);
+	if (!PyObject_TypeCheck(sock, (PyTypeObject *)socket_type))
+		return PyObject_CallMethodNoArgs(sock, interned[op]);
+	if (Py_IS_TYPE(descr[op], &PyMethodDescr_Type)) {
+		PyMethodDef *def = ((PyMethodDescrObject *)descr[op])->d_method;
+
+		/* Its C function, as a method call would reach it. */
+		if ((def->ml_flags & ~METH_COEXIST) == METH_NOARGS)
+			return def->ml_meth(sock, NULL);
+	}
+	return PyObject_CallOneArg(descr[op], sock);
 }
