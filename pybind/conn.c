@@ -61,38 +61,17 @@ PyObject *kp_set_shared_rule(PyObject *m, PyObject *arg)
 
 /* ---- life cycle ------------------------------------------------------- */
 
-/*
- * sock.<name>() with the name interned once: PyObject_CallMethod makes a
- * str from the C string and parses a format at every call, ~1.5k
- * instructions, and each handshake made four such calls.
- */
-static PyObject *call_noargs(PyObject *obj, const char *name, PyObject **interned)
+PyObject *kp_conn_make(PyTypeObject *type, KsContext *native, PyObject *sock,
+		       int server_side, const char *hostname)
 {
-	if (!*interned && !(*interned = PyUnicode_InternFromString(name)))
-		return NULL;
-	return PyObject_CallMethodNoArgs(obj, *interned);
-}
-
-static PyObject *conn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
-{
-	static char *kwlist[] = { "native", "sock", "server_side",
-				  "server_hostname", NULL };
-	static PyObject *fileno_name;
-	KsContext *native;
-	PyObject *sock, *fdobj;
-	int server_side;
-	const char *hostname = NULL;
+	PyObject *fdobj;
 	KsConn *self;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!Opz", kwlist,
-					 &KsContext_Type, &native, &sock,
-					 &server_side, &hostname))
-		return NULL;
 	if (server_side != (kssl_ctx_role(native->ctx) == KSSL_SERVER)) {
 		PyErr_SetString(PyExc_ValueError, "Conn: role differs from the context's");
 		return NULL;
 	}
-	fdobj = call_noargs(sock, "fileno", &fileno_name);
+	fdobj = kp_sock_call(sock, KP_SOCK_FILENO);
 	if (!fdobj)
 		return NULL;
 	self = (KsConn *)type->tp_alloc(type, 0);
@@ -135,6 +114,22 @@ static PyObject *conn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	return (PyObject *)self;
 }
 
+static PyObject *conn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "native", "sock", "server_side",
+				  "server_hostname", NULL };
+	KsContext *native;
+	PyObject *sock;
+	int server_side;
+	const char *hostname = NULL;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!Opz", kwlist,
+					 &KsContext_Type, &native, &sock,
+					 &server_side, &hostname))
+		return NULL;
+	return kp_conn_make(type, native, sock, server_side, hostname);
+}
+
 static void conn_dealloc(KsConn *self)
 {
 	PyObject_GC_UnTrack(self);
@@ -145,19 +140,26 @@ static void conn_dealloc(KsConn *self)
 		PyThread_free_lock(self->lock);
 	Py_XDECREF(self->native);
 	Py_XDECREF(self->sock_ref);
-	Py_CLEAR(self->dict);
+	Py_XDECREF(self->owner_ref);
+	Py_CLEAR(self->context);
+	Py_CLEAR(self->hostname);
+	Py_CLEAR(self->cert);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int conn_traverse(KsConn *self, visitproc visit, void *arg)
 {
-	Py_VISIT(self->dict);
+	Py_VISIT(self->context);
+	Py_VISIT(self->hostname);
+	Py_VISIT(self->cert);
 	return 0;
 }
 
 static int conn_clear(KsConn *self)
 {
-	Py_CLEAR(self->dict);
+	Py_CLEAR(self->context);
+	Py_CLEAR(self->hostname);
+	Py_CLEAR(self->cert);
 	return 0;
 }
 
@@ -173,7 +175,6 @@ static double now(void)
 
 static int sock_timeout(KsConn *self, double *timeout)
 {
-	static PyObject *gettimeout_name;
 	PyObject *sock = PyWeakref_GetObject(self->sock_ref), *t;
 
 	if (!sock)
@@ -183,7 +184,7 @@ static int sock_timeout(KsConn *self, double *timeout)
 		return -1;
 	}
 	Py_INCREF(sock);
-	t = call_noargs(sock, "gettimeout", &gettimeout_name);
+	t = kp_sock_call(sock, KP_SOCK_GETTIMEOUT);
 	Py_DECREF(sock);
 	if (!t)
 		return -1;
@@ -408,12 +409,12 @@ static PyObject *conn_do_handshake(KsConn *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-static PyObject *conn_read(KsConn *self, PyObject *args)
+static PyObject *conn_read(KsConn *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	struct kp_read rd;
 	struct call c = { .op = OP_READ };
 
-	if (kp_read_begin(&rd, args, 1024) < 0)
+	if (kp_read_begin(&rd, args, nargs, 1024) < 0)
 		return NULL;
 	c.buf = rd.buf;
 	c.len = (size_t)rd.len;
@@ -807,7 +808,8 @@ static PyObject *conn_get_native(KsConn *self, void *unused)
 
 static PyMethodDef conn_methods[] = {
 	{ "do_handshake", (PyCFunction)conn_do_handshake, METH_NOARGS, NULL },
-	{ "read", (PyCFunction)conn_read, METH_VARARGS, "read(len=1024, buffer=None)" },
+	{ "read", (PyCFunction)(void (*)(void))conn_read, METH_FASTCALL,
+	  "read(len=1024, buffer=None)" },
 	{ "write", (PyCFunction)conn_write, METH_O, NULL },
 	{ "sendfile", (PyCFunction)conn_sendfile, METH_VARARGS,
 	  "sendfile(fd, offset, count) -> bytes sent (stops early at end of file)" },
@@ -833,6 +835,14 @@ static PyMemberDef conn_members[] = {
 	{ "_ignore_eof", T_INT, offsetof(KsConn, ignore_eof), 0, NULL },
 	{ "_raw_eof", T_INT, offsetof(KsConn, raw_eof), 0, NULL },
 	{ "_eof_is_eoferror", T_INT, offsetof(KsConn, eof_is_eoferror), 0, NULL },
+	{ "_context", T_OBJECT_EX, offsetof(KsConn, context), 0, NULL },
+	{ "_owner", T_OBJECT, offsetof(KsConn, owner_ref), 0,
+	  "weakref to the SSLSocket, or None" },
+	{ "_sock", T_OBJECT, offsetof(KsConn, sock_ref), READONLY,
+	  "weakref to the socket" },
+	{ "server_hostname", T_OBJECT, offsetof(KsConn, hostname), 0, NULL },
+	{ "_cert", T_OBJECT, offsetof(KsConn, cert), 0,
+	  "getpeercert()'s dict once made, or None" },
 	{ NULL, 0, 0, 0, NULL },
 };
 
@@ -841,7 +851,6 @@ static PyGetSetDef conn_getset[] = {
 	{ "server_side", (getter)conn_get_server_side, NULL, NULL, NULL },
 	{ "_handshake_done", (getter)conn_get_handshake_done, NULL, NULL, NULL },
 	{ "_native", (getter)conn_get_native, NULL, NULL, NULL },
-	{ "__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -858,6 +867,5 @@ PyTypeObject KsConn_Type = {
 	.tp_methods = conn_methods,
 	.tp_getset = conn_getset,
 	.tp_members = conn_members,
-	.tp_dictoffset = offsetof(KsConn, dict),
 	.tp_weaklistoffset = offsetof(KsConn, weakreflist),
 };

@@ -144,12 +144,12 @@ static PyObject *dtls_do_handshake(KsDtls *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-static PyObject *dtls_read(KsDtls *self, PyObject *args)
+static PyObject *dtls_read(KsDtls *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	struct kp_read rd;
 	struct dcall c = { .op = D_READ };
 
-	if (kp_read_begin(&rd, args, 16384) < 0)
+	if (kp_read_begin(&rd, args, nargs, 16384) < 0)
 		return NULL;
 	c.buf = rd.buf;
 	c.len = (size_t)rd.len;
@@ -278,7 +278,7 @@ static PyObject *dtls_get_handshake_done(KsDtls *self, void *unused)
 
 static PyMethodDef dtls_methods[] = {
 	{ "do_handshake", (PyCFunction)dtls_do_handshake, METH_NOARGS, NULL },
-	{ "read", (PyCFunction)dtls_read, METH_VARARGS,
+	{ "read", (PyCFunction)(void (*)(void))dtls_read, METH_FASTCALL,
 	  "read(len=16384, buffer=None): the plaintext of one record" },
 	{ "write", (PyCFunction)dtls_write, METH_O, "write(data): one record" },
 	{ "shutdown", (PyCFunction)dtls_shutdown, METH_NOARGS,

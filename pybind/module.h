@@ -45,7 +45,8 @@ struct kp_read {
 	char *buf;
 	Py_ssize_t len;
 };
-int kp_read_begin(struct kp_read *rd, PyObject *args, Py_ssize_t default_len);
+int kp_read_begin(struct kp_read *rd, PyObject *const *args, Py_ssize_t nargs,
+		  Py_ssize_t default_len);
 PyObject *kp_read_end(struct kp_read *rd, Py_ssize_t n);
 /* (name, protocol, bits) of a suite, as the stdlib's cipher(). */
 PyObject *kp_cipher_tuple(const struct kssl_cipher_desc *d);
@@ -78,7 +79,10 @@ typedef struct {
 	kssl_conn *conn;
 	KsContext *native;     /* kssl_ctx the conn runs on (strong ref) */
 	PyObject *sock_ref;    /* weakref to the Python socket object */
-	PyObject *dict;        /* instance __dict__ for the Python subclass */
+	PyObject *context;     /* the SSLContext (Python: _context) */
+	PyObject *owner_ref;   /* weakref to the SSLSocket, or NULL (_owner) */
+	PyObject *hostname;    /* server_hostname as given, or NULL */
+	PyObject *cert;        /* getpeercert()'s dict once made (_cert) */
 	PyObject *weakreflist;
 	PyThread_type_lock lock; /* one kssl call on this conn at a time */
 	int fd;
@@ -101,6 +105,24 @@ typedef struct {
 	int fatal;       /* the stdlib's OpenSSL met a fatal error on a write
 			    (BAD_LENGTH): version() None (eof.c) */
 } KsConn;
+
+/*
+ * conn.c: a new Conn (of type, a subclass) on sock's fd for the native
+ * context; hostname (may be NULL) is sent as SNI by a client.
+ */
+PyObject *kp_conn_make(PyTypeObject *type, KsContext *native, PyObject *sock,
+		       int server_side, const char *hostname);
+/*
+ * setup.c: sock.fileno() / sock.gettimeout() as the stdlib's _ssl reads
+ * them: _socket.socket's own (its C fields) for a socket, else a method
+ * call. New reference.
+ */
+enum kp_sock_op { KP_SOCK_FILENO, KP_SOCK_GETTIMEOUT };
+PyObject *kp_sock_call(PyObject *sock, enum kp_sock_op op);
+/* setup.c: wrap_socket_method(), kssl.SSLContext._wrap_socket (the
+ * `_sslobj` of an SSLSocket); set_conn_class(cls, eof_probe). */
+PyObject *kp_wrap_socket_method(PyObject *m, PyObject *unused);
+PyObject *kp_set_conn_class(PyObject *m, PyObject *args);
 
 /* What a kssl call on a socket conn was doing (eof.c). */
 enum kp_io { KP_IO_HANDSHAKE, KP_IO_READ, KP_IO_WRITE, KP_IO_SHUTDOWN };

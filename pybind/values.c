@@ -5,12 +5,15 @@
  */
 #include "module.h"
 
-int kp_read_begin(struct kp_read *rd, PyObject *args, Py_ssize_t default_len)
+int kp_read_begin(struct kp_read *rd, PyObject *const *args, Py_ssize_t nargs,
+		  Py_ssize_t default_len)
 {
 	rd->len = default_len;
 	rd->bytes = NULL;
 	rd->view.buf = NULL;
-	if (!PyArg_ParseTuple(args, "|nw*:read", &rd->len, &rd->view))
+	/* The stack form of PyArg_ParseTuple (what Argument Clinic uses):
+	 * same checks and messages, no argument tuple. */
+	if (!_PyArg_ParseStack(args, nargs, "|nw*:read", &rd->len, &rd->view))
 		return -1;
 	if (rd->view.buf) {
 		if (rd->len <= 0 || rd->len > rd->view.len)

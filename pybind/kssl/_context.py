@@ -65,8 +65,6 @@ _state_lock = threading.Lock()
 # set_servername_callback() changes the stdlib half without an attribute
 # assignment: the one setting read back at each wrap_socket.
 _raw_sni = _ssl._SSLContext.sni_callback.__get__
-_raw_protocol = _ssl._SSLContext.protocol.__get__
-KsslObject = None  # kssl._socket.KsslObject, imported at first use
 
 
 def _add_stats(total, more):
@@ -74,11 +72,26 @@ def _add_stats(total, more):
         total[k] = total.get(k, 0) + v
 
 
+class _DTLSSockets:
+    """The sslsocket_class of a PROTOCOL_DTLS_* context: wrap_socket()
+    (the stdlib's) makes a kssl.DTLSSocket on a UDP socket."""
+
+    @staticmethod
+    def _create(sock, server_side=False, do_handshake_on_connect=True,
+                suppress_ragged_eofs=True, server_hostname=None,
+                context=None, session=None):
+        from ._dtls import DTLSSocket
+        return DTLSSocket(context, sock, bool(server_side), server_hostname,
+                          do_handshake_on_connect)
+
+
 class SSLContext(_ssl.SSLContext):
     """ssl.SSLContext whose wrap_socket() returns kssl.SSLSocket objects.
 
     Extra attribute: kssl_offload = "both" | "tx" | "rx" | "none", which
-    directions kssl may move into kernel TLS (default "both").
+    directions kssl may move into kernel TLS (default "both"). With a
+    PROTOCOL_DTLS_* context, wrap_socket() takes a UDP socket and returns
+    a kssl.DTLSSocket.
     """
 
     sslsocket_class = None  # kssl.SSLSocket, set by kssl/_socket.py
@@ -89,6 +102,8 @@ class SSLContext(_ssl.SSLContext):
                                *args, **kwargs)
         if base is not None:
             self.__dict__["_kssl_dtls"] = DTLSMethod(protocol)
+            # The stdlib's wrap_socket() then makes a kssl.DTLSSocket.
+            self.__dict__["sslsocket_class"] = _DTLSSockets
         return self
 
     @property
@@ -293,9 +308,10 @@ class SSLContext(_ssl.SSLContext):
     # -- the native context ---------------------------------------------
 
     def _settings_key(self, st):
-        # Runs at every wrap_socket, so no reading back of every setting
+        # Checked at every wrap_socket, so no reading back of every setting
         # (ssl's enum-making properties cost ~10 us each): attribute
         # assignments bump st.gen (__setattr__), methods record themselves.
+        # _kssl.wrap() (pybind/setup.c) compares the same three in C.
         return (st.gen, st.offload, _raw_sni(self))
 
     def _kssl_native(self, server_side):
@@ -404,43 +420,15 @@ class SSLContext(_ssl.SSLContext):
 
     # -- sockets ----------------------------------------------------------
 
-    def wrap_socket(self, sock, server_side=False,
-                    do_handshake_on_connect=True, suppress_ragged_eofs=True,
-                    server_hostname=None, session=None):
-        """As ssl.SSLContext.wrap_socket; with a PROTOCOL_DTLS_* context,
-        `sock` is a UDP socket and the result a kssl.DTLSSocket."""
-        if "_kssl_dtls" not in self.__dict__:  # self._dtls, without a call
-            return _ssl.SSLContext.wrap_socket(
-                self, sock, server_side, do_handshake_on_connect,
-                suppress_ragged_eofs, server_hostname, session)
-        from ._dtls import DTLSSocket
-        return DTLSSocket(self, sock, bool(server_side), server_hostname,
-                          do_handshake_on_connect)
-
     def wrap_bio(self, *args, **kwargs):
         if self._dtls:
             raise NotImplementedError("kssl DTLS contexts wrap UDP sockets "
                                       "only (no wrap_bio)")
         return super().wrap_bio(*args, **kwargs)
 
-    def _wrap_socket(self, sock, server_side, server_hostname=None, *,
-                     owner=None, session=None):
-        # Called by ssl.SSLSocket._create/_real_connect in place of the
-        # stdlib's C implementation: returns the `_sslobj` of the socket.
-        global KsslObject
-        if KsslObject is None:  # no import machinery per connection
-            from ._socket import KsslObject
-        protocol = _raw_protocol(self)  # no enum per connection
-        if server_side and protocol == _ssl.PROTOCOL_TLS_CLIENT:
-            raise _ssl.SSLError("Cannot create a server socket with a "
-                                "PROTOCOL_TLS_CLIENT context")
-        if not server_side and protocol == _ssl.PROTOCOL_TLS_SERVER:
-            raise _ssl.SSLError("Cannot create a client socket with a "
-                                "PROTOCOL_TLS_SERVER context")
-        native = self._kssl_native(bool(server_side))
-        obj = KsslObject(native, sock, bool(server_side),
-                         None if server_side else server_hostname)
-        obj._setup(self, sock, owner, server_hostname)
-        if session is not None:
-            obj.session = session
-        return obj
+    # ssl.SSLSocket._create/_real_connect call it in place of the stdlib's
+    # C implementation: _wrap_socket(sock, server_side, server_hostname=None,
+    # *, owner=None, session=None) returns the socket's `_sslobj`, a
+    # kssl._socket.KsslObject. C as the stdlib's (pybind/setup.c): the role
+    # check, _kssl_native's fast path, the object and its settings.
+    _wrap_socket = _kssl.wrap_socket_method()

@@ -114,19 +114,13 @@ _probe_shared_rule()
 
 
 class KsslObject(_kssl.Conn):
-    """The `_sslobj` of a kssl.SSLSocket (internal)."""
+    """The `_sslobj` of a kssl.SSLSocket (internal).
 
-    _cert = None  # getpeercert()'s dict, once made: per instance then
+    Made by _kssl.wrap() (pybind/setup.c), which also sets what the stdlib's
+    _SSLSocket holds: _context, _owner (a weakref), server_hostname,
+    _sock (a weakref), _ignore_eof, _eof_is_eoferror."""
 
-    def _setup(self, context, sock, owner, server_hostname):
-        # Runs at every wrap_socket: no call that can be skipped.
-        self._context = context
-        self._sock = weakref.ref(sock)
-        self._owner = None if owner is None else weakref.ref(owner)
-        self.server_hostname = server_hostname
-        self._ignore_eof = bool(_raw_options(context) & _IGNORE_EOF)
-        self._eof_is_eoferror = (_eof_is_eoferror if _eof_is_eoferror
-                                 is not None else eof_is_eoferror())
+    __slots__ = ()  # no __dict__, as the stdlib's _SSLSocket (_cert is C's)
 
     @property
     def context(self):
@@ -270,3 +264,4 @@ class SSLSocket(_ssl.SSLSocket):
 
 
 SSLContext.sslsocket_class = SSLSocket
+_kssl.set_conn_class(KsslObject, eof_is_eoferror)

@@ -334,12 +334,18 @@ class KsslSocketPathTest(FileServerMixin, unittest.TestCase):
                             return type(sock)._kssl_alert_kernel(sock)
                         sock._kssl_alert_kernel = alert
                     else:
-                        def shutdown():
-                            calls.append(1)
-                            if len(calls) == 1:
-                                raise ssl.SSLWantWriteError(3, "simulated")
-                            return type(obj).shutdown(obj)
-                        obj.shutdown = shutdown
+                        # The _sslobj has no __dict__ (as the stdlib's):
+                        # a subclass in its place, same layout.
+                        class FullOnce(type(obj)):
+                            __slots__ = ()
+
+                            def shutdown(self):
+                                calls.append(1)
+                                if len(calls) == 1:
+                                    raise ssl.SSLWantWriteError(3,
+                                                                "simulated")
+                                return super().shutdown()
+                        obj.__class__ = FullOnce
                     writer.write(chunk)
                     sent += chunk
                 else:
