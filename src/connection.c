@@ -31,26 +31,36 @@ kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
 		free(conn);
 		return NULL;
 	}
-	ks_conn_install_callbacks(conn);
-	ks_conn_apply_read_ahead(conn);
+	SSL_set_app_data(conn->core.ssl, conn);
+	ks_conn_apply_mode(conn);
 	return conn;
 }
 
 /*
- * OpenSSL's read-ahead reads whole socket buffers: fewer recv calls, but
- * bytes past the current record then sit in OpenSSL, and the kernel must
- * find the RX stream at a record boundary (src/offload.c). So only where
- * RX cannot move. Should a later change allow it after all, the switch
- * still waits for SSL_has_pending() == 0 (ks_offload_rx_now).
+ * Where the directions may go decides two things, set again whenever the
+ * offload mode or the context changes before the handshake ends:
+ *  - OpenSSL's read-ahead reads whole socket buffers: fewer recv calls,
+ *    but bytes past the current record then sit in OpenSSL, and the
+ *    kernel must find the RX stream at a record boundary
+ *    (src/offload.c). So only where RX cannot move. Should a later change
+ *    allow it after all, the switch still waits for SSL_has_pending() ==
+ *    0 (ks_offload_rx_now).
+ *  - The message callback (src/handshake.c) counts records for the
+ *    switch; where no direction can move OpenSSL need not call it for
+ *    every record and message (a server's post-handshake authentication
+ *    turns it on when it starts, src/pha.c). Both counts restart at
+ *    Finished, so installing it later in the handshake (an SNI
+ *    callback's new context) loses nothing.
  */
-void ks_conn_apply_read_ahead(kssl_conn *conn)
+void ks_conn_apply_mode(kssl_conn *conn)
 {
-	int rx_may_move = conn->offload != KSSL_OFFLOAD_NONE &&
-			  conn->offload != KSSL_OFFLOAD_TX && ks_kernel_can_offload();
+	int can = ks_kernel_can_offload() && conn->offload != KSSL_OFFLOAD_NONE;
+	int rx_may_move = can && conn->offload != KSSL_OFFLOAD_TX;
 
-	if (conn->core.ssl && !conn->core.handshake_done)
-		SSL_set_read_ahead(conn->core.ssl,
-				   conn->core.ctx->read_ahead && !rx_may_move);
+	if (!conn->core.ssl || conn->core.handshake_done)
+		return;
+	SSL_set_read_ahead(conn->core.ssl, conn->core.ctx->read_ahead && !rx_may_move);
+	ks_conn_watch_records(conn, can);
 }
 
 void kssl_conn_free(kssl_conn *conn)
@@ -94,7 +104,7 @@ int kssl_conn_set_ctx(kssl_conn *conn, kssl_ctx *ctx)
 	else
 		kssl_ctx_free(conn->core.ctx);
 	conn->core.ctx = ctx;
-	ks_conn_apply_read_ahead(conn);
+	ks_conn_apply_mode(conn);
 	return 0;
 }
 
@@ -103,7 +113,7 @@ void kssl_conn_set_offload(kssl_conn *conn, enum kssl_offload_mode mode)
 	if (conn->core.handshake_done)
 		return;
 	conn->offload = mode;
-	ks_conn_apply_read_ahead(conn);
+	ks_conn_apply_mode(conn);
 }
 
 void kssl_conn_set_data(kssl_conn *conn, void *data)

@@ -129,11 +129,10 @@ void ks_keylog_cb(const SSL *ssl, const char *line)
 	d->secret_len = (unsigned)len; /* at most KS_MAX_SECRET */
 }
 
-void ks_conn_install_callbacks(kssl_conn *conn)
+void ks_conn_watch_records(kssl_conn *conn, int on)
 {
-	SSL_set_app_data(conn->core.ssl, conn);
-	SSL_set_msg_callback(conn->core.ssl, msg_cb);
-	SSL_set_msg_callback_arg(conn->core.ssl, conn);
+	SSL_set_msg_callback(conn->core.ssl, on ? msg_cb : NULL);
+	SSL_set_msg_callback_arg(conn->core.ssl, on ? conn : NULL);
 }
 
 int kssl_handshake(kssl_conn *conn)

@@ -210,7 +210,8 @@ const char *ks_alert_name(int desc);
 
 /* ---- handshake and offload (src/handshake.c, src/offload.c) ------------ */
 
-void ks_conn_install_callbacks(kssl_conn *conn);
+/* The message callback on conn's SSL (on) or none (src/handshake.c). */
+void ks_conn_watch_records(kssl_conn *conn, int on);
 void ks_keylog_cb(const SSL *ssl, const char *line);
 /* Install ks_keylog_cb on the context only where secrets can be used
  * (src/context.c); ks_capture_secrets_always (tests that fake the tls
@@ -219,9 +220,9 @@ void ks_ctx_update_keylog(kssl_ctx *ctx);
 /* 1 if a secret can be put to use: a kernel with the tls ULP (asked once
  * per process), or ks_capture_secrets_always. */
 int ks_kernel_can_offload(void);
-/* Read-ahead on conn's SSL where its context asks for it and RX stays in
- * userspace (src/connection.c). */
-void ks_conn_apply_read_ahead(kssl_conn *conn);
+/* Read-ahead and the message callback as conn's offload mode, context and
+ * kernel allow (src/connection.c). */
+void ks_conn_apply_mode(kssl_conn *conn);
 /* Append a key log line to the context's key log file, if it has one. */
 void ks_keylog_write(kssl_ctx *ctx, const char *line);
 extern int ks_capture_secrets_always;

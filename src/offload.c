@@ -9,7 +9,7 @@
  * RX has one more rule: the kernel only sees bytes still in the socket, so
  * the switch happens only when OpenSSL holds no unread record or plaintext
  * (SSL_has_pending() == 0). kssl turns on read-ahead only where RX cannot
- * move (ks_conn_apply_read_ahead), so after the handshake OpenSSL has read
+ * move (ks_conn_apply_mode), so after the handshake OpenSSL has read
  * exactly up to a record boundary.
  */
 #include <errno.h>

@@ -77,8 +77,12 @@ int kssl_conn_verify_client_post_handshake(kssl_conn *conn)
 		return ks_failed_earlier(&conn->core);
 	if (conn->core.ssl) {
 		ERR_clear_error();
-		if (SSL_verify_client_post_handshake(conn->core.ssl) == 1)
+		if (SSL_verify_client_post_handshake(conn->core.ssl) == 1) {
+			/* The client's Finished tells of its certificate
+			 * (src/handshake.c), also where nothing is offloaded. */
+			ks_conn_watch_records(conn, 1);
 			return 0;
+		}
 		/* Not a failure of the connection: it goes on as before. */
 		return ks_err_ssl(KSSL_E_TLS, "%s", what);
 	}
