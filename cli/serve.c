@@ -220,8 +220,16 @@ static void trim_memory(struct server *srv)
 
 static int run_worker(struct server *srv, int lfd)
 {
+	/*
+	 * Bodies under 64 KiB (one default pipe's worth, a single chain) go
+	 * by sendfile(2): a splice chain costs two io-wq handoffs per file,
+	 * and in the kTLS VM the 16 KiB rows spent 2.4x the sender CPU of
+	 * sendfile(2) that way (docs/bench.md). Larger files keep the chains,
+	 * which never block the loop on a disk read.
+	 */
 	struct kssl_loop_config cfg = { .flags = srv->o->loop_flags |
-						 KSSL_LOOP_VERBOSE };
+						 KSSL_LOOP_VERBOSE,
+					.splice_min = 64 << 10 };
 	int64_t give_up = 0;
 
 	mallopt(M_TRIM_THRESHOLD, SERVE_TRIM_THRESHOLD);

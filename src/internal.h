@@ -164,10 +164,12 @@ struct kssl_conn {
 	unsigned char alert_len;
 	int warn_alerts;           /* consecutive warning alerts (limit: 5) */
 
-	/* userspace sendfile: a chunk SSL_write must be retried with */
+	/* userspace sendfile: file bytes read ahead of SSL_write, whose
+	 * record at sf_buf + sf_pos a WANT_WRITE retry must send again */
 	int sf_fd;
+	unsigned sf_pos;
 	unsigned char *sf_buf;
-	size_t sf_len;
+	size_t sf_len;             /* bytes from sf_pos not yet written */
 	off_t sf_off;
 };
 

@@ -352,7 +352,10 @@ static int kernel_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 	return rc;
 }
 
-#define KS_SF_CHUNK 16384 /* one full TLS record per SSL_write */
+#define KS_SF_RECORD 16384 /* one full TLS record per SSL_write */
+/* Read from the file four records at a time: one pread per 64 KiB, not
+ * one per record (a 1 GiB download made 65536 of them). */
+#define KS_SF_CHUNK (4 * KS_SF_RECORD)
 
 static int user_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 			 size_t count, size_t *sent)
@@ -381,20 +384,23 @@ static int user_sendfile(kssl_conn *conn, int file_fd, off_t offset,
 			if (n == 0)
 				return short_file(*sent, count);
 			conn->sf_len = (size_t)n;
+			conn->sf_pos = 0;
 			conn->sf_fd = file_fd;
 		}
 		conn->sf_off = offset + (off_t)*sent;
-		w = ks_core_write(&conn->core, conn->sf_buf, conn->sf_len,
+		w = ks_core_write(&conn->core, conn->sf_buf + conn->sf_pos,
+				  conn->sf_len < KS_SF_RECORD ? conn->sf_len : KS_SF_RECORD,
 				  "TLS write (sendfile)");
 		if (w < 0)
 			return w;
 		*sent += (size_t)w;
-		conn->sf_len = 0;
+		conn->sf_pos += (unsigned)w;
+		conn->sf_len -= (size_t)w;
 	}
 	/*
 	 * Done: the chunk buffer goes, as OpenSSL's own record buffers do
 	 * (SSL_MODE_RELEASE_BUFFERS), so an idle keep-alive connection holds
-	 * no 16 KiB of it. It stays only while a WANT_WRITE retry needs it.
+	 * no 64 KiB of it. It stays only while a WANT_WRITE retry needs it.
 	 */
 	free(conn->sf_buf);
 	conn->sf_buf = NULL;

@@ -78,6 +78,7 @@ struct kssl_loop {
 	int epfd;
 	char reason[160];
 	size_t pipe_size;
+	size_t splice_min; /* kssl_loop_config.splice_min */
 	unsigned pool_max, pool_len;
 	struct ku_pipe *pool;
 	kssl_lconn *conns;

@@ -75,6 +75,7 @@ kssl_loop *kssl_loop_new(const struct kssl_loop_config *cfg)
 	if (loop->pipe_size > max)
 		loop->pipe_size = max;
 	loop->pool_max = cfg->pipe_pool_max ? cfg->pipe_pool_max : 64;
+	loop->splice_min = cfg->splice_min;
 	if (init_uring(loop, cfg->ring_entries ? cfg->ring_entries : 256) == 0) {
 		loop->use_uring = 1;
 		return loop;

@@ -229,7 +229,7 @@ int kssl_lconn_sendfile(kssl_lconn *lc, int file_fd, off_t offset,
 	lc->count = count;
 	if (!kernel_tx)
 		lc->path = "tls-user";
-	else if (kssl_loop_uses_splice(lc->loop))
+	else if (kssl_loop_uses_splice(lc->loop) && count >= lc->loop->splice_min)
 		lc->path = "splice";
 	else
 		lc->path = "sendfile";

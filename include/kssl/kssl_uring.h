@@ -51,6 +51,10 @@ struct kssl_loop_config {
 	size_t pipe_size;       /* F_SETPIPE_SZ for splice pipes (default 1 MiB,
 				   capped at /proc/sys/fs/pipe-max-size) */
 	unsigned pipe_pool_max; /* idle pipes kept for reuse (default 64) */
+	/* Kernel-TX sends shorter than this go by sendfile(2), not a splice
+	 * chain: one call instead of two io_uring operations, each run by an
+	 * io-wq worker thread (default 0: every send is spliced). */
+	size_t splice_min;
 };
 
 /*

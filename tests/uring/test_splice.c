@@ -28,9 +28,10 @@ static kssl_loop *new_loop(size_t pipe_size)
 	return loop;
 }
 
-/* Send [off, off+len) of a size-byte file over one pair; check the hash. */
-static void send_range(kssl_loop *loop, size_t size, off_t off, size_t len,
-		       unsigned delay_ms, int small_sndbuf)
+/* Send [off, off+len) of a size-byte file over one pair by want_path;
+ * check the hash. */
+static void send_range_by(kssl_loop *loop, size_t size, off_t off, size_t len,
+			  unsigned delay_ms, int small_sndbuf, const char *want_path)
 {
 	struct u_reader r = { .delay_ms = delay_ms };
 	struct u_done d = { 0 };
@@ -52,7 +53,7 @@ static void send_range(kssl_loop *loop, size_t size, off_t off, size_t len,
 	ck_assert_int_eq(kssl_lconn_sendfile(lc, file, off, len, u_done_cb, &d), 0);
 	u_run_until(loop, &d.done);
 	ck_assert_msg(d.result == (ssize_t)len, "result %zd: %s", d.result, d.err);
-	ck_assert_str_eq(d.path, "splice");
+	ck_assert_str_eq(d.path, want_path);
 	kssl_lconn_close(lc);
 	ck_assert_int_ge(kssl_loop_run(loop, 0), 0);
 	u_reader_join(&r);
@@ -60,6 +61,12 @@ static void send_range(kssl_loop *loop, size_t size, off_t off, size_t len,
 	ck_assert_uint_eq(r.got, len);
 	ck_assert_str_eq(r.hex, want);
 	close(file);
+}
+
+static void send_range(kssl_loop *loop, size_t size, off_t off, size_t len,
+		       unsigned delay_ms, int small_sndbuf)
+{
+	send_range_by(loop, size, off, len, delay_ms, small_sndbuf, "splice");
 }
 
 START_TEST(splice_whole_file)
@@ -85,6 +92,24 @@ START_TEST(splice_zero_bytes)
 	kssl_loop *loop = new_loop(0);
 
 	send_range(loop, 4096, 0, 0, 0, 0);
+	kssl_loop_free(loop);
+}
+END_TEST
+
+/* splice_min: shorter sends go by sendfile(2), the rest by splice chains. */
+START_TEST(sends_under_splice_min_use_sendfile)
+{
+	struct kssl_loop_config cfg = { .splice_min = 65536 };
+	kssl_loop *loop = kssl_loop_new(&cfg);
+
+	ck_assert_ptr_nonnull(loop);
+	if (!kssl_loop_uses_splice(loop)) {
+		kssl_loop_free(loop);
+		return;
+	}
+	send_range_by(loop, 100000, 7, 65535, 0, 0, "sendfile");
+	send_range_by(loop, 100000, 7, 65536, 0, 0, "splice");
+	send_range_by(loop, 1000, 0, 1000, 0, 0, "sendfile");
 	kssl_loop_free(loop);
 }
 END_TEST
@@ -357,6 +382,7 @@ int main(void)
 	tcase_add_test(tc, splice_whole_file);
 	tcase_add_test(tc, splice_range_and_small_pipe);
 	tcase_add_test(tc, splice_zero_bytes);
+	tcase_add_test(tc, sends_under_splice_min_use_sendfile);
 	tcase_add_test(tc, splice_real_eagain);
 	tcase_add_test(tc, splice_short_in_leg_cancels_out_leg);
 	tcase_add_test(tc, splice_short_out_leg);
