@@ -37,7 +37,7 @@ kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
 }
 
 /*
- * Where the directions may go decides two things, set again whenever the
+ * Where the directions may go decides three things, set again whenever the
  * offload mode or the context changes before the handshake ends:
  *  - OpenSSL's read-ahead reads whole socket buffers: fewer recv calls,
  *    but bytes past the current record then sit in OpenSSL, and the
@@ -45,6 +45,7 @@ kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
  *    (src/offload.c). So only where RX cannot move. Should a later change
  *    allow it after all, the switch still waits for SSL_has_pending() ==
  *    0 (ks_offload_rx_now).
+ *  - The key log callback, where the context alone would leave it off.
  *  - The message callback (src/handshake.c) counts records for the
  *    switch; where no direction can move OpenSSL need not call it for
  *    every record and message (a server's post-handshake authentication
@@ -61,6 +62,11 @@ void ks_conn_apply_mode(kssl_conn *conn)
 		return;
 	SSL_set_read_ahead(conn->core.ssl, conn->core.ctx->read_ahead && !rx_may_move);
 	ks_conn_watch_records(conn, can);
+	/* A connection that may offload on a context that does not: the
+	 * context's key log callback must run for it (src/context.c). */
+	if (can && conn->core.ctx->offload == KSSL_OFFLOAD_NONE &&
+	    !__atomic_exchange_n(&conn->core.ctx->conn_offload, 1, __ATOMIC_RELAXED))
+		ks_ctx_update_keylog(conn->core.ctx);
 }
 
 void kssl_conn_free(kssl_conn *conn)

@@ -141,12 +141,16 @@ int ks_kernel_can_offload(void)
  * sprintf per byte before calling it: ~300k instructions per handshake,
  * 6 % of a client's TLS 1.3 handshake (docs/bench.md). So it is installed
  * only where a secret can be used: a kernel with the tls ULP and a
- * direction allowed to move there, or a key log file.
+ * direction allowed to move there (by the context, or by a connection's
+ * own mode: OpenSSL reads the callback from the SSL_CTX), or a key log
+ * file.
  */
 void ks_ctx_update_keylog(kssl_ctx *ctx)
 {
 	int need = ctx->keylog ||
-		   (ctx->offload != KSSL_OFFLOAD_NONE && ks_kernel_can_offload());
+		   ((ctx->offload != KSSL_OFFLOAD_NONE ||
+		     __atomic_load_n(&ctx->conn_offload, __ATOMIC_RELAXED)) &&
+		    ks_kernel_can_offload());
 
 	if (kssl_ctx_is_dtls(ctx))
 		return; /* DTLS contexts have their own (src/dtls.c) */

@@ -44,6 +44,7 @@ struct kssl_ctx {
 	enum kssl_offload_mode offload;
 	int client_sessions;
 	int read_ahead;          /* kssl_ctx_set_read_ahead */
+	int conn_offload;        /* a conn of an offload-NONE ctx may offload */
 	int pha;                 /* post-handshake auth (src/pha.c) */
 	kssl_password_cb pw_cb;
 	void *pw_arg;
