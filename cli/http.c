@@ -274,26 +274,6 @@ int http_range(const char *spec, off_t size, off_t *start, size_t *count)
 	return 206;
 }
 
-void http_date(time_t t, char *out, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
-
-time_t http_parse_date(const char *s)
-{
-	struct tm tm;
-	const char *e;
-
-	memset(&tm, 0, sizeof(tm));
-	e = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (!e || *e)
-		return 0;
-	return timegm(&tm);
-}
-
 const char *http_mime(const char *name)
 {
 	static const char *const map[][2] = {

@@ -45,9 +45,16 @@ void http_req_reset(struct http_req *req);
  */
 int http_range(const char *spec, off_t size, off_t *start, size_t *count);
 
-/* RFC 9110 IMF-fixdate of t into out (at least 30 bytes). */
+/*
+ * RFC 9110 IMF-fixdate of t into out (at least 30 bytes); a time outside
+ * 1970..9999 prints as the nearest end of that range.
+ */
 void http_date(time_t t, char *out, size_t len);
-/* Parse an IMF-fixdate; 0 on failure. */
+/*
+ * Parse an HTTP-date in any of RFC 9110's three forms (IMF-fixdate, RFC 850,
+ * asctime). Returns 0 for anything else, including impossible dates
+ * ("31 Feb") and times outside 1970..9999, which http_date cannot print.
+ */
 time_t http_parse_date(const char *s);
 
 /* Content-Type for a file name by extension. */

@@ -4,6 +4,7 @@
 Environment: KSSL_BIN (the kssl program), KSSL_TEST_CERTS (test PKI).
 Each test class starts its own server on a free port in a temp dir.
 """
+import email.utils
 import hashlib
 import os
 import re
@@ -138,6 +139,22 @@ class ServeSelfSigned(unittest.TestCase):
                               self.srv.url + "/hello.txt"), 304)
         self.assertEqual(code("-k", "-H", "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT",
                               self.srv.url + "/hello.txt"), 200)
+
+    def test_if_modified_since_obsolete_date_forms(self):
+        # RFC 9110 5.6.7: a recipient must accept the RFC 850 and asctime
+        # forms too; an impossible or unprintable date is ignored (200).
+        head = curl("-k", "-I", self.srv.url + "/hello.txt").stdout.decode()
+        lm = re.search(r"Last-Modified: (.*)\r", head).group(1)
+        when = email.utils.parsedate_to_datetime(lm)
+        rfc850 = when.strftime("%A, %d-%b-%y %H:%M:%S GMT")
+        asc = when.strftime("%a %b ") + ("%2d" % when.day) + when.strftime(" %H:%M:%S %Y")
+        for form in (rfc850, asc):
+            self.assertEqual(code("-k", "-H", "If-Modified-Since: " + form,
+                                  self.srv.url + "/hello.txt"), 304, form)
+        for bad in (lm.replace("GMT", "UTC"), lm + " x",
+                    "Mon, 30 Feb 2099 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:60 GMT"):
+            self.assertEqual(code("-k", "-H", "If-Modified-Since: " + bad,
+                                  self.srv.url + "/hello.txt"), 200, bad)
 
     def test_keepalive(self):
         r = curl("-k", "-v", self.srv.url + "/hello.txt", self.srv.url + "/big.bin")
