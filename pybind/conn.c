@@ -705,6 +705,21 @@ static PyObject *conn_chain(KsConn *self, PyObject *arg)
 	return list;
 }
 
+/* The stdlib's private _sslobj.get_verified_chain() (Python 3.10-3.12):
+ * _ssl.Certificate objects, or None. */
+static PyObject *conn_verified_chain(KsConn *self, PyObject *unused)
+{
+	(void)unused;
+	return kp_cert_list(conn_chain(self, Py_True));
+}
+
+/* _sslobj.get_unverified_chain(): the certificates the peer sent. */
+static PyObject *conn_unverified_chain(KsConn *self, PyObject *unused)
+{
+	(void)unused;
+	return kp_cert_list(conn_chain(self, Py_False));
+}
+
 static const char *state_name(enum kssl_offload_state s)
 {
 	switch (s) {
@@ -826,6 +841,10 @@ static PyMethodDef conn_methods[] = {
 	{ "_peer_der", (PyCFunction)conn_peer_der, METH_NOARGS, NULL },
 	{ "_chain", (PyCFunction)conn_chain, METH_O,
 	  "_chain(verified) -> [DER bytes] or None" },
+	{ "get_verified_chain", (PyCFunction)conn_verified_chain, METH_NOARGS,
+	  "get_verified_chain() -> [_ssl.Certificate] or None" },
+	{ "get_unverified_chain", (PyCFunction)conn_unverified_chain, METH_NOARGS,
+	  "get_unverified_chain() -> [_ssl.Certificate] or None" },
 	{ "_offload", (PyCFunction)conn_offload, METH_NOARGS, NULL },
 	{ "_set_native", (PyCFunction)conn_set_native, METH_O, NULL },
 	{ NULL, NULL, 0, NULL },

@@ -54,6 +54,12 @@ PyObject *kp_cipher_tuple(const struct kssl_cipher_desc *d);
  * before the handshake. */
 PyObject *kp_peer_der(int handshake_done, const uint8_t *der, size_t n);
 
+/*
+ * cert.c. A list of DER bytes (a new reference, consumed) as a list of
+ * _ssl.Certificate objects; None stays None, NULL stays NULL.
+ */
+PyObject *kp_cert_list(PyObject *ders);
+
 /* Module functions defined next to what they serve. */
 PyObject *kp_cipher_table(PyObject *m, PyObject *unused); /* ciphers.c */
 PyObject *kp_key_pem(PyObject *m, PyObject *arg);         /* context.c */

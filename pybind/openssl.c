@@ -122,3 +122,65 @@ int kp_ossl_key_pem(const void *der, size_t len, char **pem, size_t *pem_len)
 	EVP_PKEY_free(pkey);
 	return r;
 }
+
+static X509 *cert_of(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+
+	return d2i_X509(NULL, &p, (long)len);
+}
+
+/* The contents of a memory BIO, malloc'd and NUL-ended. */
+static int bio_out(BIO *bio, char **out, size_t *out_len)
+{
+	BUF_MEM *mem;
+
+	if (BIO_get_mem_ptr(bio, &mem) <= 0 || !(*out = malloc(mem->length + 1)))
+		return -1;
+	memcpy(*out, mem->data, mem->length);
+	(*out)[mem->length] = 0;
+	if (out_len)
+		*out_len = mem->length;
+	return 0;
+}
+
+int kp_ossl_cert_pem(const uint8_t *der, size_t len, int with_aux, char **pem,
+		     size_t *pem_len)
+{
+	X509 *x = cert_of(der, len);
+	BIO *bio = BIO_new(BIO_s_mem());
+	int r = -1;
+
+	*pem = NULL;
+	if (x && bio && (with_aux ? PEM_write_bio_X509_AUX(bio, x) : PEM_write_bio_X509(bio, x)))
+		r = bio_out(bio, pem, pem_len);
+	ERR_clear_error();
+	BIO_free(bio);
+	X509_free(x);
+	return r;
+}
+
+int kp_ossl_cert_subject(const uint8_t *der, size_t len, char **out)
+{
+	X509 *x = cert_of(der, len);
+	BIO *bio = BIO_new(BIO_s_mem());
+	int r = -1;
+
+	*out = NULL;
+	if (x && bio && X509_NAME_print_ex(bio, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0)
+		r = bio_out(bio, out, NULL);
+	ERR_clear_error();
+	BIO_free(bio);
+	X509_free(x);
+	return r;
+}
+
+unsigned long kp_ossl_cert_subject_hash(const uint8_t *der, size_t len)
+{
+	X509 *x = cert_of(der, len);
+	unsigned long h = x ? X509_subject_name_hash(x) : 0;
+
+	ERR_clear_error();
+	X509_free(x);
+	return h;
+}

@@ -41,4 +41,20 @@ void kp_ossl_set_options(kssl_ctx *ctx, uint64_t opts);
  */
 int kp_ossl_key_pem(const void *der, size_t len, char **pem, size_t *pem_len);
 
+/*
+ * A DER certificate as PEM (with_aux: OpenSSL's "TRUSTED CERTIFICATE"
+ * form), malloc'd into *pem; 0, or -1 if it does not parse or memory ran
+ * out. For _ssl.Certificate.public_bytes.
+ */
+int kp_ossl_cert_pem(const uint8_t *der, size_t len, int with_aux, char **pem,
+		     size_t *pem_len);
+
+/* The subject of a DER certificate as RFC 2253 text, malloc'd NUL-ended
+ * into *out; 0, or -1. For _ssl.Certificate's repr. */
+int kp_ossl_cert_subject(const uint8_t *der, size_t len, char **out);
+
+/* OpenSSL's hash of a DER certificate's subject name (0 if it does not
+ * parse). For _ssl.Certificate's hash. */
+unsigned long kp_ossl_cert_subject_hash(const uint8_t *der, size_t len);
+
 #endif

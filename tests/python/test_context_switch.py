@@ -126,8 +126,11 @@ class ChainTest(unittest.TestCase):
     DER bytes) equal the stdlib's, also after kssl freed the SSL (both
     directions in the kernel, in the VM)."""
 
-    def chains(self, mod, server_side, version):
+    def chains(self, mod, server_side, version, private=None):
         def ours(s):
+            if private:
+                return (private(s._sslobj.get_verified_chain()),
+                        private(s._sslobj.get_unverified_chain()))
             if mod is kssl:
                 return s.get_verified_chain(), s.get_unverified_chain()
             return stdlib_chains(s)
@@ -151,6 +154,36 @@ class ChainTest(unittest.TestCase):
             got = None if server_side else ours(c)
             c.sendall(b"y")
         return peer.result() if server_side else got
+
+    def test_private_chain_objects(self):
+        """3.11's private _sslobj.get_(un)verified_chain(): _ssl.Certificate
+        objects with the same repr, hash, equality, encodings, get_info()
+        and errors as the stdlib's, on both sides and versions."""
+        def describe(chain):
+            if chain is None:
+                return None
+            out = []
+            for c in chain:
+                out.append((type(c).__module__, type(c).__qualname__, repr(c), hash(c),
+                            c == chain[0], c != chain[-1], c == c.public_bytes(),
+                            c.public_bytes(), c.public_bytes(ssl._ssl.ENCODING_DER),
+                            c.public_bytes(format=0x101),  # PEM_AUX (no _ssl name)
+                            c.get_info(), outcome(lambda: c < c),
+                            outcome(lambda: c.public_bytes(7)),
+                            outcome(lambda: type(c)())))
+            return out
+
+        def private(mod, server_side, version):
+            return self.chains(mod, server_side, version, private=describe)
+
+        for server_side in (False, True):
+            for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+                with self.subTest(server_side=server_side, version=version):
+                    ours = private(kssl, server_side, version)
+                    theirs = private(ssl, server_side, version)
+                    self.assertEqual(ours, theirs)
+                    self.assertEqual(len(ours[0]), 2)  # leaf, CA
+                    self.assertIn("_ssl.Certificate", ours[0][0][2])
 
     def test_chains(self):
         for server_side in (False, True):
