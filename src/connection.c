@@ -51,7 +51,8 @@ kssl_conn *kssl_conn_new(kssl_ctx *ctx, int fd)
  *    every record and message (a server's post-handshake authentication
  *    turns it on when it starts, src/pha.c). Both counts restart at
  *    Finished, so installing it later in the handshake (an SNI
- *    callback's new context) loses nothing.
+ *    callback's new context) loses nothing. A context that traces
+ *    messages (kssl_ctx_set_msg_cb) needs it whatever the mode.
  */
 void ks_conn_apply_mode(kssl_conn *conn)
 {
@@ -61,7 +62,7 @@ void ks_conn_apply_mode(kssl_conn *conn)
 	if (!conn->core.ssl || conn->core.handshake_done)
 		return;
 	SSL_set_read_ahead(conn->core.ssl, conn->core.ctx->read_ahead && !rx_may_move);
-	ks_conn_watch_records(conn, can);
+	ks_conn_watch_records(conn, can || conn->core.ctx->msg_cb);
 	/* A connection that may offload on a context that does not: the
 	 * context's key log callback must run for it (src/context.c). */
 	if (can && conn->core.ctx->offload == KSSL_OFFLOAD_NONE &&

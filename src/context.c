@@ -373,6 +373,12 @@ void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg)
 	SSL_CTX_set_tlsext_servername_arg(ctx->ssl_ctx, ctx);
 }
 
+void kssl_ctx_set_msg_cb(kssl_ctx *ctx, kssl_msg_cb cb, void *arg)
+{
+	ctx->msg_cb = cb;
+	ctx->msg_arg = arg;
+}
+
 int kssl_ctx_set_num_tickets(kssl_ctx *ctx, size_t n)
 {
 	if (!SSL_CTX_set_num_tickets(ctx->ssl_ctx, n))

@@ -33,8 +33,10 @@ static void msg_cb(int write_p, int version, int content_type,
 	struct ks_dir *d = write_p ? &conn->tx : &conn->rx;
 	const unsigned char *p = buf;
 
-	(void)version;
 	(void)ssl;
+	if (conn->core.ctx->msg_cb)
+		conn->core.ctx->msg_cb(conn, write_p, version, content_type, buf, len,
+				       conn->core.ctx->msg_arg);
 	switch (content_type) {
 	case SSL3_RT_HEADER:
 		d->records++;

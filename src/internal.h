@@ -50,6 +50,8 @@ struct kssl_ctx {
 	void *pw_arg;
 	kssl_sni_cb sni_cb;
 	void *sni_arg;
+	kssl_msg_cb msg_cb;     /* kssl_ctx_set_msg_cb */
+	void *msg_arg;
 	unsigned char alpn[KS_MAX_ALPN]; /* wire format */
 	size_t alpn_len;
 	FILE *keylog; /* only when asked for */

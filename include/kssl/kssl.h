@@ -388,6 +388,21 @@ typedef int (*kssl_sni_cb)(kssl_conn *conn, const char *server_name,
 KSSL_API void kssl_ctx_set_sni_cb(kssl_ctx *ctx, kssl_sni_cb cb, void *arg);
 
 /*
+ * Protocol message tracing (OpenSSL's message callback, as CPython's
+ * SSLContext._msg_callback): cb sees each TLS message and record header
+ * that OpenSSL sends (write_p 1) or receives (0) on the context's
+ * connections, with OpenSSL's version and content_type numbers (256 =
+ * record header, 257 = TLS 1.3 inner content type) and the bytes. It runs
+ * inside kssl_handshake/read/write/shutdown on the calling thread. Records
+ * a direction carries in the kernel after offload never reach OpenSSL, so
+ * they are not reported. NULL turns it off; it applies to connections made
+ * (or switched to the context) afterwards.
+ */
+typedef void (*kssl_msg_cb)(kssl_conn *conn, int write_p, int version, int content_type,
+			    const void *buf, size_t len, void *arg);
+KSSL_API void kssl_ctx_set_msg_cb(kssl_ctx *ctx, kssl_msg_cb cb, void *arg);
+
+/*
  * Session resumption. Servers issue `n` TLS 1.3 tickets per handshake
  * (default 2; 0 turns tickets off and TLS 1.2 tickets with it). Clients keep
  * sessions only when kssl_ctx_set_client_sessions(ctx, 1) was called:

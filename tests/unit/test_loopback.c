@@ -234,6 +234,81 @@ START_TEST(read_ahead_only_where_rx_stays_in_userspace)
 }
 END_TEST
 
+/* What a message callback saw: counts by (direction, type). */
+struct trace {
+	int calls;
+	int client_hello_sent, server_hello_read, finished_read, finished_sent;
+	int headers[2];
+	kssl_conn *conn;
+	int wrong_conn;
+};
+
+static void trace_cb(kssl_conn *conn, int write_p, int version, int content_type,
+		     const void *buf, size_t len, void *arg)
+{
+	struct trace *t = arg;
+	const unsigned char *p = buf;
+
+	(void)version;
+	t->calls++;
+	if (t->conn && conn != t->conn)
+		t->wrong_conn++;
+	if (content_type == 256) /* SSL3_RT_HEADER */
+		t->headers[write_p]++;
+	if (content_type != 22 || len < 1) /* handshake messages */
+		return;
+	t->client_hello_sent += write_p && p[0] == 1;
+	t->server_hello_read += !write_p && p[0] == 2;
+	t->finished_read += !write_p && p[0] == 20;
+	t->finished_sent += write_p && p[0] == 20;
+}
+
+/*
+ * kssl_ctx_set_msg_cb: a client traces its handshake (ClientHello out,
+ * ServerHello and Finished in, record headers both ways) whatever the
+ * offload mode, including NONE where libkssl itself needs no callback;
+ * NULL turns it off.
+ */
+static void trace_case(enum kssl_offload_mode mode, int on, struct trace *t)
+{
+	kssl_ctx *sctx = h_server_ctx("server"), *cctx = h_client_ctx();
+	struct h_pair p;
+
+	memset(t, 0, sizeof(*t));
+	kssl_ctx_set_offload(cctx, mode);
+	kssl_ctx_set_msg_cb(cctx, trace_cb, t);
+	if (!on)
+		kssl_ctx_set_msg_cb(cctx, NULL, NULL);
+	h_peer_init(&p.srv, sctx, -1);
+	h_pair_open(&p, cctx);
+	t->conn = p.c;
+	ck_assert_int_eq(h_handshake(p.c), 0);
+	h_peer_join_ok(&p.srv);
+	h_pair_free(&p);
+	kssl_ctx_free(sctx);
+	kssl_ctx_free(cctx);
+}
+
+START_TEST(msg_cb_traces_the_handshake)
+{
+	enum kssl_offload_mode modes[] = { KSSL_OFFLOAD_NONE, KSSL_OFFLOAD_BOTH };
+	struct trace t;
+
+	for (size_t i = 0; i < 2; i++) {
+		trace_case(modes[i], 1, &t);
+		ck_assert_int_eq(t.client_hello_sent, 1);
+		ck_assert_int_eq(t.server_hello_read, 1);
+		ck_assert_int_eq(t.finished_read, 1);
+		ck_assert_int_eq(t.finished_sent, 1);
+		ck_assert_int_ge(t.headers[0], 2);
+		ck_assert_int_ge(t.headers[1], 2);
+		ck_assert_int_eq(t.wrong_conn, 0);
+		trace_case(modes[i], 0, &t);
+		ck_assert_int_eq(t.calls, 0);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("loopback");
@@ -253,6 +328,7 @@ int main(void)
 	tcase_add_test(o, offload_none_keeps_both_in_userspace);
 	tcase_add_test(o, conn_offload_mode_overrides_ctx_mode);
 	tcase_add_test(o, read_ahead_only_where_rx_stays_in_userspace);
+	tcase_add_test(o, msg_cb_traces_the_handshake);
 	suite_add_tcase(s, o);
 	return h_run(s);
 }
