@@ -144,6 +144,8 @@ static void conn_dealloc(KsConn *self)
 	Py_CLEAR(self->context);
 	Py_CLEAR(self->hostname);
 	Py_CLEAR(self->cert);
+	for (int i = 0; i < 3; i++)
+		Py_CLEAR(self->msg_exc[i]);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -285,7 +287,7 @@ static const char *op_name(const KsConn *self, enum op op)
 }
 
 /* Returns 0 with c->r >= 0, or -1 with a Python exception set. */
-static int run(KsConn *self, struct call *c)
+static int run_io(KsConn *self, struct call *c)
 {
 	double timeout, deadline = 0;
 
@@ -395,6 +397,16 @@ timed_out:
 		}
 	}
 	return -1;
+}
+
+/* run_io, then what SSLContext._msg_callback raised meanwhile (msg.c). */
+static int run(KsConn *self, struct call *c)
+{
+	int r = run_io(self, c);
+
+	if (self->msg_exc[0])
+		return kp_msg_raise(self) < 0 ? -1 : r;
+	return r;
 }
 
 /* ---- _sslobj methods ------------------------------------------------- */

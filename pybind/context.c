@@ -154,6 +154,17 @@ static PyObject *ctx_load_ca_dir(KsContext *self, PyObject *arg)
 	return path_call(self, arg, kssl_ctx_load_ca_dir);
 }
 
+/* set_msg_cb(on): report protocol messages to KsslObject._msg (msg.c). */
+static PyObject *ctx_set_msg_cb(KsContext *self, PyObject *arg)
+{
+	int on = PyObject_IsTrue(arg);
+
+	if (on < 0)
+		return NULL;
+	kp_msg_enable(self->ctx, on);
+	Py_RETURN_NONE;
+}
+
 /* set_keylog_file(path or None): None stops logging ($SSLKEYLOGFILE too). */
 static PyObject *ctx_set_keylog_file(KsContext *self, PyObject *arg)
 {
@@ -332,6 +343,7 @@ static PyMethodDef ctx_methods[] = {
 	  "use_cert_mem(cert, key, der, password=None)" },
 	{ "load_ca_file", (PyCFunction)ctx_load_ca_file, METH_O, NULL },
 	{ "load_ca_dir", (PyCFunction)ctx_load_ca_dir, METH_O, NULL },
+	{ "set_msg_cb", (PyCFunction)ctx_set_msg_cb, METH_O, NULL },
 	{ "load_ca_mem", (PyCFunction)ctx_load_ca_mem, METH_VARARGS,
 	  "load_ca_mem(data, der)" },
 	{ "load_default_cas", (PyCFunction)ctx_load_default_cas, METH_NOARGS, NULL },

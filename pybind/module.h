@@ -110,7 +110,19 @@ typedef struct {
 			    stdlib's unwrap() then reports (eof.c) */
 	int fatal;       /* the stdlib's OpenSSL met a fatal error on a write
 			    (BAD_LENGTH): version() None (eof.c) */
+	PyObject *msg_exc[3]; /* what SSLContext._msg_callback raised, raised
+				 when the call that ran it returns (msg.c) */
 } KsConn;
+
+/*
+ * msg.c. SSLContext._msg_callback: kp_msg_enable(ctx, on) has libkssl
+ * report a native context's protocol messages; kp_msg_raise(self) raises
+ * what the callback raised during the call that just returned (chained
+ * to the call's own error, as the stdlib's _ssl does): -1, or 0 if
+ * nothing.
+ */
+void kp_msg_enable(kssl_ctx *ctx, int on);
+int kp_msg_raise(KsConn *self);
 
 /*
  * conn.c: a new Conn (of type, a subclass) on sock's fd for the native

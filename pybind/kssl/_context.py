@@ -65,6 +65,8 @@ _state_lock = threading.Lock()
 # set_servername_callback() changes the stdlib half without an attribute
 # assignment: the one setting read back at each wrap_socket.
 _raw_sni = _ssl._SSLContext.sni_callback.__get__
+# _msg_callback's C slot: the stdlib's enum-making wrapper of the callback.
+_raw_msg = _ssl._SSLContext._msg_callback.__get__
 
 
 def _add_stats(total, more):
@@ -416,6 +418,8 @@ class SSLContext(_ssl.SSLContext):
             _kssl.keep_sessions(native)  # sock.session, as the stdlib's
         if self.post_handshake_auth and not dtls:
             _kssl.set_pha(native, True)
+        if _raw_msg(self) is not None and not dtls:
+            native.set_msg_cb(True)
         return native
 
     # -- sockets ----------------------------------------------------------

@@ -28,6 +28,7 @@ the server's session tickets). *_reason says why a direction is not
 
 _raw_options = _ssl._SSLContext.options.__get__  # an int, not Options(...)
 _IGNORE_EOF = int(_ssl.OP_IGNORE_UNEXPECTED_EOF)
+_raw_msg = _ssl._SSLContext._msg_callback.__get__
 
 
 _decoded = {}  # DER -> getpeercert() dict, the most recent _DECODED_MAX
@@ -192,6 +193,15 @@ class KsslObject(_kssl.Conn):
         result = callback(owner if owner is not None else self,
                           server_name, ctx)
         return result or 0
+
+    def _msg(self, direction, version, content_type, msg_type, data):
+        # Called by libkssl for each protocol message (GIL held; msg.c),
+        # as the stdlib's _ssl calls SSLContext._msg_callback's wrapper.
+        callback = _raw_msg(self._context)
+        if callback is not None:
+            owner = self.owner
+            callback(owner if owner is not None else self, direction,
+                     version, content_type, msg_type, data)
 
     def offload(self):
         return Offload(*self._offload())
