@@ -154,6 +154,29 @@ static PyObject *ctx_load_ca_dir(KsContext *self, PyObject *arg)
 	return path_call(self, arg, kssl_ctx_load_ca_dir);
 }
 
+/* store_certs(): DER of every certificate in the context's X509 store. */
+static PyObject *ctx_store_certs(KsContext *self, PyObject *unused)
+{
+	size_t n = kp_ossl_store_count(self->ctx);
+	PyObject *list = PyList_New(0);
+
+	(void)unused;
+	for (size_t i = 0; list && i < n; i++) {
+		uint8_t *der;
+		size_t len;
+		PyObject *b;
+
+		if (kp_ossl_store_cert(self->ctx, i, &der, &len) < 0)
+			continue; /* a CRL, or the store changed meanwhile */
+		b = PyBytes_FromStringAndSize((const char *)der, (Py_ssize_t)len);
+		free(der);
+		if (!b || PyList_Append(list, b) < 0)
+			Py_CLEAR(list);
+		Py_XDECREF(b);
+	}
+	return list;
+}
+
 /* set_msg_cb(on): report protocol messages to KsslObject._msg (msg.c). */
 static PyObject *ctx_set_msg_cb(KsContext *self, PyObject *arg)
 {
@@ -344,6 +367,7 @@ static PyMethodDef ctx_methods[] = {
 	{ "load_ca_file", (PyCFunction)ctx_load_ca_file, METH_O, NULL },
 	{ "load_ca_dir", (PyCFunction)ctx_load_ca_dir, METH_O, NULL },
 	{ "set_msg_cb", (PyCFunction)ctx_set_msg_cb, METH_O, NULL },
+	{ "store_certs", (PyCFunction)ctx_store_certs, METH_NOARGS, NULL },
 	{ "load_ca_mem", (PyCFunction)ctx_load_ca_mem, METH_VARARGS,
 	  "load_ca_mem(data, der)" },
 	{ "load_default_cas", (PyCFunction)ctx_load_default_cas, METH_NOARGS, NULL },

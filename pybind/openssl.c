@@ -184,3 +184,43 @@ unsigned long kp_ossl_cert_subject_hash(const uint8_t *der, size_t len)
 	X509_free(x);
 	return h;
 }
+
+size_t kp_ossl_store_count(kssl_ctx *ctx)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(kssl_ctx_ssl_ctx(ctx));
+	STACK_OF(X509_OBJECT) *objs;
+	int n;
+
+	if (!store || !X509_STORE_lock(store))
+		return 0;
+	objs = X509_STORE_get0_objects(store);
+	n = objs ? sk_X509_OBJECT_num(objs) : 0;
+	X509_STORE_unlock(store);
+	return n > 0 ? (size_t)n : 0;
+}
+
+int kp_ossl_store_cert(kssl_ctx *ctx, size_t i, uint8_t **der, size_t *len)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(kssl_ctx_ssl_ctx(ctx));
+	STACK_OF(X509_OBJECT) *objs;
+	X509 *x = NULL;
+	unsigned char *out = NULL;
+	int n = -1;
+
+	*der = NULL;
+	*len = 0;
+	if (!store || !X509_STORE_lock(store))
+		return -1;
+	objs = X509_STORE_get0_objects(store);
+	if (objs && i < (size_t)sk_X509_OBJECT_num(objs))
+		x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, (int)i));
+	if (x)
+		n = i2d_X509(x, &out);
+	X509_STORE_unlock(store);
+	if (n > 0 && (*der = malloc((size_t)n))) {
+		memcpy(*der, out, (size_t)n);
+		*len = (size_t)n;
+	}
+	OPENSSL_free(out);
+	return *der ? 0 : -1;
+}

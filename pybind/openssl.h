@@ -57,4 +57,15 @@ int kp_ossl_cert_subject(const uint8_t *der, size_t len, char **out);
  * parse). For _ssl.Certificate's hash. */
 unsigned long kp_ossl_cert_subject_hash(const uint8_t *der, size_t len);
 
+/*
+ * The certificates in a context's X509 store, which grows while it
+ * verifies when OpenSSL looks certificates up in a hash directory
+ * (capath, the default one): their count (other store objects, CRLs,
+ * included), and object i as DER malloc'd into *der (free with free();
+ * -1 if object i is not a certificate or memory ran out). For
+ * SSLContext.get_ca_certs().
+ */
+size_t kp_ossl_store_count(kssl_ctx *ctx);
+int kp_ossl_store_cert(kssl_ctx *ctx, size_t i, uint8_t **der, size_t *len);
+
 #endif

@@ -43,7 +43,8 @@ _HOST_NEVER_CHECK_SUBJECT = 0x20
 
 class _State:
     __slots__ = ("lock", "ops", "gen", "ciphers", "tls13", "alpn",
-                 "groups", "dh", "offload", "native", "retired_stats")
+                 "groups", "dh", "offload", "native", "retired_stats",
+                 "store_seen")
 
     def __init__(self):
         self.lock = threading.RLock()
@@ -57,6 +58,8 @@ class _State:
         self.offload = "both"
         self.native = {}       # server_side -> (settings key, _kssl.Context)
         self.retired_stats = {}  # session counters of replaced natives
+        self.store_seen = set()  # native store certificates given to the
+                                 # stdlib half (_sync_store)
 
 
 _state_lock = threading.Lock()
@@ -333,8 +336,38 @@ class SSLContext(_ssl.SSLContext):
             if cached is not None:
                 _add_stats(st.retired_stats,
                            _kssl.session_stats(cached[1]))
+                self._sync_store(st, [cached[1]])
             st.native[server_side] = (key, native)
             return native
+
+    def _sync_store(self, st, natives):
+        # While verifying, OpenSSL adds the certificates it looks up in a
+        # hash directory (capath, the default one) to the store of the
+        # context that verifies: for kssl sockets a native one. The
+        # stdlib's store would hold them after the same connections, so
+        # they go to the stdlib half, which get_ca_certs() and
+        # cert_store_stats() read (duplicates are ignored there).
+        for native in natives:
+            for der in native.store_certs():
+                if der not in st.store_seen:
+                    st.store_seen.add(der)
+                    _ssl._SSLContext.load_verify_locations(self, cadata=der)
+
+    def get_ca_certs(self, binary_form=False):
+        """As ssl.SSLContext.get_ca_certs(), including the CA certificates
+        this context's kssl sockets loaded from a capath while verifying."""
+        st = self._kst()
+        with st.lock:
+            self._sync_store(st, [n for _, n in st.native.values()])
+        return super().get_ca_certs(binary_form)
+
+    def cert_store_stats(self):
+        """As ssl.SSLContext.cert_store_stats(), counting the certificates
+        this context's kssl sockets loaded from a capath while verifying."""
+        st = self._kst()
+        with st.lock:
+            self._sync_store(st, [n for _, n in st.native.values()])
+        return super().cert_store_stats()
 
     def session_stats(self):
         """As ssl.SSLContext.session_stats(): the stdlib half's counters

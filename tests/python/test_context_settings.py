@@ -203,5 +203,53 @@ class DhParamsTest(unittest.TestCase):
                     self.assertNotEqual(a[0], "ok")
 
 
+
+def capath_dir(tmp):
+    """A hashed CA directory (as `openssl rehash` makes) holding ca.pem."""
+    import subprocess
+    h = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", cert("ca.pem")],
+                       capture_output=True, text=True, check=True).stdout.strip()
+    with open(cert("ca.pem")) as f, open(os.path.join(tmp, h + ".0"), "w") as out:
+        out.write(f.read())
+    return tmp
+
+
+class CAStoreTest(unittest.TestCase):
+    """get_ca_certs() and cert_store_stats() of a client that verifies
+    through a capath directory: OpenSSL loads the CA from it only when a
+    connection looks it up, and both methods then list it (the stdlib's
+    own test_ssl checks this); the same before and after, both modules,
+    also with a cafile (loaded at once) and with the default paths."""
+
+    def store_of(self, mod, how):
+        with tempfile.TemporaryDirectory() as tmp:
+            if how == "default":
+                ctx = mod.create_default_context()
+                ctx.load_verify_locations(capath=capath_dir(tmp))
+            else:
+                ctx = mod.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                if how == "capath":
+                    ctx.load_verify_locations(capath=capath_dir(tmp))
+                else:
+                    ctx.load_verify_locations(cafile=cert("ca.pem"))
+            seen = [(ctx.get_ca_certs(), ctx.get_ca_certs(True), ctx.cert_store_stats())]
+            port, peer = serve(server_ctx(ssl), lambda s: s.sendall(b"x"))
+            raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+            with ctx.wrap_socket(raw, server_hostname="localhost") as c:
+                c.recv(1)
+            peer.result()
+            seen.append((ctx.get_ca_certs(), ctx.get_ca_certs(True), ctx.cert_store_stats()))
+            return seen
+
+    def test_same_store(self):
+        for how in ("capath", "cafile", "default"):
+            with self.subTest(how=how):
+                ours, theirs = self.store_of(kssl, how), self.store_of(ssl, how)
+                self.assertEqual(ours, theirs)
+                if how == "capath":
+                    self.assertEqual(len(ours[0][0]), 0)  # loaded on request
+                    self.assertEqual(len(ours[1][0]), 1)
+
+
 if __name__ == "__main__":
     unittest.main()

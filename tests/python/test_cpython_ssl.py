@@ -6,9 +6,9 @@ test_ssl exercises the module surface, contexts, certificates, errors and
 ~60 threaded client/server scenarios (echo servers, verification,
 versions, ALPN, SNI, sessions, post-handshake authentication, sendfile,
 unwrap, non-blocking and timeouts) with the stdlib's own expectations.
-Tests that pass with ssl must pass with kssl, except those in KNOWN, each
-of which is listed (with its reason) in docs/python.md's differences and
-is required to still fail, so that a fix shows here.
+Tests that pass with ssl must pass with kssl, except those in KNOWN (none
+today), each of which would be listed with its reason in docs/python.md's
+differences and is required to still fail, so that a fix shows here.
 
 In the kTLS VM the same two runs are made on the kernel's TLS: there the
 kssl sockets of the threaded scenarios run offloaded.
@@ -25,12 +25,7 @@ from support import KTLS
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # test id (without the "test.test_ssl." prefix) -> why kssl differs.
-KNOWN = {
-    "SimpleBackgroundTests.test_get_ca_certs_capath":
-        "CA certificates that OpenSSL loads lazily from a capath during "
-        "verification land in libkssl's store, not in the stdlib half that "
-        "get_ca_certs() reads",
-}
+KNOWN = {}
 
 PREFIX = "test.test_ssl."
 
