@@ -1,13 +1,15 @@
-"""Run CPython's own Lib/test/test_ssl.py with `ssl` or with kssl in its
-place, and print each test's outcome as one JSON object on the last line.
+"""Run test modules of CPython's own suite (Lib/test) with `ssl` or with
+kssl in its place, and print each test's outcome as one JSON object on
+the last line.
 
-usage: cpython_test_ssl.py ssl|kssl [TestClass ...]
+usage: cpython_suite.py ssl|kssl NAME...
 
-With "kssl", kssl.install() runs before test_ssl is imported, so every
-`import ssl` / `from ssl import ...` in it is kssl (test_ssl's direct uses
-of `_ssl` stay the stdlib's, as they would for any program). The suite
-comes from the interpreter's own `test` package (Debian:
-libpython3.11-testsuite), so it matches the stdlib being imitated.
+NAME is a module (test.test_ssl) or one test's id. With "kssl",
+kssl.install() runs before the modules are imported, so every `import
+ssl` / `from ssl import ...` in them and in the stdlib modules they test
+is kssl (direct uses of `_ssl` stay the stdlib's, as they would for any
+program). The suite comes from the interpreter's own `test` package
+(Debian: libpython3.11-testsuite), so it matches the stdlib imitated.
 """
 import json
 import sys
@@ -55,18 +57,13 @@ class Outcomes(unittest.TextTestResult):
 
 
 def main():
-    mode, classes = sys.argv[1], sys.argv[2:]
+    mode, names = sys.argv[1], sys.argv[2:]
     if mode == "kssl":
         import kssl
         kssl.install()
-    from test import test_ssl
     import ssl
     assert (ssl.__name__ == "kssl") == (mode == "kssl"), ssl
-    loader = unittest.TestLoader()
-    if classes:
-        suite = unittest.TestSuite(loader.loadTestsFromName(c, test_ssl) for c in classes)
-    else:
-        suite = loader.loadTestsFromModule(test_ssl)
+    suite = unittest.TestLoader().loadTestsFromNames(names)
     runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=2, resultclass=Outcomes)
     result = runner.run(suite)
     sys.stdout.write("\n" + json.dumps(result.outcomes) + "\n")
