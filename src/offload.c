@@ -218,7 +218,12 @@ void ks_offload_after_handshake(kssl_conn *conn)
 		if (!want_rx)
 			return;
 	}
-	rc = ktls_attach_ulp(conn->core.fd);
+	/*
+	 * A kernel the process found without the ULP (probed once, loading
+	 * the module on demand where allowed) is not asked again for every
+	 * connection: one system call less per handshake there.
+	 */
+	rc = ks_kernel_can_offload() ? ktls_attach_ulp(conn->core.fd) : -ENOENT;
 	if (rc < 0) {
 		no_ulp(conn, want_tx, want_rx, -rc);
 		return;

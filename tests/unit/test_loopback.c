@@ -10,9 +10,15 @@
  */
 #include "harness.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "ktls/sys.h"
+#include "src/internal.h" /* ks_capture_secrets_always */
 
 struct run {
 	const struct h_suite *sc;
@@ -309,6 +315,53 @@ START_TEST(msg_cb_traces_the_handshake)
 }
 END_TEST
 
+static int ulp_calls;
+
+static int counting_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	if (level == IPPROTO_TCP && name == TCP_ULP)
+		ulp_calls++;
+	return ks_sys_real.setsockopt(fd, level, name, val, len);
+}
+
+/*
+ * On a kernel without the tls ULP (the host), a connection does not ask
+ * for it again at every handshake once the process's probe said no: no
+ * TCP_ULP setsockopt, and the same reason as if it had asked. (The
+ * harness otherwise pretends the kernel could offload.)
+ */
+START_TEST(no_ulp_request_per_connection_without_ktls)
+{
+	static struct ks_sys table;
+	kssl_ctx *sctx, *cctx;
+	const char *reason = NULL;
+	struct h_pair p;
+
+	if (h_ktls())
+		return; /* the VM: the ULP is there, nothing to show */
+	ks_capture_secrets_always = 0;
+	table = ks_sys_real;
+	table.setsockopt = counting_setsockopt;
+	ks_sys_set(&table);
+	sctx = h_server_ctx("server");
+	cctx = h_client_ctx();
+	h_peer_init(&p.srv, sctx, -1);
+	h_pair_open(&p, cctx);
+	ck_assert_int_eq(h_handshake(p.c), 0);
+	h_peer_join_ok(&p.srv);
+	ck_assert_int_eq(kssl_conn_offload(p.c, KSSL_DIR_TX, &reason), KSSL_STATE_USER);
+	ck_assert_str_eq(reason, "kernel has no tls ULP (CONFIG_TLS): "
+				 "setsockopt TCP_ULP: No such file or directory");
+	ck_assert_int_eq(kssl_conn_offload(p.c, KSSL_DIR_RX, &reason), KSSL_STATE_USER);
+	ck_assert_int_eq(ulp_calls, 0);
+	h_pair_free(&p);
+	kssl_ctx_free(sctx);
+	kssl_ctx_free(cctx);
+	ks_sys_set(&ks_sys_real);
+	ks_capture_secrets_always = 1;
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("loopback");
@@ -329,6 +382,7 @@ int main(void)
 	tcase_add_test(o, conn_offload_mode_overrides_ctx_mode);
 	tcase_add_test(o, read_ahead_only_where_rx_stays_in_userspace);
 	tcase_add_test(o, msg_cb_traces_the_handshake);
+	tcase_add_test(o, no_ulp_request_per_connection_without_ktls);
 	suite_add_tcase(s, o);
 	return h_run(s);
 }
