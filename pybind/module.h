@@ -63,7 +63,7 @@ PyObject *kp_cert_list(PyObject *ders);
 /* Module functions defined next to what they serve. */
 PyObject *kp_cipher_table(PyObject *m, PyObject *unused); /* ciphers.c */
 PyObject *kp_key_pem(PyObject *m, PyObject *arg);         /* context.c */
-PyObject *kp_set_shared_rule(PyObject *m, PyObject *arg); /* conn.c */
+PyObject *kp_set_shared_rule(PyObject *m, PyObject *arg); /* conn_info.c */
 /* session.c: session objects (KsSession_Type) and session counters. */
 extern PyTypeObject KsSession_Type;
 PyObject *kp_session_get(PyObject *m, PyObject *args);
@@ -113,6 +113,18 @@ typedef struct {
 	PyObject *msg_exc[3]; /* what SSLContext._msg_callback raised, raised
 				 when the call that ran it returns (msg.c) */
 } KsConn;
+
+/* conn_info.c: _sslobj methods about what the handshake negotiated. */
+PyObject *kp_conn_cipher(KsConn *self, PyObject *unused);
+PyObject *kp_conn_shared_ciphers(KsConn *self, PyObject *unused);
+PyObject *kp_conn_version(KsConn *self, PyObject *unused);
+PyObject *kp_conn_alpn(KsConn *self, PyObject *unused);
+PyObject *kp_conn_compression(KsConn *self, PyObject *unused);
+PyObject *kp_conn_channel_binding(KsConn *self, PyObject *args);
+PyObject *kp_conn_peer_der(KsConn *self, PyObject *unused);
+PyObject *kp_conn_chain(KsConn *self, PyObject *arg);
+PyObject *kp_conn_verified_chain(KsConn *self, PyObject *unused);
+PyObject *kp_conn_unverified_chain(KsConn *self, PyObject *unused);
 
 /*
  * msg.c. SSLContext._msg_callback: kp_msg_enable(ctx, on) has libkssl
